@@ -1,0 +1,174 @@
+"""Figures for the dashboard: plotly builders and a PNG grid maker.
+
+Pure functions, data in and figure out; this module never imports streamlit, so
+the figures can be tested (and reused in notebooks) without a running app.
+Images are float arrays in [0, 1] of shape (N, 28, 28) or (N, 28, 28, 1).
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from PIL import Image, ImageDraw, ImageFont
+from plotly.subplots import make_subplots
+
+# The VAE's loss parts as the history names them, with the titles the plots use.
+LOSS_PARTS = {"loss": "total", "rec": "reconstruction", "kl": "KL divergence"}
+
+
+def _gray(images: np.ndarray) -> np.ndarray:
+    """(N, H, W[, 1]) -> (N, H, W): plotly and PIL want 2D grayscale images."""
+    images = np.asarray(images, np.float32)
+    return images[..., 0] if images.ndim == 4 else images
+
+
+def loss_curves(history: dict[str, list[float]], unit: str) -> go.Figure:
+    """Training and validation loss per epoch; the VAE's reconstruction and KL get their own panels."""
+    rows = []
+    for key, part in LOSS_PARTS.items():
+        for split, prefix in (("train", ""), ("validation", "val_")):
+            for epoch, value in enumerate(history.get(prefix + key, []), start=1):
+                rows.append({"epoch": epoch, "value": value, "split": split, "part": part})
+    frame = pd.DataFrame(rows, columns=["epoch", "value", "split", "part"])
+    several = frame["part"].nunique() > 1
+    fig = px.line(frame, x="epoch", y="value", color="split", markers=True, facet_col="part" if several else None)
+    # Total, reconstruction and KL differ in scale: give each panel its own y axis.
+    fig.update_yaxes(matches=None, showticklabels=True, title_text=None)
+    fig.update_yaxes(title_text=unit, col=1)
+    fig.update_xaxes(dtick=max(1, len(history.get("loss", [])) // 10))
+    if several:
+        fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
+    fig.update_layout(height=320, margin=dict(t=40, b=10), legend_title_text=None)
+    return fig
+
+
+def image_grid(rows: list[np.ndarray], titles: list[list[str]] | None = None, tile_px: int = 110) -> go.Figure:
+    """Rows of images (each an (n, 28, 28[, 1]) array, all of the same n), with a title over each image."""
+    n = len(rows[0])
+    stack = np.concatenate([_gray(r) for r in rows])
+    flat_titles = [t for row in titles for t in row] if titles else [""] * len(stack)
+    # binary_string sends each image as a small PNG instead of a JSON matrix: far less to ship.
+    fig = px.imshow(
+        stack, facet_col=0, facet_col_wrap=n, binary_string=True, zmin=0, zmax=1,
+        facet_col_spacing=0.01, facet_row_spacing=0.12 / len(rows),
+    )
+    fig.for_each_annotation(lambda a: a.update(text=flat_titles[int(a.text.split("=")[-1])], font_size=11))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=len(rows) * tile_px + 30, margin=dict(l=0, r=0, t=24, b=0))
+    return fig
+
+
+def single_image(image: np.ndarray, title: str = "") -> go.Figure:
+    """One image as a heatmap (pixel values on hover), e.g. the VAE's live decoded digit."""
+    fig = px.imshow(_gray(image[None])[0], zmin=0, zmax=1, color_continuous_scale="gray", title=title)
+    fig.update_layout(coloraxis_showscale=False, height=320, margin=dict(l=0, r=0, t=40, b=0))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def tile(images: np.ndarray, n_cols: int) -> np.ndarray:
+    """Images (rows * n_cols, H, W[, 1]) tiled row by row into one (rows * H, n_cols * W) array."""
+    images = _gray(images)
+    n, h, w = images.shape
+    n_rows = n // n_cols
+    return images[: n_rows * n_cols].reshape(n_rows, n_cols, h, w).transpose(0, 2, 1, 3).reshape(n_rows * h, n_cols * w)
+
+
+def manifold(images: np.ndarray, grid: np.ndarray) -> go.Figure:
+    """The N x N decoded images of a 2D latent grid; ticks show z1 (left to right) and z2 (bottom to top)."""
+    n = len(grid)
+    size = images.shape[1]
+    centres = np.arange(n) * size + size / 2
+    labels = [f"{v:.2g}" for v in grid]
+    fig = px.imshow(tile(images, n), binary_string=True, zmin=0, zmax=1)
+    fig.update_xaxes(tickvals=centres, ticktext=labels, title_text="z1")
+    fig.update_yaxes(tickvals=centres, ticktext=labels[::-1], title_text="z2")
+    fig.update_layout(height=640, margin=dict(l=0, r=0, t=10, b=0))
+    return fig
+
+
+def latent_scatter(
+    points: np.ndarray,
+    labels: np.ndarray | None,
+    axis_label: str,
+    marker: tuple[float, float] | None = None,
+) -> go.Figure:
+    """Test examples in latent space coloured by label (hover shows label and test index); marker: one point to mark."""
+    frame = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "test index": np.arange(len(points))})
+    color, order = None, {}
+    if labels is not None:
+        frame["label"] = np.asarray(labels).astype(str)
+        color = "label"
+        order = {"label": [str(v) for v in sorted(set(np.asarray(labels).tolist()))]}
+    fig = px.scatter(
+        frame, x="x", y="y", color=color, category_orders=order, opacity=0.7,
+        hover_data={"x": ":.2f", "y": ":.2f", "test index": True},
+        labels={"x": f"{axis_label} 1", "y": f"{axis_label} 2"},
+    )
+    fig.update_traces(marker_size=5)
+    if marker is not None:
+        fig.add_scatter(
+            x=[marker[0]], y=[marker[1]], mode="markers", name="slider point",
+            marker=dict(symbol="x", size=16, color="black", line=dict(width=2, color="white")),
+        )
+    fig.update_layout(height=420, margin=dict(t=10, b=10), legend_title_text="label" if color else None)
+    return fig
+
+
+def points_3d(points: np.ndarray, recon: np.ndarray | None = None) -> go.Figure:
+    """A 3D point cloud, and its reconstructions joined to the originals by thin lines."""
+    fig = go.Figure(go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers",
+                                 marker=dict(size=3), name="test points"))
+    if recon is not None:
+        fig.add_scatter3d(x=recon[:, 0], y=recon[:, 1], z=recon[:, 2], mode="markers",
+                          marker=dict(size=3), name="reconstructed")
+        # One trace of segments separated by None: a line from each point to its reconstruction.
+        segments = np.full((len(points) * 3, 3), np.nan)
+        segments[0::3], segments[1::3] = points, recon
+        fig.add_scatter3d(x=segments[:, 0], y=segments[:, 1], z=segments[:, 2], mode="lines",
+                          line=dict(width=1, color="gray"), name="error", connectgaps=False)
+    fig.update_layout(height=520, margin=dict(l=0, r=0, t=10, b=0),
+                      scene=dict(xaxis_title="x1", yaxis_title="x2", zaxis_title="x3", aspectmode="data"))
+    return fig
+
+
+def compare_bars(labels: list[str], columns: dict[str, list[float]]) -> go.Figure:
+    """One bar chart per column (title with unit -> one value per run), side by side."""
+    fig = make_subplots(rows=1, cols=len(columns), subplot_titles=list(columns))
+    colors = px.colors.qualitative.Plotly
+    for i, values in enumerate(columns.values(), start=1):
+        fig.add_bar(x=labels, y=values, row=1, col=i, showlegend=False,
+                    marker_color=[colors[j % len(colors)] for j in range(len(labels))])
+    fig.update_layout(height=340, margin=dict(t=40, b=10))
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+def png_grid(rows: list[np.ndarray], captions: list[list[str]] | None = None, scale: int = 3, pad: int = 6) -> bytes:
+    """Rows of images tiled into a PNG (made with PIL, so no browser or kaleido is needed), a caption under each."""
+    rows = [_gray(r) for r in rows]
+    n_cols = max(len(r) for r in rows)
+    h, w = rows[0].shape[1] * scale, rows[0].shape[2] * scale
+    font = ImageFont.load_default()
+    caption_h = 14 if captions else 0
+    cell_w, cell_h = w + pad, h + caption_h + pad
+    sheet = Image.new("L", (n_cols * cell_w + pad, len(rows) * cell_h + pad), color=255)
+    draw = ImageDraw.Draw(sheet)
+    for r, images in enumerate(rows):
+        for c, image in enumerate(images):
+            pixels = (np.clip(image, 0, 1) * 255).astype(np.uint8)
+            tile_image = Image.fromarray(pixels).resize((w, h), Image.NEAREST)
+            x, y = pad + c * cell_w, pad + r * cell_h
+            sheet.paste(tile_image, (x, y))
+            if captions and captions[r][c]:
+                draw.text((x, y + h + 1), captions[r][c], fill=0, font=font)
+    buffer = io.BytesIO()
+    sheet.save(buffer, format="PNG")
+    return buffer.getvalue()
+

@@ -1,0 +1,38 @@
+"""Autoencoder Studio: the entry point. Page config and navigation; each page is one file in app_pages/.
+
+The folder is not called pages/: Streamlit treats a pages/ folder as the old
+multipage layout until some session has run st.navigation, so a fresh server's
+first visitor on a deep link (/vae) would get the page without this entry point.
+"""
+
+import importlib
+import os
+import threading
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
+
+import streamlit as st  # noqa: E402
+
+st.set_page_config(page_title="Autoencoder Studio", page_icon=":material/blur_on:", layout="wide")
+
+
+@st.cache_resource
+def _warm_up() -> None:
+    """Import Keras in the background once per process, so the first architecture page need not wait for it."""
+    # Only keras: the page thread never holds a lock inside keras, so the two imports cannot deadlock.
+    threading.Thread(target=importlib.import_module, args=("keras",), daemon=True).start()
+
+
+_warm_up()
+
+pages = {
+    "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
+    "Architectures": [
+        st.Page("app_pages/basic.py", title="Basic", icon=":material/scatter_plot:"),
+        st.Page("app_pages/stacked.py", title="Stacked", icon=":material/stacks:"),
+        st.Page("app_pages/conv.py", title="Convolutional", icon=":material/grid_on:"),
+        st.Page("app_pages/vae.py", title="Variational", icon=":material/blur_on:"),
+    ],
+    "Results": [st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:")],
+}
+st.navigation(pages).run()

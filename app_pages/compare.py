@@ -1,0 +1,78 @@
+"""Compare: every stored run of a dataset in one table, bar charts, and the same test images reconstructed by each."""
+
+import numpy as np
+import streamlit as st
+
+from aecore import figures
+from aecore import metrics as M
+from aecore.data import DataError, load_dataset
+from aecore.models import reconstruct
+from dashboard.compare import runs_table
+from dashboard.runs import VIEW_EXAMPLES, get_store, load_stored, show_store_problems
+
+MAX_SIDE_BY_SIDE = 6  # models loaded for the image rows: each costs memory
+
+st.title("Compare runs")
+store = get_store()
+entries = store.entries()
+if not entries:
+    st.info("The run cache is empty: train a model on one of the architecture pages first.")
+    st.page_link("app_pages/stacked.py", label="Train the stacked autoencoder", icon=":material/arrow_forward:")
+    st.stop()
+
+datasets = sorted({e["config"]["dataset"] for e in entries})
+dataset = st.selectbox("Dataset", datasets, index=datasets.index("mnist-sample") if "mnist-sample" in datasets else 0)
+table = runs_table([e for e in entries if e["config"]["dataset"] == dataset])
+st.caption(f"{len(table)} runs of {dataset} in the run cache ({store.root}), newest first.")
+st.dataframe(table.drop(columns=["key"]), hide_index=True,
+             column_config={
+                 "trained at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+                 "parameters": st.column_config.NumberColumn(format="localized"),
+                 "test MSE (per pixel)": st.column_config.NumberColumn(format="%.4f"),
+                 "test BCE (nats per pixel)": st.column_config.NumberColumn(format="%.4f"),
+                 "PSNR (dB)": st.column_config.NumberColumn(format="%.1f"),
+                 "training time (s)": st.column_config.NumberColumn(format="%.1f"),
+             })
+
+bars = {"parameters": "parameters", "bottleneck size": "bottleneck (values)", "test MSE (per pixel)": "test MSE (per pixel)",
+        "test BCE (nats per pixel)": "test BCE (nats per pixel)", "PSNR (dB)": "PSNR (dB)",
+        "training time (s)": "training time (s)"}
+shown = {title: table[column].tolist() for column, title in bars.items() if table[column].notna().any()}
+st.plotly_chart(figures.compare_bars(table["run"].tolist(), shown))
+
+try:
+    data = load_dataset(dataset)
+except DataError as exc:
+    st.error(str(exc))
+    st.stop()
+if not data.is_image:
+    st.caption("Side-by-side reconstructions are drawn for image datasets; the Basic page shows these points in 3D.")
+    st.stop()
+
+st.subheader("The same test images, reconstructed by each run")
+left, right = st.columns(2)
+how_many = left.slider("How many", 2, 12, 8, key="compare.count")
+seed = right.number_input("Seed", 0, 10_000, 0, key="compare.seed")
+x_view = data.x_test[:VIEW_EXAMPLES]
+idx = np.random.default_rng(seed).choice(len(x_view), size=how_many, replace=False)
+x = x_view[idx]
+labels = data.y_test
+rows = [x]
+captions = [[f"#{i}" + (f" ({labels[i]})" if labels is not None else "") for i in idx]]
+st.markdown("**Test images**")
+st.plotly_chart(figures.image_grid([x], captions, tile_px=100), key="compare.originals")
+for _, row in table.head(MAX_SIDE_BY_SIDE).iterrows():
+    run = load_stored(store, row["key"])
+    if run is None:
+        continue
+    recon = reconstruct(run.model, x)
+    errors = M.per_example_mse(x, recon)
+    rows.append(recon)
+    captions.append([f"MSE {e:.4f}" for e in errors])
+    st.markdown(f"**{row['run']}**, mean {errors.mean():.4f} per pixel")
+    st.plotly_chart(figures.image_grid([recon], [captions[-1]], tile_px=100), key=f"compare.{row['key']}")
+show_store_problems(store)
+if len(table) > MAX_SIDE_BY_SIDE:
+    st.caption(f"The {MAX_SIDE_BY_SIDE} newest runs are shown.")
+st.download_button("Download this comparison (PNG)", lambda: figures.png_grid(rows, captions),
+                   f"compare-{dataset}.png", mime="image/png", on_click="ignore")

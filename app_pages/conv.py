@@ -1,0 +1,12 @@
+"""Convolutional: Conv64 + pool, Conv128 + pool, Conv256 bottleneck at 7x7, mirrored decoder."""
+
+import streamlit as st
+
+from aecore.config import ARCH_DESCRIPTIONS
+from dashboard import sections
+from dashboard.runs import current_run
+
+st.title("Convolutional autoencoder")
+st.caption(ARCH_DESCRIPTIONS["conv"] + ". The width multiplier scales every filter count (1.0 = the notes' network).")
+if view := current_run("conv"):
+    sections.standard(view)

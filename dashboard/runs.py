@@ -1,0 +1,213 @@
+"""The run getter: session state first, then the run store (cached loader), else train with progress.
+
+A model a user trains lives in that user's session state and in the on-disk store;
+models loaded from the store are shared read-only through st.cache_resource, and
+nobody ever fits a shared object.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from aecore import metrics as M
+from aecore.config import ConfigError, RunConfig
+from aecore.data import IMAGE_SHAPE, DataError, Dataset, load_dataset
+from aecore.store import RunStore, run_key
+from aecore.train import Run, TrainProgress, get_run
+from dashboard.forms import config_form
+
+# Views (reconstructions, latent scatter) use at most this many test examples, so a
+# 10 000-image test set costs no more than mnist-sample's 1000.
+VIEW_EXAMPLES = 1000
+
+
+@dataclass
+class RunView:
+    """What a page draws from: the run, its data, its store key and where it came from."""
+
+    run: Run
+    data: Dataset
+    key: str
+    store: RunStore
+    just_trained: bool
+
+    @property
+    def config(self) -> RunConfig:
+        return self.run.config
+
+    @property
+    def x_view(self) -> np.ndarray:
+        return self.data.x_test[:VIEW_EXAMPLES]
+
+    @property
+    def y_view(self) -> np.ndarray | None:
+        return None if self.data.y_test is None else self.data.y_test[:VIEW_EXAMPLES]
+
+
+def get_store() -> RunStore:
+    """This session's handle on the run store (its `problems` are told to this session once)."""
+    if "store" not in st.session_state:
+        st.session_state["store"] = RunStore()
+    return st.session_state["store"]
+
+
+class _Missing(LookupError):
+    """Raised inside the cached loader so that a miss is never cached."""
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the model from the run cache...")
+def _load_from_store(root: str, key: str, _store: RunStore) -> Run:
+    run = _store.load_key(key)
+    if run is None:
+        raise _Missing(key)
+    return run
+
+
+def load_stored(store: RunStore, key: str) -> Run | None:
+    """A stored run through the shared read-only cache, or None if absent or damaged."""
+    try:
+        return _load_from_store(str(store.root), key, store)
+    except _Missing:
+        return None
+
+
+def dataset_problem(arch: str, data: Dataset) -> str | None:
+    """One sentence when the dataset is of the wrong kind for the architecture (checked before training)."""
+    if arch in ("conv", "vae") and data.input_shape != IMAGE_SHAPE:
+        return (f"The {arch} model needs 28x28 images, but '{data.name}' holds examples of shape "
+                f"{data.input_shape}; choose an image dataset such as mnist-sample.")
+    if arch == "basic" and len(data.input_shape) != 1:
+        return f"The basic model needs vectors such as points3d, but '{data.name}' holds images."
+    return None
+
+
+class StatusProgress:
+    """A Keras progress callback drawn as st.status + st.progress: epoch i of n, loss so far, seconds."""
+
+    def __init__(self, config: RunConfig):
+        self.status = st.status(f"Training {config.describe()}...", expanded=True)
+        with self.status:
+            self.bar = st.progress(0.0, text="Building the model...")
+
+    def __call__(self, p: TrainProgress) -> None:
+        loss = p.logs.get("loss")
+        loss_text = f" · loss {loss:.4g}" if loss is not None else ""
+        self.bar.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}{loss_text} · {p.seconds:.1f} s")
+
+    def done(self, run: Run) -> None:
+        self.bar.progress(1.0, text=f"Done in {run.seconds:.1f} s")
+        self.status.update(label=f"Trained {run.config.describe()} in {run.seconds:.1f} s", state="complete",
+                           expanded=False)
+
+    def failed(self, message: str) -> None:
+        self.status.update(label=message, state="error", expanded=False)
+
+
+def current_run(arch: str) -> RunView | None:
+    """Draw the sidebar form and return the run of its config, or None (with one sentence saying why).
+
+    Trains only when Train was pressed; a config already trained (this session or in the
+    store) is shown at once.
+    """
+    config, submitted = config_form(arch)
+    if config is None:
+        return None
+    try:
+        data = load_dataset(config.dataset)
+    except DataError as exc:
+        st.error(str(exc))
+        return None
+    if problem := dataset_problem(arch, data):
+        st.error(problem)
+        return None
+
+    store = get_store()
+    key = run_key(config, data.fingerprint)
+    held = st.session_state.get(f"trained.{arch}")
+    run = held[1] if held and held[0] == key else load_stored(store, key)
+    just_trained = False
+    if run is None and submitted:
+        run = _train(config, data, store)
+        just_trained = run is not None
+        if just_trained:
+            st.session_state[f"trained.{arch}"] = (key, run)
+    show_store_problems(store)
+    if run is None:
+        if not submitted:
+            st.info(f"**{config.describe()}** has not been trained yet: press **Train** in the sidebar.")
+        return None
+    return RunView(run, data, key, store, just_trained)
+
+
+def _train(config: RunConfig, data: Dataset, store: RunStore) -> Run | None:
+    progress = StatusProgress(config)
+    try:
+        run = get_run(config, store, progress=progress, data=data)
+    except (ConfigError, DataError) as exc:
+        progress.failed("Training could not start.")
+        st.error(str(exc))
+        return None
+    except OSError as exc:
+        progress.failed("The run could not be saved.")
+        st.error(f"The run cache folder '{store.root}' could not be written ({exc.strerror or exc}).")
+        return None
+    progress.done(run)
+    return run
+
+
+def show_store_problems(store: RunStore) -> None:
+    """Tell this session, once, about damaged cache entries the store discarded."""
+    if store.problems:
+        st.warning(" ".join(store.problems))
+        store.problems.clear()
+
+
+def when(timestamp: float) -> str:
+    """A run's training time as local 'YYYY-MM-DD HH:MM'."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def provenance(view: RunView) -> str:
+    """'Trained in 14.2 s.' or 'Loaded from cache (trained 14.2 s on 2025-05-01 10:31).'"""
+    if view.just_trained:
+        return f"Trained in {view.run.seconds:.1f} s and saved to the run cache."
+    return f"Loaded from cache (trained {view.run.seconds:.1f} s on {when(view.run.trained_at)})."
+
+
+def model_bytes(view: RunView) -> bytes:
+    """The trained model as a .keras file: the store's copy, or a fresh save if the store lost it."""
+    stored = view.store.path(view.key) / "model.keras"
+    if stored.is_file():
+        return stored.read_bytes()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        view.run.model.save(path)
+        return path.read_bytes()
+
+
+# Arrays derived from a run, cached by its store key (the leading-underscore arguments
+# are not hashed: the key already names the model and the data).
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def reconstructions(key: str, _model, _x: np.ndarray) -> np.ndarray:
+    """The model's reconstructions of the view's test examples."""
+    from aecore.models import reconstruct
+
+    return reconstruct(_model, _x)
+
+
+@st.cache_data(max_entries=12, show_spinner="Encoding the test set...")
+def latent_points(key: str, _model, _x: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """(codes, 2D points, axis label) of the view's test examples."""
+    from aecore.models import encode
+
+    codes = encode(_model, _x)
+    points, label = M.project_2d(codes)
+    return codes, points, label

@@ -1,0 +1,126 @@
+"""Rendering sections shared by the architecture pages: metrics, curves, grids, latent view, model, downloads."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from aecore import figures
+from aecore import metrics as M
+from aecore.models import layer_table
+from dashboard.runs import RunView, latent_points, model_bytes, provenance, reconstructions
+
+
+def loss_unit(view: RunView) -> str:
+    """The unit of the training loss, as the y-axis title says it."""
+    config = view.config
+    if config.arch == "vae":
+        return "nats per image"
+    per = "pixel" if view.data.is_image else "coordinate"
+    return f"BCE, nats per {per}" if config.loss == "bce" and config.arch != "basic" else f"MSE per {per}"
+
+
+def header(view: RunView) -> None:
+    """Where the run came from, and its test metrics (on the whole test set) with units."""
+    st.success(provenance(view))
+    m = view.run.metrics
+    per = "pixel" if view.data.is_image else "coord."
+    shown = [(f"MSE (per {per})", m.get("test_mse"), "{:.4f}")]
+    if view.data.is_image:
+        shown += [("BCE (nats/pixel)", m.get("test_bce"), "{:.4f}"), ("PSNR (dB)", m.get("test_psnr"), "{:.1f}")]
+    if view.config.arch == "vae":
+        shown += [("ELBO (nats/image)", m.get("test_loss"), "{:.1f}"), ("KL (nats/image)", m.get("test_kl"), "{:.2f}")]
+    if "pca_mse" in m:
+        shown += [(f"PCA MSE (per {per})", m["pca_mse"], "{:.4f}")]
+    if "pca_angle_deg" in m:
+        shown += [("Angle to PCA plane (°)", m["pca_angle_deg"], "{:.2f}")]
+    unit = "images/s" if view.data.is_image else "points/s"
+    shown += [("Training (s)", m.get("seconds"), "{:.1f}"), (f"Speed ({unit})", m.get("train_img_per_s"), "{:,.0f}")]
+    for column, (label, value, fmt) in zip(st.columns(len(shown)), shown):
+        column.metric(label, "n/a" if value is None or not np.isfinite(value) else fmt.format(value))
+
+
+def training(view: RunView) -> None:
+    """Loss curves, train and validation, per epoch."""
+    st.plotly_chart(figures.loss_curves(view.run.history, loss_unit(view)))
+    st.caption(f"Validation uses up to 1000 test examples. Loss unit: {loss_unit(view)}.")
+
+
+def pick(errors: np.ndarray, how_many: int, which: str, seed: int) -> np.ndarray:
+    """Indices of the examples to show: random (seeded), worst or best reconstructed."""
+    if which == "worst":
+        return np.argsort(errors)[::-1][:how_many]
+    if which == "best":
+        return np.argsort(errors)[:how_many]
+    return np.random.default_rng(seed).choice(len(errors), size=min(how_many, len(errors)), replace=False)
+
+
+def reconstruction_grid(view: RunView) -> None:
+    """Test examples above their reconstructions, per-example error, chosen by the user; PNG or CSV download."""
+    arch = view.config.arch
+    x = view.x_view
+    recon = reconstructions(view.key, view.run.model, x)
+    errors = M.per_example_mse(x, recon)
+    left, middle, right = st.columns([2, 2, 1])
+    how_many = left.slider("How many", 2, 16, 8, key=f"{arch}.grid.count")
+    which = middle.radio("Which", ["random", "worst", "best"], horizontal=True, key=f"{arch}.grid.which")
+    seed = right.number_input("Seed", 0, 10_000, 0, key=f"{arch}.grid.seed", disabled=which != "random")
+    idx = pick(errors, how_many, which, seed)
+
+    if not view.data.is_image:
+        table = pd.DataFrame(x[idx], columns=[f"x{i + 1}" for i in range(x.shape[1])])
+        for i in range(recon.shape[1]):
+            table[f"reconstructed x{i + 1}"] = recon[idx, i]
+        table["MSE per coordinate"] = errors[idx]
+        table.index = pd.Index(idx, name="test index")
+        st.dataframe(table)
+        st.download_button("Download these rows (CSV)", table.to_csv().encode(), f"{arch}-reconstructions.csv",
+                           mime="text/csv", on_click="ignore")
+        return
+
+    labels = view.y_view
+    top = [f"#{i}" + (f" ({labels[i]})" if labels is not None else "") for i in idx]
+    bottom = [f"MSE {errors[i]:.4f}" for i in idx]
+    st.plotly_chart(figures.image_grid([x[idx], recon[idx]], [top, bottom]))
+    st.caption("Top: test images (index and label). Bottom: their reconstructions, titled with per-pixel MSE. "
+               f"Mean over the first {len(x)} test images: {errors.mean():.4f} per pixel.")
+    rows, captions = [x[idx], recon[idx]], [top, bottom]
+    st.download_button("Download this grid (PNG)", lambda: figures.png_grid(rows, captions),
+                       f"{arch}-reconstructions.png", mime="image/png", on_click="ignore")
+
+
+def latent(view: RunView) -> None:
+    """The test set in latent space, coloured by label (hover shows it)."""
+    codes, points, axis_label = latent_points(view.key, view.run.model, view.x_view)
+    st.plotly_chart(figures.latent_scatter(points, view.y_view, axis_label))
+    st.caption(latent_caption(len(codes), codes.shape[1], axis_label))
+
+
+def latent_caption(n: int, k: int, axis_label: str) -> str:
+    """What the latent scatter shows, in words."""
+    how = "projected on their first two principal components" if axis_label.startswith("PCA") else "as they are"
+    return f"The first {n} test examples' {k}-D codes, {how}. Hover a point for its label."
+
+
+def model_summary(view: RunView) -> None:
+    """Layers by part (encoder, bottleneck, decoder) with output shapes and parameters; the .keras download."""
+    model = view.run.model
+    st.dataframe(pd.DataFrame(layer_table(model)), hide_index=True)
+    st.caption(f"{model.count_params():,} parameters in all. Shapes leave out the batch dimension.")
+    st.download_button("Download the trained model (.keras)", lambda: model_bytes(view),
+                       f"{view.config.arch}-{view.key[:8]}.keras", mime="application/octet-stream", on_click="ignore")
+
+
+def standard(view: RunView) -> None:
+    """Everything an architecture page shows, in tabs."""
+    header(view)
+    tabs = st.tabs(["Reconstructions", "Latent space", "Training", "Model"])
+    with tabs[0]:
+        reconstruction_grid(view)
+    with tabs[1]:
+        latent(view)
+    with tabs[2]:
+        training(view)
+    with tabs[3]:
+        model_summary(view)

@@ -1,0 +1,122 @@
+"""The Variational page's live views: latent sliders, manifold grid and interpolation.
+
+Each is an st.fragment: moving its widgets reruns only that view, never the page or training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+from sklearn.decomposition import PCA
+
+from aecore import figures
+from aecore.models import decode
+from dashboard.runs import RunView, latent_points
+from dashboard.sections import latent_caption
+
+MAX_SLIDERS = 8
+SLIDER_LIMIT = 3.0  # the prior N(0, I) puts 99.7% of its mass within 3 standard deviations; the least range
+SLIDER_STEP = 0.05
+
+
+def slider_key(i: int) -> str:
+    return f"vae.z{i}"
+
+
+def _random_sample(shown: int) -> None:
+    """Button callback: draw z from the prior N(0, I) into the sliders (before they are drawn)."""
+    rng = np.random.default_rng()
+    for i in range(shown):
+        value = float(np.clip(rng.standard_normal(), -SLIDER_LIMIT, SLIDER_LIMIT))
+        st.session_state[slider_key(i)] = round(value / SLIDER_STEP) * SLIDER_STEP
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _pca(key: str, _codes: np.ndarray) -> PCA:
+    # The same projection project_2d draws the scatter with, kept so the slider point can use it too.
+    return PCA(n_components=2).fit(_codes)
+
+
+def _marker(view: RunView, codes: np.ndarray, z: np.ndarray) -> tuple[float, float]:
+    """z where the latent scatter draws it: itself for k <= 2, else through the codes' PCA."""
+    if len(z) == 1:
+        return float(z[0]), 0.0
+    if len(z) == 2:
+        return float(z[0]), float(z[1])
+    x, y = _pca(view.key, codes).transform(z[None])[0]
+    return float(x), float(y)
+
+
+@st.fragment
+def explorer(view: RunView) -> None:
+    """One slider per latent dimension (up to 8); the decoded image and its place on the scatter follow live."""
+    k = view.config.latent_dim
+    shown = min(k, MAX_SLIDERS)
+    codes, points, axis_label = latent_points(view.key, view.run.model, view.x_view)
+    # At least the prior's +-3, wider when the codes spread further (they often do).
+    limit = float(np.clip(np.ceil(np.abs(codes[:, :shown]).max()), SLIDER_LIMIT, 10.0))
+    for i in range(shown):
+        value = st.session_state.get(slider_key(i), 0.0)
+        st.session_state[slider_key(i)] = float(np.clip(value, -limit, limit))  # a new run may narrow the range
+
+    controls, image_column, scatter_column = st.columns([1, 1, 2])
+    with controls:
+        st.button("Random sample", on_click=_random_sample, args=(shown,), icon=":material/casino:",
+                  help="Draw z from the prior N(0, I)")
+        z = np.zeros(k, np.float32)
+        for i in range(shown):
+            z[i] = st.slider(f"z{i + 1}", -limit, limit, step=SLIDER_STEP, key=slider_key(i))
+        if k > shown:
+            st.caption(f"The other {k - shown} dimensions stay at 0, the prior's mean.")
+    image = decode(view.run.model, z[None])[0]
+    image_column.plotly_chart(figures.single_image(image, "decoder(z)"), key="vae.decoded")
+    image_column.caption("z = (" + ", ".join(f"{v:.2f}" for v in z[:shown]) + (", ...)" if k > shown else ")"))
+    scatter_column.plotly_chart(figures.latent_scatter(points, view.y_view, axis_label, _marker(view, codes, z)))
+    scatter_column.caption(latent_caption(len(codes), k, axis_label) + " The black cross is the sliders' z.")
+
+
+@st.cache_data(max_entries=8, show_spinner="Decoding the grid...")
+def _manifold_images(key: str, _model, n: int, limit: float) -> tuple[np.ndarray, np.ndarray]:
+    grid = np.linspace(-limit, limit, n)
+    # Rows run from z2 = +limit (top) down to -limit, columns from z1 = -limit to +limit.
+    z = np.array([[z1, z2] for z2 in grid[::-1] for z1 in grid], np.float32)
+    return decode(_model, z), grid
+
+
+@st.fragment
+def manifold(view: RunView) -> None:
+    """The N x N grid of images decoded over a square of the 2D latent space."""
+    if view.config.latent_dim != 2:
+        st.info(f"The manifold grid needs a 2-D latent space; this run's has {view.config.latent_dim} dimensions. "
+                "Set *Latent dimensions* to 2 and train.")
+        return
+    left, right = st.columns(2)
+    n = left.slider("Grid size N (N x N images)", 5, 25, 12, key="vae.manifold.n")
+    limit = right.slider("Range: z from -r to r", 0.5, 4.0, 2.0, step=0.25, key="vae.manifold.r")
+    images, grid = _manifold_images(view.key, view.run.model, n, limit)
+    st.plotly_chart(figures.manifold(images, grid))
+    st.caption("Each image is the decoder's output for the z at its tick marks: "
+               "the smooth changes between neighbours are what the KL term buys.")
+
+
+@st.fragment
+def interpolation(view: RunView) -> None:
+    """A strip of images decoded along the straight line between two test digits' codes (means)."""
+    codes, _, _ = latent_points(view.key, view.run.model, view.x_view)
+    labels = view.y_view
+    last = len(codes) - 1
+    # By default, from the first test digit to the first one with a different label.
+    other = int(np.argmax(labels != labels[0])) if labels is not None else min(1, last)
+    left, middle, right = st.columns(3)
+    a = left.number_input("From test image #", 0, last, 0, key="vae.interp.a")
+    b = middle.number_input("To test image #", 0, last, other, key="vae.interp.b")
+    steps = right.slider("Steps", 3, 16, 10, key="vae.interp.steps")
+    t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
+    decoded = decode(view.run.model, (1 - t) * codes[a] + t * codes[b])
+    # The two test images themselves stand at the ends of the strip.
+    strip = np.concatenate([view.x_view[[a]], decoded, view.x_view[[b]]])
+    name = (lambda i: f"#{i} ({labels[i]})") if labels is not None else (lambda i: f"#{i}")
+    titles = [name(a)] + [f"t = {v:.2f}" for v in t[:, 0]] + [name(b)]
+    st.plotly_chart(figures.image_grid([strip], [titles], tile_px=120))
+    st.caption(f"Test images {name(a)} and {name(b)} at the ends; between them decoder((1 - t) mean_a + t mean_b), "
+               "where mean is the encoder's mean for each image.")

@@ -1,0 +1,176 @@
+"""AppTest for every page: renders, trains on Train, serves repeats from the cache, live VAE sliders.
+
+Real Keras training on tiny configs: AECORE_STUDIO_TEST_DEFAULTS makes every form
+default to 1 epoch on 256 images (conv at width 0.25); conftest gives each test a
+fresh run cache. "No training happened" is checked by replacing aecore.train.train
+with a function that fails the test (AppTest runs the script in this process).
+"""
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import aecore.train
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 120  # seconds per script run: training happens inside it
+ARCHS = ["basic", "stacked", "conv", "vae"]
+PAGES = ["home", *ARCHS, "compare"]
+
+
+@pytest.fixture(autouse=True)
+def _tiny_defaults(monkeypatch):
+    monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """From now on, any training fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training happened, but the run should have come from the cache")
+
+    def forbid():
+        monkeypatch.setattr(aecore.train, "train", refuse)
+
+    return forbid
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page != "home":
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def press_train(at: AppTest) -> AppTest:
+    at.form_submit_button[0].click().run()
+    assert_clean(at)
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def plotly_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_defaults_without_training(page, no_training):
+    no_training()
+    at = open_page(page)
+    assert not at.error, texts(at.error)
+    if page in ARCHS:
+        assert any("has not been trained yet" in t for t in texts(at.info))
+        assert at.form_submit_button[0].label == "Train"
+    if page == "home":
+        assert len(at.get("page_link")) == 4
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_train_shows_results_and_repeats_come_from_the_cache(arch, no_training):
+    at = press_train(open_page(arch))
+    assert any(t.startswith("Trained in") for t in texts(at.success)), texts(at.success)
+    assert not at.error, texts(at.error)
+    assert any("MSE" in m.label for m in at.metric)
+    assert len(at.get("plotly_chart")) >= 3  # loss curves, reconstructions or points, latent scatter
+    assert len(at.get("download_button")) >= 2  # the .keras model and the reconstructions
+
+    no_training()
+    again = press_train(at)  # the same config, Train pressed again in the same session
+    assert any(t.startswith("Loaded from cache (trained") for t in texts(again.success)), texts(again.success)
+
+    fresh = open_page(arch)  # a new session: the store has it, so results show without pressing Train
+    assert any(t.startswith("Loaded from cache (trained") for t in texts(fresh.success)), texts(fresh.success)
+    assert not fresh.info
+
+
+def decoded_image(at: AppTest) -> np.ndarray:
+    (spec,) = [s for s in plotly_specs(at) if "decoder(z)" in json.dumps(s.get("layout", {}).get("title", ""))]
+    return plotly_array(spec["data"][0]["z"])
+
+
+def plotly_array(value) -> np.ndarray:
+    """A plotly JSON array: a nested list, or (plotly 6+) a typed array {dtype, bdata, shape}."""
+    if isinstance(value, dict):
+        shape = tuple(int(n) for n in str(value.get("shape", "-1")).split(","))
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).reshape(shape).astype(float)
+    return np.asarray(value, dtype=float)
+
+
+def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
+    at = press_train(open_page("vae"))
+    before = decoded_image(at)
+    assert before.shape == (28, 28)
+
+    no_training()
+    at.slider(key="vae.z0").set_value(2.5).run()
+    assert_clean(at)
+    after = decoded_image(at)
+    assert after.shape == (28, 28)
+    assert not np.allclose(before, after), "moving z1 should change the decoded image"
+
+    at.button[0].click().run()  # "Random sample" moves the sliders
+    assert_clean(at)
+    assert at.button[0].label == "Random sample"
+
+
+@pytest.mark.parametrize(
+    ("arch", "dataset", "says"),
+    [("conv", "points3d", "needs 28x28 images"), ("basic", "mnist-sample", "needs vectors")],
+)
+def test_dataset_of_the_wrong_kind_is_one_sentence(arch, dataset, says, no_training):
+    no_training()
+    at = open_page(arch)
+    at.selectbox(key=f"form.{arch}.dataset").set_value(dataset)
+    press_train(at)
+    (error,) = texts(at.error)
+    assert says in error and error.count(". ") == 0 and error.endswith(".")
+
+
+def test_bad_hidden_layers_are_one_sentence(no_training):
+    no_training()
+    at = open_page("stacked")
+    at.text_input(key="form.stacked.hidden").input("128, lots")
+    press_train(at)
+    (error,) = texts(at.error)
+    assert "whole numbers" in error
+
+
+def test_compare_lists_every_run_of_the_dataset(tiny, no_training):
+    from aecore.store import RunStore
+
+    store = RunStore()  # the app's default store: AECORE_CACHE_DIR from conftest
+    for arch in ("stacked", "vae"):
+        aecore.train.get_run(tiny(arch), store)
+    no_training()
+    at = open_page("compare")
+    assert not at.error, texts(at.error)
+    table = at.dataframe[0].value
+    assert sorted(table["architecture"]) == ["stacked", "vae"]
+    assert {"parameters", "test MSE (per pixel)", "PSNR (dB)", "training time (s)"} <= set(table.columns)
+    # Bar charts, the test images, and one row of reconstructions per run.
+    assert len(at.get("plotly_chart")) == 1 + 1 + 2
+
+
+def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training):
+    at = press_train(open_page("stacked"))
+    (entry,) = [p for p in Path(at.session_state["store"].root).iterdir() if p.is_dir()]
+    (entry / "model.keras").write_bytes(b"not a model")
+    fresh = open_page("stacked")
+    (warning,) = texts(fresh.warning)
+    assert "damaged" in warning
+    assert any("has not been trained yet" in t for t in texts(fresh.info))
+    fresh.run()
+    assert not fresh.warning  # told once

@@ -1,0 +1,103 @@
+"""aecore.figures: pure figure builders (no Streamlit, no Keras)."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+from aecore import figures
+
+
+def images(n, seed=0):
+    return np.random.default_rng(seed).random((n, 28, 28, 1), dtype=np.float32)
+
+
+def test_figures_module_never_imports_streamlit():
+    code = "import sys, aecore.figures; assert 'streamlit' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_loss_curves_plain_model_has_train_and_validation():
+    fig = figures.loss_curves({"loss": [0.3, 0.2, 0.1], "val_loss": [0.35, 0.25, 0.2]}, "MSE per pixel")
+    assert sorted(t.name for t in fig.data) == ["train", "validation"]
+    assert list(fig.data[0].x) == [1, 2, 3]
+    assert fig.layout.yaxis.title.text == "MSE per pixel"
+
+
+def test_loss_curves_vae_shows_reconstruction_and_kl_separately():
+    history = {k: [3.0, 2.0] for k in ("loss", "rec", "kl", "val_loss", "val_rec", "val_kl")}
+    fig = figures.loss_curves(history, "nats per image")
+    assert len(fig.data) == 6  # three parts x (train, validation)
+    assert {a.text for a in fig.layout.annotations} == {"total", "reconstruction", "KL divergence"}
+    assert fig.layout.yaxis2.matches is None  # KL and reconstruction keep their own scales
+
+
+def test_image_grid_puts_originals_above_reconstructions_with_titles():
+    originals, recons = images(4), images(4, seed=1)
+    titles = [[f"#{i}" for i in range(4)], [f"MSE {i}" for i in range(4)]]
+    fig = figures.image_grid([originals, recons], titles)
+    assert len(fig.data) == 8
+    assert all(t.source.startswith("data:image/png;base64,") for t in fig.data)
+    # The first original sits in the top row, the first reconstruction right below it.
+    by_text = {a.text: a for a in fig.layout.annotations}
+    assert by_text["#0"].y > by_text["MSE 0"].y
+    assert by_text["#0"].x == by_text["MSE 0"].x
+
+
+def test_single_image_keeps_pixel_values():
+    image = images(1)[0]
+    fig = figures.single_image(image, "decoder(z)")
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), image[..., 0], rtol=1e-6)
+
+
+def test_tile_and_manifold_lay_images_out_row_by_row():
+    stack = np.stack([np.full((28, 28), i, np.float32) for i in range(6)])
+    tiled = figures.tile(stack, 3)
+    assert tiled.shape == (56, 84)
+    assert tiled[0, 28] == 1 and tiled[28, 0] == 3
+    fig = figures.manifold(images(9), np.linspace(-1, 1, 3))
+    assert list(fig.layout.xaxis.ticktext) == ["-1", "0", "1"]
+    assert list(fig.layout.yaxis.ticktext) == ["1", "0", "-1"]  # z2 grows upwards
+
+
+def test_latent_scatter_colours_by_label_and_marks_a_point():
+    points = np.random.default_rng(0).normal(size=(50, 2))
+    labels = np.arange(50) % 10
+    fig = figures.latent_scatter(points, labels, "latent", marker=(0.5, -0.5))
+    names = [t.name for t in fig.data]
+    assert names[:10] == [str(i) for i in range(10)]  # one trace per label, in numeric order
+    assert names[-1] == "slider point" and list(fig.data[-1].x) == [0.5]
+    assert "test index" in fig.data[0].hovertemplate
+    assert fig.layout.xaxis.title.text == "latent 1"
+
+
+def test_latent_scatter_without_labels():
+    fig = figures.latent_scatter(np.zeros((5, 2)), None, "PCA of 3-D latent")
+    assert len(fig.data) == 1
+
+
+def test_points_3d_joins_each_point_to_its_reconstruction():
+    points = np.random.default_rng(0).normal(size=(10, 3))
+    fig = figures.points_3d(points, points * 0.9)
+    assert [t.name for t in fig.data] == ["test points", "reconstructed", "error"]
+    assert len(fig.data[2].x) == 30  # point, reconstruction, gap
+
+
+def test_compare_bars_one_panel_per_metric():
+    fig = figures.compare_bars(["a", "b"], {"parameters": [10, 20], "PSNR (dB)": [12.0, 15.0]})
+    assert len(fig.data) == 2
+    assert [a.text for a in fig.layout.annotations] == ["parameters", "PSNR (dB)"]
+
+
+def test_png_grid_is_a_png_of_the_right_size():
+    rows = [images(5), images(5, seed=1)]
+    data = figures.png_grid(rows, [["a"] * 5, ["b"] * 5], scale=2, pad=4)
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    assert image.size == (5 * (56 + 4) + 4, 2 * (56 + 14 + 4) + 4)
+    pixels = np.asarray(image)
+    # The first tile holds the first image, scaled 2x with nearest neighbours.
+    expected = (np.clip(rows[0][0, ..., 0], 0, 1) * 255).astype(np.uint8)
+    np.testing.assert_array_equal(pixels[4:60:2, 4:60:2], expected)
