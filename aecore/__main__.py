@@ -1,18 +1,25 @@
 """CLI: python -m aecore train | list | bench.
 
 Human progress goes to stderr; the last line of stdout is one JSON object.
-Any bad argument ends with exit code 2 and one sentence on stderr.
+Any bad argument ends with exit code 2 and one sentence on stderr, before
+anything is trained or written to the run cache.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import json
 import math
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -25,11 +32,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _number(kind):
+    """An argparse type for whole (int) or finite real (float) numbers, with a one-sentence error."""
+
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a {'whole number' if kind is int else 'number'}") from None
+            raise argparse.ArgumentTypeError(
+                f"'{text}' is not a {'whole number' if kind is int else 'number'}"
+            ) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"'{text}' is not a finite number")
         return value
@@ -66,16 +77,20 @@ def _parser() -> argparse.ArgumentParser:
 def _print_progress(p) -> None:
     loss = p.logs.get("loss")
     loss_text = f"  loss {loss:.4f}" if loss is not None else ""
-    print(f"\repoch {p.epoch}/{p.epochs}  batch {p.batch}/{p.batches}{loss_text}  {p.seconds:.1f} s", end="", file=sys.stderr)
+    print(
+        f"\repoch {p.epoch}/{p.epochs}  batch {p.batch}/{p.batches}{loss_text}  {p.seconds:.1f} s",
+        end="",
+        file=sys.stderr,
+    )
     if p.batch == p.batches:
         print(file=sys.stderr)
 
 
 def _train(args) -> dict:
+    """Validate everything (config, dataset, its fit to the arch, the cache folder), then get the run."""
     from aecore.config import RunConfig
-    from aecore.data import load_dataset
-    from aecore.store import RunStore
-    from aecore.train import get_run
+    from aecore.data import check_fits, load_dataset
+    from aecore.store import RunStore, StoreError
 
     config = RunConfig.for_arch(
         args.arch,
@@ -89,18 +104,29 @@ def _train(args) -> dict:
         noise=args.noise,
         train_size=args.train_size,
     )
+    with contextlib.redirect_stdout(sys.stderr):  # keras' download messages are progress, not the result
+        data = load_dataset(config.dataset)
+    check_fits(config.arch, data)
     store = None
     if not args.no_cache:
+        if args.cache_dir is not None and not args.cache_dir.strip():
+            raise StoreError("The --cache-dir must name a folder.")
         store = RunStore(args.cache_dir)
         store.check_writable()
-    data = load_dataset(config.dataset)  # before training, so a bad dataset fails fast
-    print(f"{config.describe()}: {len(data.x_train)} training examples", file=sys.stderr)
+
+    from aecore.train import get_run  # imports keras: only once the arguments are known to be good
+
+    n_train = min(config.train_size or len(data.x_train), len(data.x_train))
+    print(f"{config.describe()}: {n_train} training examples", file=sys.stderr)
+    started = time.perf_counter()
     run = get_run(config, store, progress=_print_progress, data=data)
-    for problem in store.problems if store else []:
+    elapsed = time.perf_counter() - started
+    for problem in store.take_problems() if store else []:
         print(problem, file=sys.stderr)
     if run.cached:
-        print(f"loaded from the run cache (trained {run.seconds:.1f} s)", file=sys.stderr)
-    return run.summary()
+        print(f"loaded from the run cache in {elapsed:.1f} s (trained in {run.seconds:.1f} s)", file=sys.stderr)
+    # seconds is the training time (of the original run when cached); elapsed_seconds is this command's.
+    return {**run.summary(), "elapsed_seconds": round(elapsed, 3)}
 
 
 def _list() -> None:
@@ -115,6 +141,12 @@ def _list() -> None:
         print(f"  {name:14s} {text}")
 
 
+def _json_line(summary: dict) -> str:
+    """One line of strict JSON: NaN and infinity (e.g. throughput of a one-batch run) become null."""
+    clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in summary.items()}
+    return json.dumps(clean, allow_nan=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     from aecore.config import ConfigError
     from aecore.data import DataError
@@ -125,17 +157,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             _list()
         elif args.command == "train":
-            print(json.dumps(_train(args)))
+            print(_json_line(_train(args)))
         elif args.command == "bench":
+            if importlib.util.find_spec("aecore.bench") is None:
+                raise UsageError("The benchmark is not part of this installation (aecore/bench.py is missing).")
             from aecore.bench import main as bench_main
 
             return bench_main(quick=args.quick, app=args.app)
     except (UsageError, ConfigError, DataError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("\ninterrupted; nothing was cached", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return 0
 
 

@@ -72,6 +72,7 @@ class RunConfig:
         """Return self, or raise ConfigError naming the first bad field."""
         if self.arch not in ARCHS:
             raise ConfigError(f"Unknown architecture '{self.arch}'; choose one of {', '.join(ARCHS)}.")
+        _check_dataset(self.dataset)
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
         _check_int("batch size", self.batch_size, 1, MAX_BATCH_SIZE)
         _check_int("latent size", self.latent_dim, 1, MAX_LATENT_DIM)
@@ -115,6 +116,14 @@ class RunConfig:
 
 def _is_real(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_dataset(name) -> None:
+    from aecore.data import DATASETS  # NumPy only: cheap, and data never imports config
+
+    known = isinstance(name, str) and (len(name) > 4 if name.startswith("npz:") else name in DATASETS)
+    if not known:
+        raise ConfigError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)} (PATH being your .npz file).")
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import socket
 import zipfile
 from dataclasses import dataclass
 
@@ -23,10 +24,30 @@ DATASETS = {
 }
 OFFLINE_DEFAULT = "mnist-sample"
 IMAGE_SHAPE = (28, 28, 1)
-# An npz whose arrays would need more memory than this is refused before loading.
+IMAGE_ARCHS = ("conv", "vae")  # need 28x28x1 images
+VECTOR_ARCHS = ("basic",)  # need N x D vectors
+# All arrays of one npz together may need at most this much memory (as float32);
+# the limit is checked on the .npy headers, before any data is read.
 MAX_NPZ_BYTES = 1 << 30
 MAX_NPZ_EXAMPLES = 1_000_000
 MAX_VECTOR_DIM = 4096
+NPZ_KEYS = ("x_train", "x_test", "y_train", "y_test")
+
+# Where keras.datasets downloads from, and the files it keeps under $KERAS_HOME/datasets.
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+PROBE_TIMEOUT_S = 5.0
+KERAS_CACHE_FILES = {
+    "mnist": ("mnist.npz",),
+    "fashion-mnist": tuple(
+        "fashion-mnist/" + f
+        for f in (
+            "train-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+        )
+    ),
+}
 
 
 class DataError(ValueError):
@@ -58,13 +79,26 @@ def load_dataset(name: str) -> Dataset:
     if not isinstance(name, str) or not name:
         raise DataError("Name a dataset: " + ", ".join(DATASETS) + ".")
     if name.startswith("npz:"):
-        path = name[4:]
+        path = os.path.expanduser(name[4:])
         stat = _stat(path)
         # Keyed by size and mtime too, so an edited file is never served stale.
         return _load_npz_cached(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
     if name not in DATASETS:
         raise DataError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)}.")
     return _load_named(name)
+
+
+def check_fits(arch: str, data: Dataset) -> None:
+    """Raise DataError if the architecture cannot train on this dataset's shape of examples."""
+    if arch in IMAGE_ARCHS and data.input_shape != IMAGE_SHAPE:
+        raise DataError(
+            f"The {arch} model needs 28x28 images, but '{data.name}' holds examples of shape {data.input_shape}; "
+            f"use {OFFLINE_DEFAULT} for example."
+        )
+    if arch in VECTOR_ARCHS and data.is_image:
+        raise DataError(
+            f"The {arch} model needs vectors (N x D) such as points3d, but '{data.name}' holds 28x28 images."
+        )
 
 
 @functools.lru_cache(maxsize=4)
@@ -76,14 +110,23 @@ def _load_named(name: str) -> Dataset:
     return _keras_dataset(name)
 
 
+def _fingerprint(arrays) -> str:
+    digest = hashlib.sha256()
+    for a in arrays:
+        if a is None:
+            digest.update(b"none")
+        else:
+            digest.update(str((a.shape, a.dtype)).encode())
+            digest.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8))  # no copy of big arrays
+    return digest.hexdigest()[:16]
+
+
 def _make(name, x_train, x_test, y_train, y_test) -> Dataset:
-    for a in (x_train, x_test, y_train, y_test):
+    arrays = (x_train, x_test, y_train, y_test)
+    for a in arrays:
         if a is not None:
             a.setflags(write=False)  # shared between sessions: nobody may mutate them
-    digest = hashlib.sha256()
-    for a in (x_train, x_test, y_train, y_test):
-        digest.update(b"none" if a is None else str((a.shape, a.dtype)).encode() + a.tobytes())
-    return Dataset(name, x_train, x_test, y_train, y_test, digest.hexdigest()[:16])
+    return Dataset(name, x_train, x_test, y_train, y_test, _fingerprint(arrays))
 
 
 def _points3d(n_train: int = 200, n_test: int = 100, seed: int = 42) -> Dataset:
@@ -111,15 +154,19 @@ def _mnist_sample() -> Dataset:
 
 
 def _keras_dataset(name: str) -> Dataset:
+    offline = DataError(
+        f"Could not download '{name}' (no network?); use the offline dataset '{OFFLINE_DEFAULT}' instead."
+    )
+    # keras' download has no timeout and could hang on a dead network, so look first, briefly.
+    if not _in_keras_cache(name) and not _reachable(*DOWNLOAD_HOST, PROBE_TIMEOUT_S):
+        raise offline
     import keras
 
     loader = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
     try:
         (x_train, y_train), (x_test, y_test) = loader.load_data()
-    except Exception as exc:  # urllib, socket and SSL errors all mean "could not download"
-        raise DataError(
-            f"Could not download '{name}' (no network?); use the offline dataset '{OFFLINE_DEFAULT}' instead."
-        ) from exc
+    except Exception as exc:  # urllib, socket, SSL and hash errors all mean "could not download"
+        raise offline from exc
     return _make(
         name,
         (x_train.reshape(-1, *IMAGE_SHAPE) / 255.0).astype(np.float32),
@@ -129,13 +176,26 @@ def _keras_dataset(name: str) -> Dataset:
     )
 
 
+def _in_keras_cache(name: str) -> bool:
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return all(os.path.isfile(os.path.join(home, "datasets", f)) for f in KERAS_CACHE_FILES[name])
+
+
+def _reachable(host: str, port: int, timeout: float) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def _stat(path: str) -> os.stat_result:
     try:
         stat = os.stat(path)
-    except OSError:
-        raise DataError(f"No file at '{path}'.") from None
+    except (OSError, ValueError):  # ValueError: a NUL byte in the path
+        raise DataError(f"There is no file at '{path}'.") from None
     if not os.path.isfile(path):
-        raise DataError(f"'{path}' is not a file.")
+        raise DataError(f"'{path}' is not a file; give the path of an .npz file.")
     return stat
 
 
@@ -145,28 +205,15 @@ def _load_npz_cached(path: str, size: int, mtime_ns: int) -> Dataset:
 
 
 def load_npz(path: str) -> Dataset:
-    """Load and validate a user's .npz file; every malformed file gets its own DataError."""
+    """Load and validate a user's .npz file; every malformed file gets its own DataError.
+
+    The file is untrusted: pickle is never allowed, and array sizes are checked on the
+    .npy headers before any data is read.
+    """
     _stat(path)
     if not zipfile.is_zipfile(path):
-        raise DataError(f"'{path}' is not an .npz file (not a zip archive).")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = set(npz.files)
-            if "x_train" not in keys or "x_test" not in keys:
-                raise DataError(f"'{path}' must contain arrays named x_train and x_test; it has {sorted(keys) or 'none'}.")
-            arrays = {}
-            for key in ("x_train", "x_test", "y_train", "y_test"):
-                if key in keys:
-                    arrays[key] = _read_member(npz, key)
-    except DataError:
-        raise
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise DataError(f"'{path}' holds object arrays that need pickle, which is refused for safety.") from None
-        raise DataError(f"'{path}' could not be read as an .npz file ({exc}).") from None
-    except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise DataError(f"'{path}' is damaged or not an .npz file ({type(exc).__name__}).") from None
-
+        raise DataError(f"'{path}' is not an .npz file (it is not a zip archive).")
+    arrays = _read_npz(path)
     x_train = _as_examples(arrays["x_train"], "x_train")
     x_test = _as_examples(arrays["x_test"], "x_test")
     if x_train.shape[1:] != x_test.shape[1:]:
@@ -176,48 +223,92 @@ def load_npz(path: str) -> Dataset:
     return _make(f"npz:{path}", x_train, x_test, y_train, y_test)
 
 
-def _read_member(npz, key: str) -> np.ndarray:
-    # Check the header's declared size before reading, so a huge array is refused cheaply.
-    with npz.zip.open(key + ".npy") as f:
-        version = np.lib.format.read_magic(f)
-        shape, _, dtype = (
-            np.lib.format.read_array_header_1_0(f) if version == (1, 0) else np.lib.format.read_array_header_2_0(f)
-        )
+def _read_npz(path: str) -> dict[str, np.ndarray]:
+    """The arrays of NPZ_KEYS present in the zip at path, each checked on its header first."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {name.removesuffix(".npy"): name for name in archive.namelist()}
+            for key in ("x_train", "x_test"):
+                if key not in members:
+                    raise DataError(
+                        f"'{path}' has no array named {key}; an .npz for training needs x_train and x_test."
+                    )
+            headers = {key: _read_header(archive, members[key], key) for key in NPZ_KEYS if key in members}
+            needed = sum(_float32_bytes(shape, dtype) for shape, dtype in headers.values())
+            if needed > MAX_NPZ_BYTES:
+                need, limit = needed / 2**30, MAX_NPZ_BYTES / 2**30
+                raise DataError(f"'{path}' would need {need:.1f} GiB of memory; the limit is {limit:.0f} GiB.")
+            arrays = {}
+            for key in headers:
+                with archive.open(members[key]) as member:
+                    arrays[key] = _read_array(member, key)
+            return arrays
+    except DataError:
+        raise
+    except Exception:  # the zip layer of an untrusted file can fail in many ways (zlib, struct, encryption)
+        raise DataError(f"'{path}' is a damaged .npz file; its zip archive cannot be read.") from None
+
+
+def _read_header(archive: zipfile.ZipFile, member: str, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    fmt = np.lib.format
+    with archive.open(member) as f:
+        try:
+            version = fmt.read_magic(f)
+            # Version 3.0 differs from 2.0 only in allowing utf-8 in the header.
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read(f)
+        except (ValueError, EOFError):
+            raise DataError(f"The {key} entry is not a NumPy array (its .npy header cannot be read).") from None
     if dtype.hasobject:
-        raise DataError(f"'{key}' is an object array that would need pickle, which is refused for safety.")
-    nbytes = int(np.prod(shape, dtype=np.float64)) * max(dtype.itemsize, 4)
-    if nbytes > MAX_NPZ_BYTES:
-        raise DataError(f"'{key}' would need {nbytes / 2**30:.1f} GiB of memory; the limit is {MAX_NPZ_BYTES / 2**30:.0f} GiB.")
-    return npz[key]
+        raise DataError(f"{key} is an object array that would need pickle, which is refused for safety.")
+    if any(d < 0 for d in shape):
+        raise DataError(f"The {key} entry is damaged (its header declares the shape {shape}).")
+    return shape, dtype
+
+
+def _float32_bytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    # Python ints: a hostile shape like (10**12, 10**12) must not overflow into something small.
+    count = 1
+    for d in shape:
+        count *= d
+    return count * max(dtype.itemsize, 4)
+
+
+def _read_array(member, key: str) -> np.ndarray:
+    try:
+        return np.lib.format.read_array(member, allow_pickle=False)
+    except (ValueError, EOFError, OSError):
+        raise DataError(f"The {key} array is damaged or truncated; its data cannot be read.") from None
 
 
 def _as_examples(a: np.ndarray, key: str) -> np.ndarray:
-    if a.dtype.kind not in "uif" and a.dtype != np.bool_:
-        raise DataError(f"'{key}' must hold numbers, not {a.dtype}.")
+    if a.dtype.kind not in "uifb":
+        raise DataError(f"{key} must hold numbers, not {a.dtype}.")
     if a.ndim == 0 or len(a) == 0:
-        raise DataError(f"'{key}' holds no examples.")
+        raise DataError(f"{key} holds no examples.")
     if len(a) > MAX_NPZ_EXAMPLES:
-        raise DataError(f"'{key}' has {len(a)} examples; the limit is {MAX_NPZ_EXAMPLES}.")
+        raise DataError(f"{key} has {len(a)} examples; the limit is {MAX_NPZ_EXAMPLES}.")
     if a.ndim == 4 and a.shape[-1] == 1:
         a = a[..., 0]
     if a.ndim == 3:
         if a.shape[1:] != (28, 28):
-            raise DataError(f"'{key}' images must be 28x28, got {a.shape[1]}x{a.shape[2]}.")
+            raise DataError(f"{key} images must be 28x28, got {a.shape[1]}x{a.shape[2]}.")
         a = a[..., None]
     elif a.ndim == 2:
         if not 1 <= a.shape[1] <= MAX_VECTOR_DIM:
-            raise DataError(f"'{key}' vectors must have 1 to {MAX_VECTOR_DIM} features, got {a.shape[1]}.")
+            raise DataError(f"{key} vectors must have 1 to {MAX_VECTOR_DIM} features, got {a.shape[1]}.")
     else:
-        raise DataError(f"'{key}' must be N x 28 x 28, N x 28 x 28 x 1 or N x D, got shape {a.shape}.")
-    a = a.astype(np.float32)
+        raise DataError(f"{key} must be N x 28 x 28, N x 28 x 28 x 1 or N x D, got shape {a.shape}.")
+    with np.errstate(over="ignore", invalid="ignore"):  # huge integers overflow to inf, reported just below
+        a = a.astype(np.float32)
     if not np.isfinite(a).all():
-        raise DataError(f"'{key}' contains NaN or infinite values.")
+        raise DataError(f"{key} contains NaN or infinite values.")
     if a.ndim == 4:
         low, high = float(a.min()), float(a.max())
         if low < 0 or high > 255:
-            raise DataError(f"'{key}' pixel values must lie in 0-255 or 0-1, found {low:g} to {high:g}.")
+            raise DataError(f"{key} pixel values must lie in 0-1 or 0-255, but range from {low:g} to {high:g}.")
         if high > 1:
-            a = a / 255.0
+            a = a / np.float32(255)
     return np.ascontiguousarray(a)
 
 
@@ -225,7 +316,7 @@ def _as_labels(a: np.ndarray | None, key: str, n: int) -> np.ndarray | None:
     if a is None:
         return None
     if a.ndim != 1 or a.dtype.kind not in "ui" or len(a) != n:
-        raise DataError(f"'{key}' must be {n} whole-number labels (one per example), got shape {a.shape} of {a.dtype}.")
+        raise DataError(f"{key} must hold {n} whole-number labels (one per example), got shape {a.shape} of {a.dtype}.")
     return a.astype(np.int64)
 
 

@@ -1,14 +1,16 @@
-"""On-disk run cache. Key = hash(config, data fingerprint, aecore version).
+"""On-disk run cache. Key = hash(config, data fingerprint, aecore and keras versions).
 
 An entry is a folder <key>/ holding model.keras, run.json and arrays.npz. It is
-written in a temporary folder and renamed into place, so a reader never sees half
-an entry; a damaged entry is discarded (and retrained by the caller). The least
-recently used entries go first when the total size passes the bound.
+written in a temporary folder and renamed into place, and removed by renaming it
+away first, so a reader never sees half an entry. A damaged entry is discarded
+(and retrained by the caller). The least recently used entries go first when the
+total size passes the bound. Several processes may share one folder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -17,14 +19,15 @@ import time
 import uuid
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from aecore import __version__
 from aecore.config import RunConfig
 
 DEFAULT_MAX_BYTES = 512 * 2**20
-_FILES = ("model.keras", "run.json", "arrays.npz")
+ENTRY_FILES = ("model.keras", "run.json", "arrays.npz")
+TMP_PREFIX = ".tmp-"  # folders being written or removed; never entries
+STALE_TMP_S = 3600  # a temporary folder this old is a crashed writer's leftover
 
 
 class StoreError(OSError):
@@ -40,17 +43,27 @@ def default_cache_dir() -> Path:
 
 
 def run_key(config: RunConfig, data_fingerprint: str) -> str:
-    text = json.dumps([config.to_dict(), data_fingerprint, __version__, keras.__version__], sort_keys=True)
+    """The entry name of a run: a stable hash of what determines it."""
+    # Read keras' version from its metadata, so using the store does not import keras.
+    keras_version = importlib.metadata.version("keras")
+    text = json.dumps([config.to_dict(), data_fingerprint, __version__, keras_version], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 class RunStore:
-    """A folder of saved runs. Safe for several processes: writes are atomic renames."""
+    """A folder of saved runs, safe for several threads and processes."""
 
     def __init__(self, root: str | os.PathLike | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
         self.root = Path(root) if root is not None else default_cache_dir()
         self.max_bytes = max_bytes
-        self.problems: list[str] = []  # damaged entries found and discarded, for the UI to tell once
+        # One sentence per problem found and handled (damaged entry, folder deleted), for the UI to tell once.
+        self.problems: list[str] = []
+        self._root_seen = self.root.is_dir()  # to notice the folder being deleted while in use
+
+    def take_problems(self) -> list[str]:
+        """The problems found since the last call, and forget them."""
+        taken, self.problems = self.problems, []
+        return taken
 
     def check_writable(self) -> None:
         """Raise StoreError with one sentence if the cache folder cannot be created or written."""
@@ -59,53 +72,93 @@ class RunStore:
             with tempfile.TemporaryFile(dir=self.root):
                 pass
         except OSError:
-            raise StoreError(f"The cache folder '{self.root}' cannot be written; pass another with --cache-dir.") from None
+            raise StoreError(
+                f"The cache folder '{self.root}' cannot be written; pass another with --cache-dir."
+            ) from None
+        self._root_seen = True
 
     def path(self, key: str) -> Path:
         return self.root / key
 
     def contains(self, config: RunConfig, data_fingerprint: str) -> bool:
-        return (self.path(run_key(config, data_fingerprint)) / "run.json").is_file()
+        return all((self.path(run_key(config, data_fingerprint)) / f).is_file() for f in ENTRY_FILES)
 
     def load(self, config: RunConfig, data_fingerprint: str):
         """The saved run, or None when absent or damaged (a damaged entry is removed)."""
         return self.load_key(run_key(config, data_fingerprint))
 
     def load_key(self, key: str):
-        from aecore.train import Run
+        """The run saved under key (cached=True), or None; damage is discarded and noted in problems."""
+        import keras
+
+        from aecore.train import Run  # also registers the custom model classes
 
         entry = self.path(key)
         if not entry.is_dir():
+            self._note_if_root_deleted()
             return None
+        part = "run.json"  # the file being read when something fails, to name it
         try:
             meta = json.loads((entry / "run.json").read_text())
-            if meta.get("key") != key:
-                raise ValueError("key mismatch")
+            config, fingerprint = _check_meta(meta, key)
+            part = "model.keras"
             model = keras.models.load_model(entry / "model.keras", compile=False)
+            part = "arrays.npz"
             with np.load(entry / "arrays.npz", allow_pickle=False) as arrays:
                 replay = arrays["replay"] if "replay" in arrays.files else None
-            config = RunConfig.from_dict(meta["config"])
-            run = Run(config, model, meta["history"], meta["metrics"], meta["data_fingerprint"], replay, True, meta["trained_at"])
-        except Exception as exc:  # any damage at all means: discard and retrain
-            self.discard(key, f"{type(exc).__name__}: {exc}")
+        except Exception:  # any damage at all means: discard and retrain
+            if entry.is_dir():
+                self.discard(key, f"its {part} is missing or damaged")
+            else:  # removed meanwhile (evicted by another process, or the folder was deleted)
+                self._note_if_root_deleted()
             return None
-        os.utime(entry / "run.json")  # least-recently-used bookkeeping
-        return run
+        try:
+            os.utime(entry / "run.json")  # least-recently-used bookkeeping
+        except OSError:
+            pass  # evicted by another process since: the run in hand is still good
+        return Run(config, model, meta["history"], meta["metrics"], fingerprint, replay, True, meta["trained_at"])
 
     def discard(self, key: str, why: str) -> None:
-        self.problems.append(f"A damaged cache entry ({key[:8]}) was discarded and will be retrained ({why[:120]}).")
-        shutil.rmtree(self.path(key), ignore_errors=True)
+        """Remove a damaged entry and note it in problems."""
+        self.problems.append(
+            f"A damaged run-cache entry ({key[:8]}: {why}) was discarded; the run will be trained again."
+        )
+        self._remove(self.path(key))
 
-    def save(self, run) -> Path:
-        """Write run atomically; if another process saved the same key first, keep theirs."""
+    def save(self, run) -> Path | None:
+        """Write run atomically and evict old entries; the entry's path, or None if it could not be kept.
+
+        If another process saved the same run first, theirs is kept (it is equally valid).
+        """
         key = run_key(run.config, run.data_fingerprint)
+        for attempt in range(2):  # the folder may be deleted under us once (a user clearing caches)
+            try:
+                self._write(run, key)
+                break
+            except OSError as exc:
+                if attempt:
+                    self.problems.append(
+                        f"The run could not be saved in the cache folder '{self.root}' ({exc.strerror or exc}); "
+                        "it will be trained again next time."
+                    )
+                    return None
+        self.evict()
+        if not self.path(key).is_dir():
+            self.problems.append(
+                f"The run is larger than the cache's size bound ({self.max_bytes / 2**20:.1f} MiB), so it was not kept."
+            )
+            return None
+        return self.path(key)
+
+    def _write(self, run, key: str) -> None:
+        self._note_if_root_deleted()
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = self.root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+        self._root_seen = True
+        tmp = self.root / f"{TMP_PREFIX}{key}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
             run.model.save(tmp / "model.keras")
-            arrays = {"replay": run.replay} if run.replay is not None else {}
-            np.savez(tmp / "arrays.npz", **arrays)
+            np.savez(tmp / "arrays.npz", **({"replay": run.replay} if run.replay is not None else {}))
             meta = {
                 "key": key,
                 "config": run.config.to_dict(),
@@ -116,59 +169,115 @@ class RunStore:
                 "parameters": int(run.model.count_params()),
                 "aecore_version": __version__,
             }
-            # run.json last: an entry without it is incomplete by construction.
             (tmp / "run.json").write_text(json.dumps(meta))
             final = self.path(key)
             try:
-                os.rename(tmp, final)
+                os.rename(tmp, final)  # atomic; fails when final exists and is not empty
             except OSError:
-                if not (final / "run.json").is_file():
-                    shutil.rmtree(final, ignore_errors=True)
-                    os.rename(tmp, final)
+                if _is_complete(final):
+                    return  # another process saved the same run first
+                self._remove(final)
+                os.rename(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        self.evict(keep=key)
-        return self.path(key)
 
     def entries(self) -> list[dict]:
-        """run.json of every complete entry, newest first (damaged ones are skipped)."""
+        """run.json of every complete entry, newest first (damaged or vanishing ones are skipped)."""
         metas = []
-        if not self.root.is_dir():
-            return metas
-        for entry in self.root.iterdir():
-            if entry.name.startswith(".tmp-"):
-                continue
+        for entry in self._entry_dirs():
             try:
                 meta = json.loads((entry / "run.json").read_text())
-                if all((entry / f).is_file() for f in _FILES):
-                    metas.append(meta)
             except (OSError, ValueError):
                 continue
-        return sorted(metas, key=lambda m: m.get("trained_at", 0), reverse=True)
+            if isinstance(meta, dict) and _is_complete(entry):
+                metas.append(meta)
+        return sorted(metas, key=_trained_at, reverse=True)
 
     def size_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file()) if self.root.is_dir() else 0
+        """Total size of the folder in bytes."""
+        return _tree_size(self.root)
 
-    def evict(self, keep: str | None = None) -> None:
+    def evict(self) -> None:
         """Remove least recently used entries until the total size is within max_bytes."""
         sized = []
-        for entry in self.root.iterdir():
-            if entry.name.startswith(".tmp-"):
-                # A temporary folder older than an hour is a crashed writer's leftover.
-                if time.time() - entry.stat().st_mtime > 3600:
-                    shutil.rmtree(entry, ignore_errors=True)
-                continue
+        for entry in self._entry_dirs():
             try:
                 used = (entry / "run.json").stat().st_mtime
             except OSError:
-                used = 0.0  # incomplete: first to go
-            size = sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
-            sized.append((used, entry.name, size))
-        total = sum(s for _, _, s in sized)
-        for _, name, size in sorted(sized):
+                used = 0.0  # incomplete or vanishing: first to go
+            sized.append((used, entry, _tree_size(entry)))
+        total = sum(size for _, _, size in sized)
+        for _, entry, size in sorted(sized, key=lambda s: s[0]):
             if total <= self.max_bytes:
                 break
-            if name == keep:
-                continue
-            shutil.rmtree(self.root / name, ignore_errors=True)
+            self._remove(entry)
             total -= size
+
+    def _entry_dirs(self) -> list[Path]:
+        """The entry folders now present; also clears stale temporary folders."""
+        try:
+            children = list(os.scandir(self.root))
+        except OSError:
+            return []
+        entries = []
+        for child in children:
+            if child.name.startswith(TMP_PREFIX):
+                try:
+                    if time.time() - child.stat().st_mtime > STALE_TMP_S:
+                        shutil.rmtree(child.path, ignore_errors=True)
+                except OSError:
+                    pass
+            elif not child.name.startswith(".") and child.is_dir():
+                entries.append(Path(child.path))
+        return entries
+
+    def _remove(self, entry: Path) -> None:
+        # Rename first, so no reader ever sees a half-deleted entry; then delete at leisure.
+        doomed = self.root / f"{TMP_PREFIX}del-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(entry, doomed)
+        except OSError:
+            return  # already gone
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def _note_if_root_deleted(self) -> None:
+        if self._root_seen and not self.root.is_dir():
+            self._root_seen = False
+            self.problems.append(f"The run-cache folder '{self.root}' was deleted while in use; it will be recreated.")
+
+
+def _check_meta(meta, key: str) -> tuple[RunConfig, str]:
+    """The config and data fingerprint of a run.json, if it really describes the entry key."""
+    if (
+        not isinstance(meta, dict)
+        or not isinstance(meta.get("history"), dict)
+        or not isinstance(meta.get("metrics"), dict)
+    ):
+        raise ValueError("run.json lacks history or metrics")
+    config, fingerprint = RunConfig.from_dict(meta["config"]), meta["data_fingerprint"]
+    if not isinstance(fingerprint, str) or run_key(config, fingerprint) != key:
+        raise ValueError("run.json belongs to another entry")
+    float(meta["trained_at"])
+    return config, fingerprint
+
+
+def _is_complete(entry: Path) -> bool:
+    return all((entry / f).is_file() for f in ENTRY_FILES)
+
+
+def _trained_at(meta: dict) -> float:
+    try:
+        return float(meta.get("trained_at", 0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _tree_size(path: Path) -> int:
+    total = 0
+    for folder, _, files in os.walk(path):  # os.walk skips folders that vanish
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass  # removed meanwhile
+    return total

@@ -1,0 +1,184 @@
+"""python -m aecore as real subprocesses: bad arguments exit 2 with one sentence; train prints JSON."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--epochs", "1", "--train-size", "128"]
+
+
+def cli(*args, cache=None, timeout=300, env=None):
+    """Run python -m aecore with args (and --cache-dir cache when given); the completed process."""
+    command = [sys.executable, "-m", "aecore", *args]
+    if cache is not None:
+        command += ["--cache-dir", str(cache)]
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    return subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def last_json(result) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_one_sentence_exit_2(result):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    message = result.stderr.strip()
+    assert "Traceback" not in message
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith("error: ") and message.endswith(".")
+    assert result.stdout == ""
+    return message
+
+
+@pytest.fixture
+def regular_file(tmp_path):
+    path = tmp_path / "a-file"
+    path.write_text("not a folder")
+    return path
+
+
+BAD = {
+    "unknown arch": (["--arch", "transformer"], "invalid choice: 'transformer'"),
+    "unknown dataset": (["--arch", "conv", "--dataset", "cifar"], "Unknown dataset 'cifar'"),
+    "epochs 0": (["--arch", "conv", "--epochs", "0"], "epochs must be a whole number from 1 to 500, got 0"),
+    "epochs negative": (["--arch", "conv", "--epochs", "-3"], "got -3"),
+    "epochs absurd": (["--arch", "conv", "--epochs", "1000000000"], "got 1000000000"),
+    "epochs not whole": (["--arch", "conv", "--epochs", "1.5"], "'1.5' is not a whole number"),
+    "batch size 0": (["--arch", "conv", "--batch-size", "0"], "batch size must be"),
+    "latent 0": (["--arch", "vae", "--latent-dim", "0"], "latent size must be"),
+    "lr 0": (["--arch", "conv", "--lr", "0"], "Learning rate must be"),
+    "lr negative": (["--arch", "conv", "--lr", "-0.1"], "Learning rate must be"),
+    "lr NaN": (["--arch", "conv", "--lr", "nan"], "'nan' is not a finite number"),
+    "lr infinite": (["--arch", "conv", "--lr", "inf"], "'inf' is not a finite number"),
+    "lr text": (["--arch", "conv", "--lr", "abc"], "'abc' is not a number"),
+    "width 0": (["--arch", "conv", "--width", "0"], "Width multiplier"),
+    "seed negative": (["--arch", "conv", "--seed", "-1"], "seed must be"),
+    "no arch": ([], "required: --arch"),
+    "wrong kind for conv": (["--arch", "conv", "--dataset", "points3d"], "The conv model needs 28x28 images"),
+    "wrong kind for vae": (["--arch", "vae", "--dataset", "points3d"], "The vae model needs 28x28 images"),
+    "missing npz": (["--arch", "conv", "--dataset", "npz:/no/such/file.npz"], "There is no file at"),
+    "empty npz path": (["--arch", "conv", "--dataset", "npz:"], "Unknown dataset 'npz:'"),
+}
+
+
+@pytest.mark.parametrize("args, words", BAD.values(), ids=BAD.keys())
+def test_bad_train_argument_exits_2_with_one_sentence(tmp_path, args, words):
+    cache = tmp_path / "cache"
+    result = cli("train", *args, cache=cache)
+    assert words in assert_one_sentence_exit_2(result)
+    assert not cache.exists()  # nothing written to the cache
+
+
+def test_wrong_kind_image_dataset_for_basic(tmp_path):
+    cache = tmp_path / "cache"
+    message = assert_one_sentence_exit_2(cli("train", "--arch", "basic", "--dataset", "mnist-sample", cache=cache))
+    assert "The basic model needs vectors" in message and not cache.exists()
+
+
+def test_bad_npz_exits_2(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, x_train=np.full((4, 28, 28), np.nan), x_test=np.zeros((2, 28, 28)))
+    cache = tmp_path / "cache"
+    message = assert_one_sentence_exit_2(cli("train", "--arch", "conv", "--dataset", f"npz:{path}", cache=cache))
+    assert "NaN" in message and not cache.exists()
+
+
+@pytest.mark.parametrize("where", ["under a file", "is a file", "empty"])
+def test_unwritable_cache_dir_exits_2(regular_file, where):
+    cache = {"under a file": regular_file / "cache", "is a file": regular_file, "empty": ""}[where]
+    message = assert_one_sentence_exit_2(cli("train", "--arch", "basic", *TINY, cache=cache))
+    assert "cache" in message
+    assert regular_file.read_text() == "not a folder"
+
+
+def test_unwritable_cache_dir_from_the_environment(regular_file):
+    result = cli("train", "--arch", "basic", *TINY, env={"AECORE_CACHE_DIR": str(regular_file / "cache")})
+    assert "cannot be written" in assert_one_sentence_exit_2(result)
+
+
+@pytest.mark.parametrize("args", [["frobnicate"], [], ["list", "--extra"]], ids=["unknown command", "none", "extra"])
+def test_bad_command_exits_2(args):
+    assert_one_sentence_exit_2(cli(*args))
+
+
+def _can_reach_keras_downloads() -> bool:
+    try:
+        with socket.create_connection(("storage.googleapis.com", 443), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist"])
+def test_keras_dataset_without_network_names_mnist_sample(tmp_path, dataset):
+    if _can_reach_keras_downloads():
+        pytest.skip("this machine can download from keras' servers; the offline message cannot show")
+    cache = tmp_path / "cache"
+    # A fresh KERAS_HOME: nothing downloaded before, so the network is really needed.
+    result = cli(
+        "train",
+        "--arch",
+        "conv",
+        "--dataset",
+        dataset,
+        *TINY,
+        cache=cache,
+        env={"KERAS_HOME": str(tmp_path / "keras")},
+        timeout=120,
+    )
+    message = assert_one_sentence_exit_2(result)
+    assert "mnist-sample" in message and f"'{dataset}'" in message
+    assert not cache.exists()
+
+
+def test_list_names_every_arch_and_dataset():
+    from aecore.config import ARCHS
+    from aecore.data import DATASETS
+
+    result = cli("list")
+    assert result.returncode == 0 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    for name in (*ARCHS, *DATASETS):
+        assert sum(line.split()[0] == name for line in lines if line.startswith("  ")) == 1, name
+
+
+def test_conv_train_prints_json_then_loads_from_cache(tmp_path):
+    cache = tmp_path / "cache"
+    args = ("train", "--arch", "conv", *TINY, "--width", "0.25")
+    first = last_json(cli(*args, cache=cache))
+    assert first["arch"] == "conv" and first["dataset"] == "mnist-sample" and first["epochs"] == 1
+    assert first["cached"] is False and first["seconds"] > 0 and first["train_img_per_s"] > 0
+    assert 0 < first["test_mse"] < 1 and 0 < first["test_bce"] < 1
+
+    second_run = cli(*args, cache=cache)
+    second = last_json(second_run)
+    assert second["cached"] is True
+    assert second["elapsed_seconds"] < 3, second  # the load itself, not the process start
+    assert {k: second[k] for k in ("test_mse", "test_bce", "seconds")} == {
+        k: first[k] for k in ("test_mse", "test_bce", "seconds")
+    }
+    assert "loaded from the run cache" in second_run.stderr
+
+
+def test_vae_train_reports_loss_parts(tmp_path):
+    summary = last_json(cli("train", "--arch", "vae", *TINY, cache=tmp_path / "cache"))
+    assert summary["arch"] == "vae" and summary["cached"] is False
+    for name in ("test_loss", "test_rec", "test_kl", "test_mse", "test_bce"):
+        assert np.isfinite(summary[name]), name
+    assert summary["test_loss"] == pytest.approx(summary["test_rec"] + summary["test_kl"], rel=1e-3)
+
+
+def test_basic_train_reports_pca_baseline_and_no_cache_writes_nothing(tmp_path):
+    cache = tmp_path / "cache"
+    summary = last_json(cli("train", "--arch", "basic", "--epochs", "2", "--no-cache", cache=cache))
+    assert summary["arch"] == "basic" and summary["dataset"] == "points3d" and summary["cached"] is False
+    assert summary["pca_mse"] > 0 and 0 <= summary["pca_angle_deg"] <= 90
+    assert not cache.exists()
