@@ -18,7 +18,8 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 REPO = Path(__file__).resolve().parents[2]
-# Screenshots land here (ignored by git); `E2E_SCREENSHOT_DIR=docs/screenshots` makes the README's.
+# Screenshots land here (ignored by git). The README's are made by this same suite:
+#   E2E_REAL_DEFAULTS=1 E2E_SCREENSHOT_DIR=docs/screenshots python -m pytest tests/e2e
 SCREENSHOT_DIR = Path(os.environ.get("E2E_SCREENSHOT_DIR", REPO / "artifacts" / "screenshots"))
 
 
@@ -62,11 +63,14 @@ def app_url(tmp_path_factory):
     """A real Streamlit server on a free loopback port, stopped at the end whatever happens."""
     _require_chromium()
     port = _free_port()
-    env = dict(os.environ, AECORE_CACHE_DIR=str(tmp_path_factory.mktemp("e2e-cache")), AECORE_STUDIO_FAST="1")
+    env = dict(os.environ, AECORE_CACHE_DIR=str(tmp_path_factory.mktemp("e2e-cache")))
+    if not os.environ.get("E2E_REAL_DEFAULTS"):
+        env["AECORE_STUDIO_TEST_DEFAULTS"] = "1"  # tiny runs; the README's screenshots use the real defaults
     log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
