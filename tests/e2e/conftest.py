@@ -6,18 +6,12 @@ In CI (CI=true) a missing Chromium fails the tests; on a laptop without it they 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-REPO = Path(__file__).resolve().parents[2]
+from tools.appserver import CHROMIUM, REPO, launch_chromium, running_app
+
 # Screenshots land here (ignored by git). The README's are made by this same suite:
 #   E2E_REAL_DEFAULTS=1 E2E_SCREENSHOT_DIR=docs/screenshots python -m pytest tests/e2e
 SCREENSHOT_DIR = Path(os.environ.get("E2E_SCREENSHOT_DIR", REPO / "artifacts" / "screenshots"))
@@ -38,55 +32,19 @@ def _require_chromium() -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with code {process.returncode} before it was healthy")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"streamlit was not healthy within {timeout:.0f} s")
-
-
 @pytest.fixture(scope="session")
 def app_url(tmp_path_factory):
     """A real Streamlit server on a free loopback port, stopped at the end whatever happens."""
     _require_chromium()
-    port = _free_port()
-    env = dict(os.environ, AECORE_CACHE_DIR=str(tmp_path_factory.mktemp("e2e-cache")))
+    env = {"AECORE_CACHE_DIR": str(tmp_path_factory.mktemp("e2e-cache"))}
     if not os.environ.get("E2E_REAL_DEFAULTS"):
         env["AECORE_STUDIO_TEST_DEFAULTS"] = "1"  # tiny runs; the README's screenshots use the real defaults
-    log = open(tmp_path_factory.mktemp("e2e-log") / "streamlit.log", "w+")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    log_path = tmp_path_factory.mktemp("e2e-log") / "streamlit.log"
     try:
-        _wait_healthy(url, process)
-        yield url
+        with running_app(env, log_path) as (url, _):
+            yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.seek(0)
-        tail = log.read()[-3000:]
-        log.close()
+        tail = log_path.read_text()[-3000:] if log_path.exists() else ""
         if "Traceback" in tail:
             print("streamlit log tail:\n" + tail)
 
@@ -97,7 +55,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = launch_chromium(playwright)
         try:
             yield browser
         finally:
