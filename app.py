@@ -34,5 +34,9 @@ pages = {
         st.Page("app_pages/vae.py", title="Variational", icon=":material/blur_on:"),
     ],
     "Results": [st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:")],
+    "Beyond the notes": [
+        st.Page("app_pages/your_digit.py", title="Your digit", icon=":material/draw:"),
+        st.Page("app_pages/anomaly.py", title="Anomaly scores", icon=":material/troubleshoot:"),
+    ],
 }
 st.navigation(pages).run()

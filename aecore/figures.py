@@ -8,6 +8,7 @@ Images are float arrays in [0, 1] of shape (N, 28, 28) or (N, 28, 28, 1).
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -98,8 +99,15 @@ def latent_scatter(
     labels: np.ndarray | None,
     axis_label: str,
     marker: tuple[float, float] | None = None,
+    encoding: tuple[np.ndarray, np.ndarray] | None = None,
+    encoding_name: str = "your digit",
 ) -> go.Figure:
-    """Test examples in latent space coloured by label (hover shows label and test index); marker: one point to mark."""
+    """Test examples in latent space coloured by label (hover shows label and test index).
+
+    marker: one point to mark (the sliders' z). encoding: (mean, outline) of one input's
+    encoding, the outline an (n, 2) one-standard-deviation ellipse (aecore.latent),
+    drawn as a star at the mean inside the ellipse.
+    """
     frame = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "test index": np.arange(len(points))})
     color, order = None, {}
     if labels is not None:
@@ -117,7 +125,42 @@ def latent_scatter(
             x=[marker[0]], y=[marker[1]], mode="markers", name="slider point",
             marker=dict(symbol="x", size=16, color="black", line=dict(width=2, color="white")),
         )
+    if encoding is not None:
+        centre, outline = encoding
+        fig.add_scatter(x=[centre[0]], y=[centre[1]], mode="markers", name=f"{encoding_name} (mean)",
+                        marker=dict(symbol="star", size=11, color="crimson", line=dict(width=1, color="white")),
+                        hovertemplate="mean (%{x:.2f}, %{y:.2f})<extra></extra>")
+        # Drawn last, over the star: a confident encoder's ellipse is barely larger than the star.
+        fig.add_scatter(x=outline[:, 0], y=outline[:, 1], mode="lines", name=f"{encoding_name} (±1 sd)",
+                        line=dict(color="crimson", width=2), hoverinfo="skip")
     fig.update_layout(height=420, margin=dict(t=10, b=10), legend_title_text="label" if color else None)
+    return fig
+
+
+def error_histogram(groups: dict[str, np.ndarray], threshold: float, unit: str, bins: int = 60) -> go.Figure:
+    """Overlaid histograms of per-image errors (one per group) on a log scale, and the threshold as a dashed line.
+
+    Errors of different inputs differ by orders of magnitude, so the bins are equal in
+    log10(error); the axis ticks show the errors themselves.
+    """
+    logs = {name: np.log10(np.maximum(np.asarray(e, np.float64), 1e-12)) for name, e in groups.items()}
+    everything = np.concatenate([*logs.values(), [np.log10(max(threshold, 1e-12))]])
+    edges = np.linspace(everything.min(), everything.max() + 1e-9, bins + 1)
+    centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+    fig = go.Figure()
+    for name, values in logs.items():
+        counts, _ = np.histogram(values, edges)
+        ranges = [f"{10 ** a:.3g} to {10 ** b:.3g}" for a, b in itertools.pairwise(edges)]
+        fig.add_bar(x=centres, y=counts, width=width, name=name, opacity=0.6,
+                    customdata=ranges, hovertemplate=f"{name}<br>%{{customdata}} {unit}<br>%{{y}} images<extra></extra>")
+    ticks = [m * 10.0**d for d in range(int(np.floor(edges[0])), int(np.ceil(edges[-1])) + 1) for m in (1, 2, 5)]
+    ticks = [t for t in ticks if edges[0] <= np.log10(t) <= edges[-1]]
+    fig.add_vline(x=float(np.log10(threshold)), line_dash="dash", line_color="black",
+                  annotation_text=f"threshold {threshold:.3g}", annotation_position="top")
+    fig.update_layout(barmode="overlay", height=380, margin=dict(t=30, b=10), legend_title_text="inputs",
+                      xaxis=dict(title_text=f"reconstruction error ({unit}, log scale)",
+                                 tickvals=np.log10(ticks), ticktext=[f"{t:g}" for t in ticks]),
+                      yaxis_title_text="images")
     return fig
 
 
@@ -152,23 +195,58 @@ def compare_bars(labels: list[str], columns: dict[str, list[float]]) -> go.Figur
 
 def png_grid(rows: list[np.ndarray], captions: list[list[str]] | None = None, scale: int = 3, pad: int = 6) -> bytes:
     """Rows of images tiled into a PNG (made with PIL, so no browser or kaleido is needed), a caption under each."""
+    buffer = io.BytesIO()
+    _sheet(rows, captions, scale, pad).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _sheet(rows: list[np.ndarray], captions: list[list[str]] | None, scale: int, pad: int,
+           title: str | None = None) -> Image.Image:
+    """Rows of images tiled onto one grayscale PIL image, a caption under each and an optional title on top."""
     rows = [_gray(r) for r in rows]
     n_cols = max(len(r) for r in rows)
     h, w = rows[0].shape[1] * scale, rows[0].shape[2] * scale
     font = ImageFont.load_default()
     caption_h = 14 if captions else 0
+    title_h = 16 if title else 0
     cell_w, cell_h = w + pad, h + caption_h + pad
-    sheet = Image.new("L", (n_cols * cell_w + pad, len(rows) * cell_h + pad), color=255)
+    sheet = Image.new("L", (n_cols * cell_w + pad, title_h + len(rows) * cell_h + pad), color=255)
     draw = ImageDraw.Draw(sheet)
+    if title:
+        draw.text((pad, 3), title, fill=0, font=font)
     for r, images in enumerate(rows):
         for c, image in enumerate(images):
             pixels = (np.clip(image, 0, 1) * 255).astype(np.uint8)
             tile_image = Image.fromarray(pixels).resize((w, h), Image.NEAREST)
-            x, y = pad + c * cell_w, pad + r * cell_h
+            x, y = pad + c * cell_w, title_h + pad + r * cell_h
             sheet.paste(tile_image, (x, y))
             if captions and captions[r][c]:
                 draw.text((x, y + h + 1), captions[r][c], fill=0, font=font)
-    buffer = io.BytesIO()
-    sheet.save(buffer, format="PNG")
-    return buffer.getvalue()
+    return sheet
 
+
+def replay_gif(
+    replay: np.ndarray,
+    rows_above: list[np.ndarray] | None = None,
+    captions_above: list[list[str]] | None = None,
+    frame_ms: int = 500,
+    scale: int = 3,
+) -> bytes:
+    """A training replay, (epochs + 1, n, 28, 28[, 1]), as an animated GIF that loops: one frame per epoch.
+
+    Each frame shows rows_above (e.g. the inputs and targets, the same in every frame)
+    over that epoch's reconstructions; frame 0 is the untrained network. The last frame
+    is held three times as long, so the end result is seen before the loop restarts.
+    """
+    replay = np.asarray(replay, np.float32)
+    rows_above = list(rows_above or [])
+    captions = [*captions_above, [""] * replay.shape[1]] if captions_above else None
+    last = len(replay) - 1
+    frames = []
+    for epoch, recon in enumerate(replay):
+        title = "before training" if epoch == 0 else f"after epoch {epoch} of {last}"
+        frames.append(_sheet([*rows_above, recon], captions, scale, pad=6, title=title))
+    buffer = io.BytesIO()
+    durations = [frame_ms] * last + [frame_ms * 3]
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    return buffer.getvalue()

@@ -41,6 +41,9 @@ st.markdown(
 2. **Variational**: train, then move the latent sliders; the decoded digit follows live.
 3. Train **Stacked** and **Convolutional** on the same dataset, then open **Compare** to see
    every trained run side by side: size, error and training time.
+4. Beyond the notes: set a **noise level** on Stacked or Convolutional to train a denoiser,
+   scrub through any run's **training replay**, draw **your own digit** for every model to
+   reconstruct, and see how well reconstruction error flags **anomalies**.
 
 Every run is cached on disk, keyed by its hyperparameters and data: training the same
 configuration again loads it at once. The offline dataset `mnist-sample` (5000 real

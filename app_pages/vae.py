@@ -1,9 +1,9 @@
-"""Variational: the convolutional VAE, with live latent sliders, the manifold grid and interpolation."""
+"""Variational: the convolutional VAE, with live latent sliders (and your digit), the manifold grid and interpolation."""
 
 import streamlit as st
 
 from aecore.config import ARCH_DESCRIPTIONS
-from dashboard import sections, vae_views
+from dashboard import replay_view, sections, vae_views
 from dashboard.runs import current_run
 
 st.title("Variational autoencoder")
@@ -11,7 +11,7 @@ st.caption(ARCH_DESCRIPTIONS["vae"] + ". Loss per image: reconstruction (summed 
 
 if view := current_run("vae"):
     sections.header(view)
-    tabs = st.tabs(["Latent explorer", "Manifold", "Interpolation", "Reconstructions", "Training", "Model"])
+    tabs = st.tabs(["Latent explorer", "Manifold", "Interpolation", "Reconstructions", "Training", "Replay", "Model"])
     with tabs[0]:
         vae_views.explorer(view)
     with tabs[1]:
@@ -23,4 +23,6 @@ if view := current_run("vae"):
     with tabs[4]:
         sections.training(view)
     with tabs[5]:
+        replay_view.replay(view)
+    with tabs[6]:
         sections.model_summary(view)

@@ -22,8 +22,9 @@ def runs_table(entries: list[dict]) -> pd.DataFrame:
         config = RunConfig.from_dict(entry["config"])
         m = entry.get("metrics", {})
         shape, size = bottleneck(config)
+        denoising = f" · noise {config.noise:g}" if config.noise else ""
         rows.append({
-            "run": f"{config.arch} · {config.epochs} ep · {shape}",
+            "run": f"{config.arch} · {config.epochs} ep · {shape}{denoising}",
             "architecture": config.arch,
             "epochs": config.epochs,
             "parameters": entry.get("parameters"),

@@ -17,6 +17,7 @@ TEST_OVERRIDES = {
     "conv": dict(epochs=1, train_size=256, width=0.25),
     "vae": dict(epochs=1, train_size=256),
 }
+DENOISING_ARCHS = ("stacked", "conv")  # the pages with a noise-level slider
 DATASET_CHOICES = [name for name in DATASETS if not name.startswith("npz:")]
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 LATENT_LABELS = {
@@ -74,7 +75,12 @@ def config_form(arch: str) -> tuple[RunConfig | None, bool]:
             values["train_size"] = st.number_input("Training images (0 = all)", 0, 60000, base.train_size, step=256,
                                                    key=key("train_size"), **keep)
         values["seed"] = st.number_input("Seed", 0, 2**31 - 1, base.seed, key=key("seed"), **keep)
-        # Hook for issue 7 (denoising): a noise-level slider here; RunConfig.noise already keys the cache.
+        if arch in DENOISING_ARCHS:
+            noise = st.slider("Noise level (std, 0 = off)", 0.0, 1.0, base.noise, step=0.05,
+                              help="Denoising: train on inputs with Gaussian noise of this standard deviation "
+                                   "(pixels in [0, 1]) against the clean images",
+                              key=key("noise"), **keep)
+            values["noise"] = round(noise, 2)  # the slider's 0.15000000000000002 must key the same run as 0.15
         submitted = st.form_submit_button("Train", type="primary", width="stretch")
 
     try:

@@ -9,6 +9,8 @@ import streamlit as st
 from aecore import figures
 from aecore import metrics as M
 from aecore.models import layer_table
+from dashboard.denoise_view import denoising
+from dashboard.replay_view import replay
 from dashboard.runs import RunView, latent_points, model_bytes, provenance, reconstructions
 
 
@@ -113,14 +115,18 @@ def model_summary(view: RunView) -> None:
 
 
 def standard(view: RunView) -> None:
-    """Everything an architecture page shows, in tabs."""
+    """Everything the stacked and convolutional pages show, in tabs."""
     header(view)
-    tabs = st.tabs(["Reconstructions", "Latent space", "Training", "Model"])
+    tabs = st.tabs(["Reconstructions", "Denoising", "Latent space", "Training", "Replay", "Model"])
     with tabs[0]:
         reconstruction_grid(view)
     with tabs[1]:
-        latent(view)
+        denoising(view)
     with tabs[2]:
-        training(view)
+        latent(view)
     with tabs[3]:
+        training(view)
+    with tabs[4]:
+        replay(view)
+    with tabs[5]:
         model_summary(view)

@@ -1,4 +1,4 @@
-"""The Variational page's live views: latent sliders, manifold grid and interpolation.
+"""The Variational page's live views: latent sliders (with your digit's encoding), manifold grid and interpolation.
 
 Each is an st.fragment: moving its widgets reruns only that view, never the page or training.
 """
@@ -9,8 +9,9 @@ import numpy as np
 import streamlit as st
 from sklearn.decomposition import PCA
 
-from aecore import figures
-from aecore.models import decode
+from aecore import figures, latent
+from aecore.models import decode, encode_distribution
+from dashboard.digit_views import current_digit
 from dashboard.runs import RunView, latent_points
 from dashboard.sections import latent_caption
 
@@ -31,6 +32,12 @@ def _random_sample(shown: int) -> None:
         st.session_state[slider_key(i)] = round(value / SLIDER_STEP) * SLIDER_STEP
 
 
+def _jump(mean: np.ndarray) -> None:
+    """Button callback: move the sliders to your digit's mean (before they are drawn)."""
+    for i, value in enumerate(mean):
+        st.session_state[slider_key(i)] = round(float(value) / SLIDER_STEP) * SLIDER_STEP
+
+
 @st.cache_data(max_entries=8, show_spinner=False)
 def _pca(key: str, _codes: np.ndarray) -> PCA:
     # The same projection project_2d draws the scatter with, kept so the slider point can use it too.
@@ -47,6 +54,20 @@ def _marker(view: RunView, codes: np.ndarray, z: np.ndarray) -> tuple[float, flo
     return float(x), float(y)
 
 
+def _digit_encoding(
+    view: RunView, codes: np.ndarray, digit: np.ndarray
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """Your digit's encoding: (its mean, (that mean on the scatter, its one-standard-deviation ellipse there))."""
+    mean, log_var = encode_distribution(view.run.model, digit[None, ..., None])
+    mean, var = mean[0], np.exp(log_var[0])
+    if len(mean) > 2:  # drawn through the scatter's PCA, like the sliders' cross
+        pca = _pca(view.key, codes)
+        mean_2d, cov_2d = latent.project_gaussian(mean, var, pca.components_, pca.mean_)
+    else:
+        mean_2d, cov_2d = latent.project_gaussian(mean, var)
+    return mean, (mean_2d, latent.ellipse(mean_2d, cov_2d))
+
+
 @st.fragment
 def explorer(view: RunView) -> None:
     """One slider per latent dimension (up to 8); the decoded image and its place on the scatter follow live."""
@@ -59,10 +80,17 @@ def explorer(view: RunView) -> None:
         value = st.session_state.get(slider_key(i), 0.0)
         st.session_state[slider_key(i)] = float(np.clip(value, -limit, limit))  # a new run may narrow the range
 
+    digit = current_digit()
+    digit_mean, digit_on_scatter = _digit_encoding(view, codes, digit) if digit is not None else (None, None)
+
     controls, image_column, scatter_column = st.columns([1, 1, 2])
     with controls:
         st.button("Random sample", on_click=_random_sample, args=(shown,), icon=":material/casino:",
                   help="Draw z from the prior N(0, I)")
+        st.button("Jump to my digit", on_click=_jump, args=(digit_mean[:shown] if digit is not None else (),),
+                  icon=":material/my_location:", disabled=digit is None,
+                  help="Move the sliders to the mean of your digit's encoding" if digit is not None
+                  else "Draw or upload a digit on the Your digit page first")
         z = np.zeros(k, np.float32)
         for i in range(shown):
             z[i] = st.slider(f"z{i + 1}", -limit, limit, step=SLIDER_STEP, key=slider_key(i))
@@ -71,8 +99,14 @@ def explorer(view: RunView) -> None:
     image = decode(view.run.model, z[None])[0]
     image_column.plotly_chart(figures.single_image(image, "decoder(z)"), key="vae.decoded")
     image_column.caption("z = (" + ", ".join(f"{v:.2f}" for v in z[:shown]) + (", ...)" if k > shown else ")"))
-    scatter_column.plotly_chart(figures.latent_scatter(points, view.y_view, axis_label, _marker(view, codes, z)))
-    scatter_column.caption(latent_caption(len(codes), k, axis_label) + " The black cross is the sliders' z.")
+    scatter_column.plotly_chart(figures.latent_scatter(points, view.y_view, axis_label, _marker(view, codes, z),
+                                                       encoding=digit_on_scatter))
+    scatter_column.caption(latent_caption(len(codes), k, axis_label) + " The black cross is the sliders' z."
+                           + (" The red star and ellipse are your digit's encoding: its mean and one standard "
+                              "deviation." if digit is not None else ""))
+    if digit is None:
+        scatter_column.page_link("app_pages/your_digit.py", label="Draw your own digit to see where it lands",
+                                 icon=":material/draw:")
 
 
 @st.cache_data(max_entries=8, show_spinner="Decoding the grid...")

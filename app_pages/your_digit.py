@@ -1,0 +1,31 @@
+"""Your digit: draw or upload a digit, see it the way MNIST would, and let every trained model reconstruct it."""
+
+import streamlit as st
+
+from dashboard import digit_views, stored
+from dashboard.runs import get_store, show_store_problems
+
+st.title("Your digit")
+st.caption("Draw a digit or upload a picture of one. It is centred and scaled the way MNIST's digits were "
+           "(fitted into a 20 x 20 box, its centre of mass in the middle of 28 x 28), then every trained model "
+           "of the chosen dataset reconstructs it.")
+
+digit = digit_views.digit_input()
+
+st.subheader("Reconstructed by each trained model")
+store = get_store()
+runs = stored.image_runs(store)
+if runs.empty:
+    stored.no_runs_yet()
+    st.stop()
+chosen = stored.choose_dataset(runs, key="digit.dataset")
+if chosen is None:
+    st.stop()
+dataset, _ = chosen
+if digit is None:
+    st.info("Draw a digit or upload an image above to see the models reconstruct it.")
+else:
+    digit_views.reconstructed_by_each(digit, runs[runs["dataset"] == dataset], store)
+    st.page_link("app_pages/vae.py", label="See its encoding in the Variational page's latent space",
+                 icon=":material/arrow_forward:")
+show_store_problems(store)

@@ -1,0 +1,49 @@
+"""The Replay tab: a fixed set of test images reconstructed before training and after every epoch."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from aecore import denoise, figures
+from aecore import metrics as M
+from dashboard.runs import RunView
+
+
+def _rows(view: RunView) -> tuple[list[np.ndarray], list[list[str]]]:
+    """The rows above the reconstructions, with titles: (noisy inputs,) targets."""
+    targets = view.data.x_test[: view.run.replay.shape[1]]
+    labels = view.y_view
+    titles = [f"#{i}" + (f" ({labels[i]})" if labels is not None else "") for i in range(len(targets))]
+    if not view.config.noise:
+        return [targets], [titles]
+    noisy = denoise.replay_inputs(view.data.x_test, view.config)
+    return [noisy, targets], [["noisy input"] * len(targets), titles]
+
+
+@st.fragment
+def replay(view: RunView) -> None:
+    """A slider scrubbing through the epochs, and the replay as an animated GIF."""
+    st.subheader("Training replay")
+    frames = view.run.replay
+    if frames is None:
+        st.info("This run has no training replay: replays are recorded for image datasets only.")
+        return
+    frames = frames.astype(np.float32)  # stored as float16
+    last = len(frames) - 1
+    # Keyed by run: another run has another number of epochs (and starts at its last).
+    epoch = st.slider("Epoch (0 = before training)", 0, last, last, key=f"replay.epoch.{view.key}")
+    rows, titles = _rows(view)
+    targets = rows[-1]
+    errors = M.per_example_mse(targets, frames[epoch])
+    st.plotly_chart(figures.image_grid([*rows, frames[epoch]], [*titles, [f"MSE {e:.4f}" for e in errors]],
+                                       tile_px=130 if len(rows) > 1 else 110),  # three rows of titles need room
+                    key="replay.grid")
+    above = "Top: the noisy inputs the model sees; middle: the clean targets" if view.config.noise else \
+        "Top: the first test images"
+    when = "before training" if epoch == 0 else f"after epoch {epoch} of {last}"
+    st.caption(f"{above}; bottom: their reconstructions {when}, with per-pixel MSE "
+               f"(mean {errors.mean():.4f} per pixel).")
+    st.download_button("Download the replay (GIF)",
+                       lambda: figures.replay_gif(frames, rows, titles),
+                       f"{view.config.arch}-{view.key[:8]}-replay.gif", mime="image/gif", on_click="ignore")

@@ -1,0 +1,217 @@
+"""AppTest for issue 7's views: denoising, training replay, your digit (upload), the VAE's digit ellipse, anomalies.
+
+Tiny runs are trained once for the module and copied into each test's fresh run cache,
+so the pages load them from the cache (no test here trains). The drawing canvas is a
+custom component AppTest cannot drive; the upload path is tested through
+st.file_uploader, and the canvas's conversion through dashboard.digit_views.
+"""
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+import aecore.train
+from aecore.config import RunConfig
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 120
+NOISE = 0.3
+
+
+@pytest.fixture(scope="module")
+def trained_cache(tmp_path_factory):
+    """A run cache holding the tiny default stacked run with noise 0.3 and the tiny default VAE."""
+    from aecore.store import RunStore
+
+    root = tmp_path_factory.mktemp("trained")
+    store = RunStore(root)
+    # The forms' AECORE_STUDIO_TEST_DEFAULTS configs, so the pages find these runs.
+    for arch, extra in (("stacked", {"noise": NOISE}), ("vae", {})):
+        aecore.train.get_run(RunConfig.for_arch(arch, epochs=1, train_size=256, **extra), store)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _tiny_defaults_and_runs(monkeypatch, trained_cache, tmp_path):
+    monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no Fashion-MNIST here, whatever the machine has
+    shutil.copytree(trained_cache, os.environ["AECORE_CACHE_DIR"])
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training happened, but every run here should come from the cache")
+
+    monkeypatch.setattr(aecore.train, "train", refuse)
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def digit_png() -> bytes:
+    """A real MNIST test digit as a PNG file, dark ink on white paper like a scan."""
+    from aecore.data import load_dataset
+
+    pixels = np.round((1 - load_dataset("mnist-sample").x_test[0, ..., 0]) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).resize((112, 112)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_noise_slider_keys_the_run_and_the_denoising_tab_shows_the_gain():
+    at = open_page("stacked")
+    assert any("has not been trained yet" in t for t in texts(at.info))  # noise 0: not in the cache
+    at.slider(key="form.stacked.noise").set_value(NOISE)
+    at.form_submit_button[0].click().run()
+    assert_clean(at)
+    assert any(t.startswith("Loaded from cache") for t in texts(at.success)), texts(at.success)
+    shown = metrics(at)
+    assert float(shown["Noise level (std, pixels in 0–1)"]) == NOISE
+    noisy, recon = float(shown["Noisy input PSNR (dB)"]), float(shown["Reconstruction PSNR (dB)"])
+    assert float(shown["PSNR gain (dB)"]) == pytest.approx(recon - noisy, abs=0.11)
+    assert "Denoising" in texts(at.subheader)
+
+
+def test_replay_slider_scrubs_epochs_and_the_gif_button_is_there():
+    at = open_page("stacked")
+    at.slider(key="form.stacked.noise").set_value(NOISE)
+    at.form_submit_button[0].click().run()
+    (epoch,) = [s for s in at.slider if s.label.startswith("Epoch")]
+    assert epoch.value == 1 and epoch.max == 1  # the last epoch first
+
+    def replay_caption() -> str:
+        return next(c for c in texts(at.caption) if c.startswith("Top: the noisy inputs the model sees"))
+
+    assert "after epoch 1 of 1" in replay_caption()
+    epoch.set_value(0).run()
+    assert_clean(at)
+    assert "before training" in replay_caption()
+    assert "Download the replay (GIF)" in [b.label for b in at.download_button]
+
+
+def test_an_uploaded_digit_is_reconstructed_by_every_model_of_the_dataset():
+    at = open_page("your_digit")
+    assert at.title[0].value == "Your digit"
+    assert any("Draw a digit or upload" in t for t in texts(at.info))
+    at.file_uploader(key="digit.upload").set_value(("three.png", digit_png(), "image/png")).run()
+    assert_clean(at)
+    assert not at.error, texts(at.error)
+    digit = at.session_state["my_digit"]["image"]
+    assert digit.shape == (28, 28) and digit.max() > 0.9
+    assert len(at.image) == 1 + 2  # the digit as MNIST sees it, then the stacked and VAE reconstructions
+    assert sum("MSE" in caption for image in at.image for caption in image.captions) == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("notes.png", b"this is not an image"), ("empty.png", b""), ("blank.png", None)],
+)
+def test_a_bad_upload_is_one_sentence(name, content):
+    if content is None:  # a valid image with nothing drawn on it
+        buffer = io.BytesIO()
+        Image.new("L", (40, 40), 255).save(buffer, "PNG")
+        content = buffer.getvalue()
+    at = open_page("your_digit")
+    at.file_uploader(key="digit.upload").set_value((name, content, "image/png")).run()
+    assert_clean(at)
+    (error,) = texts(at.error)
+    assert error.endswith(".") and error.count(". ") == 0
+    assert "my_digit" not in at.session_state
+
+
+def test_a_drawing_becomes_the_digit_and_the_latest_input_wins():
+    from dashboard import digit_views
+
+    state = {}
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[..., 3] = 255
+    canvas[60:220, 130:150, :3] = 255  # a white "1" on black
+    result = SimpleNamespace(json_data={"objects": [{"type": "path", "path": [[1, 2]]}]}, image_data=canvas)
+    empty = SimpleNamespace(json_data={"objects": []}, image_data=canvas * 0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(digit_views.st, "session_state", state)
+        assert digit_views.canvas_input(empty) is None and digit_views.current_digit() is None
+        assert digit_views.canvas_input(result) is None
+        one = digit_views.current_digit()
+        assert one.shape == (28, 28) and one[:, 14].max() > 0.9  # upright and centred
+        state["my_digit"]["image"] = "replaced"  # a later upload
+        assert digit_views.canvas_input(result) is None  # the unchanged drawing does not take over again
+        assert state["my_digit"]["image"] == "replaced"
+
+
+def test_the_vae_page_draws_your_digit_and_jumps_the_sliders_to_it():
+    at = open_page("vae")
+    jump = next(b for b in at.button if b.label == "Jump to my digit")
+    assert jump.disabled  # no digit yet
+    # The uploader lives on the Your digit page; the digit it leaves in session state is put there directly.
+    digit = np.zeros((28, 28), np.float32)
+    digit[6:22, 13:15] = 1.0
+    at.session_state["my_digit"] = {"image": digit, "source": "test"}
+    at.run()
+    assert_clean(at)
+    chart_names = [t.get("name") for c in at.get("plotly_chart") for t in json.loads(c.proto.spec).get("data", [])]
+    assert "your digit (±1 sd)" in chart_names and "your digit (mean)" in chart_names
+    jump = next(b for b in at.button if b.label == "Jump to my digit")
+    assert not jump.disabled
+    jump.click().run()
+    assert_clean(at)
+
+    from aecore.models import encode_distribution
+    from aecore.store import RunStore
+
+    (entry,) = [e for e in RunStore().entries() if e["config"]["arch"] == "vae"]
+    mean, _ = encode_distribution(RunStore().load_key(entry["key"]).model, digit[None, ..., None])
+    for i, value in enumerate(mean[0]):
+        assert at.slider(key=f"vae.z{i}").value == pytest.approx(value, abs=0.05)
+
+
+def test_anomaly_scores_with_a_threshold_slider():
+    at = open_page("anomaly")
+    assert at.title[0].value == "Anomaly scores"
+    assert not at.error, texts(at.error)
+    assert any("fashion-mnist is not on this machine" in c for c in texts(at.caption))
+    before = metrics(at)
+    assert {"Precision (%)", "Recall (%)", "ROC-AUC (0 to 1)"} <= set(before)
+    assert 2 < float(before["False alarms (%)"].rstrip("%")) < 8  # about 5% at first
+    (table,) = [d.value for d in at.dataframe]
+    assert table["inputs"].tolist() == ["test images (mnist-sample)", "inverted", "random noise"]
+    (threshold,) = at.select_slider
+    threshold.set_value(float(threshold.options[0])).run()  # the lowest threshold flags (nearly) everything
+    assert_clean(at)
+    after = metrics(at)
+    def percent(shown, name):
+        return float(shown[name].rstrip("%"))
+
+    assert percent(after, "Recall (%)") >= 99
+    assert percent(after, "False alarms (%)") > 95
+    assert after["ROC-AUC (0 to 1)"] == before["ROC-AUC (0 to 1)"]
+
+
+def test_pages_across_runs_say_what_to_do_when_nothing_is_trained():
+    shutil.rmtree(os.environ["AECORE_CACHE_DIR"])
+    for page in ("anomaly", "your_digit"):
+        at = open_page(page)
+        assert any("No image model has been trained yet" in t for t in texts(at.info)), page
+        assert not at.error
