@@ -14,6 +14,8 @@ PAGES = [
     ("Convolutional", "Convolutional autoencoder"),
     ("Variational", "Variational autoencoder"),
     ("Compare", "Compare runs"),
+    ("Your digit", "Your digit"),
+    ("Anomaly scores", "Anomaly scores"),
 ]
 TRAIN_TIMEOUT_MS = 180_000
 
@@ -135,3 +137,34 @@ def test_model_download_opens_in_keras(page, app_url, tmp_path):
     assert model.output_shape == (None, 28, 28, 1)
 
 
+
+
+def test_beyond_the_notes_views(page, app_url, screenshot_dir):
+    """Denoising and replay tabs, a digit drawn on the canvas, and the anomaly scores of a trained model."""
+    page.goto(app_url)
+    open_page(page, app_url, "Stacked", "Stacked autoencoder")
+    train(page)
+    for tab in ("Denoising", "Replay"):
+        page.get_by_role("tab", name=tab).click()
+        wait_idle(page)
+        assert_no_exception(page)
+    page.get_by_role("button", name="Download the replay (GIF)").wait_for()
+
+    open_page(page, app_url, "Your digit", "Your digit")
+    page.get_by_text("Draw a digit or upload an image above").wait_for()
+    canvas = page.locator("canvas.upper-canvas")  # the component draws in the page (no iframe)
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    for t in range(1, 11):  # a vertical stroke: a "1"
+        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.2 + 0.06 * t), steps=2)
+    page.mouse.up()
+    page.get_by_role("button", name="Download these reconstructions (PNG)").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    page.screenshot(path=screenshot_dir / "your-digit.png", full_page=True)
+
+    open_page(page, app_url, "Anomaly scores", "Anomaly scores")
+    page.get_by_text(re.compile(r"ROC-AUC")).first.wait_for(timeout=60_000)
+    assert_no_exception(page)
+    page.screenshot(path=screenshot_dir / "anomaly-scores.png", full_page=True)
