@@ -80,11 +80,15 @@ def default_threshold(normal_errors: np.ndarray, false_alarms: float = DEFAULT_F
     return float(np.quantile(normal_errors, 1.0 - false_alarms))
 
 
-def threshold_choices(errors: np.ndarray, n: int = 121) -> list[float]:
-    """Thresholds for a slider: log-spaced over the errors' range, at 3 significant figures, increasing."""
+def threshold_choices(errors: np.ndarray, n: int = 121, include: tuple[float, ...] = ()) -> list[float]:
+    """Thresholds for a slider: log-spaced over the errors' range, plus `include`, at 3 significant figures.
+
+    Include the default threshold: snapping it to the log grid instead could move its
+    false-alarm rate by several percent when the grid spans random noise's large errors.
+    """
     errors = np.ravel(errors)
     low, high = max(float(errors.min()), 1e-9), max(float(errors.max()), 2e-9)
-    values = np.geomspace(low, high, n)
+    values = [*np.geomspace(low, high, n), *include]
     return sorted({float(f"{v:.3g}") for v in values})
 
 

@@ -39,10 +39,11 @@ def anomaly_scores(key: str, run: Run, data: Dataset) -> None:
     if note:
         st.caption(note)
 
-    choices = anomaly.threshold_choices(np.concatenate(list(errors.values())))
+    default = anomaly.default_threshold(normal)
+    choices = anomaly.threshold_choices(np.concatenate(list(errors.values())), include=(default,))
     threshold = st.select_slider(
         f"Threshold ({UNIT}): images above it are flagged as anomalies", choices,
-        value=anomaly.nearest(choices, anomaly.default_threshold(normal)),
+        value=anomaly.nearest(choices, default),
         format_func=lambda v: f"{v:.3g}", key=f"anomaly.threshold.{key}",
         help="It starts where 5% of the test images are flagged (false alarms).")
     pooled = anomaly.score(normal, np.concatenate(list(different.values())), threshold)

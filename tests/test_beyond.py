@@ -48,6 +48,10 @@ def test_default_threshold_and_slider_choices():
     assert choices == sorted(choices) and len(set(choices)) == len(choices)
     assert choices[0] == pytest.approx(0.001) and choices[-1] == pytest.approx(0.5)
     assert anomaly.nearest(choices, t) in choices
+    # With the default included, the slider starts at it, not at a grid point several percent away.
+    wide = np.concatenate([normal, np.geomspace(0.2, 50, 1000)])
+    start = anomaly.nearest(anomaly.threshold_choices(wide, include=(t,)), t)
+    assert np.mean(normal > start) == pytest.approx(0.05, abs=0.002)
     assert abs(np.log(anomaly.nearest(choices, t) / t)) < 0.05
 
 
