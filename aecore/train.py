@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from aecore import metrics as M
 from aecore.config import RunConfig
@@ -15,7 +17,15 @@ from aecore.data import Dataset, load_dataset, subsample
 from aecore.models import VAE, build_model, reconstruct
 
 REPLAY_IMAGES = 8  # test digits reconstructed after every epoch (the training replay)
-MAX_VALIDATION = 1000  # validation examples per epoch: enough for a curve, cheap on 2 cores
+MAX_VALIDATION = 500  # validation examples per epoch: enough for a curve; 1000 cost conv 10% of its epoch
+VALIDATION_BATCH = 250  # one fixed validation batch shape (divides MAX_VALIDATION): XLA compiles it once
+
+# Training steps run inside one call of the compiled training function (Keras'
+# steps_per_execution). A step of the small models costs less than the Python and
+# callback work around it, so several run per call; conv's step is long enough alone.
+# The value used is the largest divisor of the steps per epoch up to this, and at most
+# a quarter of them, so progress still moves and throughput has steps after the first.
+STEPS_PER_EXECUTION = {"basic": 16, "stacked": 8, "conv": 1, "vae": 2}
 
 
 @dataclass(frozen=True)
@@ -67,20 +77,25 @@ class Run:
 
 
 class _Progress(keras.callbacks.Callback):
-    """Reports progress and measures training throughput after the first step (compile excluded)."""
+    """Reports progress and measures training throughput after the first step (compile excluded).
 
-    def __init__(self, n_train: int, batch_size: int, epochs: int, progress: ProgressFn | None, replay_x):
+    Keras calls on_train_batch_end once per execution (steps_per_execution steps) with the
+    index of the last step in it, so images are counted from step indices, never per call.
+    """
+
+    def __init__(self, steps: int, batch_size: int, epochs: int, progress: ProgressFn | None, replay_x):
         super().__init__()
-        self.batches = int(np.ceil(n_train / batch_size))
-        self.n_train, self.batch_size, self.epochs = n_train, batch_size, epochs
+        self.batches, self.batch_size, self.epochs = steps, batch_size, epochs
         self.progress, self.replay_x = progress, replay_x
         self.replay = []
         self.start = time.perf_counter()
         self.epoch = 0
-        self.last = None  # end of the previous timed step; None until the first step is done
+        self.last = None  # end of the previous timed execution; None until the first one is done
+        self.last_step = -1  # index (within the epoch) of the last step done
         self.first_step_done = False
         self.busy = 0.0
         self.images = 0
+        self.last_report = 0.0
         self.min_interval = 0.2  # seconds between batch reports: a UI need not redraw faster
 
     def on_train_begin(self, logs=None):
@@ -90,16 +105,18 @@ class _Progress(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
         self.last = time.perf_counter() if self.first_step_done else None
+        self.last_step = -1
         self.last_report = 0.0
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.perf_counter()
+        batch = min(batch, self.batches - 1)
         if self.last is not None:
             self.busy += now - self.last
-            self.images += min(self.batch_size, self.n_train - batch * self.batch_size)
+            self.images += (batch - self.last_step) * self.batch_size
         self.first_step_done = True
-        self.last = now
-        if self.progress and (now - self.last_report >= self.min_interval or batch + 1 == self.batches):
+        self.last, self.last_step = now, batch
+        if self.progress and batch + 1 < self.batches and now - self.last_report >= self.min_interval:
             self.last_report = now
             self._report(batch + 1, logs)
 
@@ -126,12 +143,57 @@ def _noisy(x: np.ndarray, level: float, seed: int) -> np.ndarray:
     return np.clip(x + level * rng.standard_normal(x.shape, dtype=np.float32), 0.0, 1.0)
 
 
+def _steps_per_execution(arch: str, steps: int) -> int:
+    """The largest divisor of steps up to the arch's table value and a quarter of steps (at least 1)."""
+    cap = max(1, min(STEPS_PER_EXECUTION.get(arch, 1), steps // 4))
+    return max(d for d in range(1, cap + 1) if steps % d == 0)
+
+
+def _validation_size(n: int) -> int:
+    """Validation examples used: a whole number of fixed-shape batches (every one if fewer than a batch)."""
+    n = min(n, MAX_VALIDATION)
+    return n if n <= VALIDATION_BATCH else n - n % VALIDATION_BATCH
+
+
+def _training_batches(inputs: np.ndarray, targets: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
+    """An endless, seeded, reshuffled-every-pass stream of full (inputs, targets) batches.
+
+    Every batch has the same shape, so an XLA-compiled step is compiled once (a partial
+    last batch would compile it again, several seconds for conv). Passes run into one
+    another, so each example is still seen once per pass and none is dropped. Batches
+    are gathered from one in-memory copy by shuffled indices (as Keras does for arrays)
+    and prefetched while the previous step runs.
+    """
+    n = len(inputs)
+    same = inputs is targets
+    data = (tf.convert_to_tensor(inputs),) if same else (tf.convert_to_tensor(inputs), tf.convert_to_tensor(targets))
+    indices = (
+        tf.data.Dataset.range(n)
+        .shuffle(n, seed=seed, reshuffle_each_iteration=True)
+        .repeat()
+        .batch(batch_size, drop_remainder=True)
+    )
+
+    def gather(i, arrays):
+        batch = tuple(tf.gather(a, i) for a in arrays)
+        return (batch[0], batch[0]) if same else batch
+
+    batches = tf.data.Dataset.zip((indices, tf.data.Dataset.from_tensors(data).repeat()))
+    # One gather per batch is cheap next to a step: a plain map and a fixed prefetch need
+    # no autotuning. With tf.data's autotuning on, deleting the iterator at fit's end
+    # waited for its tuning thread: measured 1 s (stacked) to 20 s (conv), at random.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return batches.map(gather).prefetch(2).with_options(options)
+
+
 def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn | None = None) -> Run:
     """Train config's model on its dataset (seeded) and evaluate it on the test split."""
     config = config.validated()
     data = data or load_dataset(config.dataset)
     x_train, _ = subsample(data.x_train, data.y_train, config.train_size)
     x_val = data.x_test[:MAX_VALIDATION]
+    started = time.perf_counter()  # wall seconds: building, compiling, training and evaluating
     keras.utils.set_random_seed(config.seed)
     model = build_model(config, data.input_shape)
 
@@ -142,21 +204,26 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
     if replay_x is not None and config.noise:
         replay_x = _noisy(replay_x, config.noise, config.seed + 2)
 
-    callback = _Progress(len(x_train), config.batch_size, config.epochs, progress, replay_x)
-    started = time.perf_counter()
+    batch_size = min(config.batch_size, len(x_train))
+    steps = math.ceil(len(x_train) / batch_size)
+    model.steps_per_execution = _steps_per_execution(config.arch, steps)
+    n_val = _validation_size(len(x_val))
+    val_batch = min(VALIDATION_BATCH, n_val)
+
+    callback = _Progress(steps, batch_size, config.epochs, progress, replay_x)
     fit = model.fit(
-        inputs_train,
-        x_train,
-        validation_data=(inputs_val, x_val),
+        _training_batches(inputs_train, x_train, batch_size, config.seed),
+        validation_data=(inputs_val[:n_val], x_val[:n_val]),
+        validation_batch_size=val_batch,
         epochs=config.epochs,
-        batch_size=config.batch_size,
-        shuffle=True,
+        steps_per_epoch=steps,
+        shuffle=False,  # the batches are shuffled by the pipeline, seeded
         callbacks=[callback],
         verbose=0,
     )
-    seconds = time.perf_counter() - started
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
     results = evaluate(model, config, data)
+    seconds = time.perf_counter() - started
     results.update(seconds=round(seconds, 3), train_img_per_s=round(callback.img_per_s, 1))
     replay = np.stack(callback.replay).astype(np.float16) if callback.replay else None
     return Run(config, model, history, results, data.fingerprint, replay)
@@ -177,7 +244,8 @@ def evaluate(model: keras.Model, config: RunConfig, data: Dataset) -> dict[str, 
     if isinstance(model, VAE):
         # The ELBO estimate samples z; seed it so a repeated evaluation gives the same numbers.
         keras.utils.set_random_seed(config.seed)
-        parts = model.evaluate(inputs, x_test, batch_size=500, verbose=0, return_dict=True)
+        # The validation batch size: its test function is traced already (another shape would retrace).
+        parts = model.evaluate(inputs, x_test, batch_size=VALIDATION_BATCH, verbose=0, return_dict=True)
         out.update(test_loss=float(parts["loss"]), test_rec=float(parts["rec"]), test_kl=float(parts["kl"]))
     if config.arch == "basic":
         pca_mse, pca = M.pca_baseline(data.x_train, x_test, config.latent_dim)

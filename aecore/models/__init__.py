@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import keras
 import numpy as np
+import tensorflow as tf
 
 from aecore.config import RunConfig
 from aecore.data import DataError
@@ -12,13 +16,26 @@ from aecore.models.conv import build_conv
 from aecore.models.stacked import build_stacked
 from aecore.models.vae import VAE, Sampling, build_vae
 
-__all__ = ["VAE", "Sampling", "build_model", "encode", "encode_distribution", "decode", "reconstruct", "layer_table"]
+__all__ = [
+    "VAE",
+    "Sampling",
+    "build_model",
+    "decode",
+    "encode",
+    "encode_distribution",
+    "layer_table",
+    "reconstruct",
+    "warm_up",
+]
 
 IMAGE_ONLY = {"conv", "vae"}
 
-# XLA pays for the conv net (about 2x on 2 cores) but slows the small VAE, so it is
-# chosen per architecture; see the benchmark (python -m aecore bench).
-JIT_COMPILE = {"basic": False, "stacked": False, "conv": True, "vae": False}
+# XLA is chosen per architecture, as measured on 2 cores (python -m aecore bench; the
+# step functions side by side, batch 128): conv about 1.2x with XLA (280 vs 240 img/s),
+# stacked about 1.9x together with several steps per execution, but the VAE about 0.7x
+# (XLA's CPU transposed convolutions are slow: a 20 x 20 decode takes 500 ms instead of
+# 70), and its compile takes 6-9 s. basic is too small for XLA's compile to pay.
+JIT_COMPILE = {"basic": False, "stacked": True, "conv": True, "vae": False}
 
 
 def build_model(config: RunConfig, input_shape: tuple[int, ...]) -> keras.Model:
@@ -49,17 +66,66 @@ def _parts(model: keras.Model) -> tuple[keras.Model, keras.Model]:
     return model.get_layer("encoder"), model.get_layer("decoder")
 
 
+# Inference calls a graph function per model (or model part), traced once for any batch
+# size, instead of running the model eagerly layer by layer: a one-vector decode costs
+# about 1 ms instead of 10-20, a 20 x 20 grid a few ms instead of hundreds, and both
+# stay far below predict's per-call overhead. Keyed weakly, so a dropped model frees them.
+_INFERENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_INFERENCE_LOCK = threading.Lock()
+
+
+def _inference_fn(model: keras.Model):
+    """model(x, training=False) as a tf.function with a free batch dimension, made once per model."""
+    with _INFERENCE_LOCK:
+        fn = _INFERENCE.get(model)
+        if fn is None:
+            ref = weakref.ref(model)  # the function must not keep its model alive
+            spec = tf.TensorSpec((None, *_example_shape(model)), tf.float32)
+            fn = tf.function(lambda x: ref()(x, training=False), input_signature=[spec])
+            # Each model's function is traced once; TensorFlow would count every model's
+            # single trace against this one lambda and warn of "excessive retracing".
+            fn._omit_frequent_tracing_warning = True
+            _INFERENCE[model] = fn
+    return fn
+
+
+def warm_up(model: keras.Model) -> None:
+    """Trace the inference functions of model and its parts now (a few hundred ms), off the user's path."""
+    parts = (model, *_parts(model)) if _has_parts(model) else (model,)
+    for part in parts:
+        _inference_fn(part)(tf.zeros((1, *_example_shape(part)), tf.float32))
+
+
+def _example_shape(model: keras.Model) -> tuple[int, ...]:
+    """One input example's shape; a subclassed model (the VAE) takes its encoder's."""
+    try:
+        return tuple(model.input_shape[1:])
+    except AttributeError:
+        return _example_shape(_parts(model)[0])
+
+
+def _has_parts(model: keras.Model) -> bool:
+    try:
+        _parts(model)
+    except ValueError:
+        return False
+    return True
+
+
 def _batched(fn, x: np.ndarray, batch_size: int):
+    """fn over x in batches of at most batch_size, outputs (or tuples of outputs) as NumPy arrays."""
     outs = [fn(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     if isinstance(outs[0], (list, tuple)):
         return tuple(np.concatenate([np.asarray(o[k]) for o in outs]) for k in range(len(outs[0])))
+    if len(outs) == 1:
+        return np.asarray(outs[0])
     return np.concatenate([np.asarray(o) for o in outs])
 
 
 def encode_distribution(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """The VAE's (mean, log_var) for x."""
     encoder, _ = _parts(model)
-    return _batched(lambda b: encoder(b, training=False), np.asarray(x, np.float32), batch_size)
+    return _batched(_inference_fn(encoder), np.asarray(x, np.float32), batch_size)
 
 
 def encode(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
@@ -67,7 +133,7 @@ def encode(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarr
     if isinstance(model, VAE):
         return encode_distribution(model, x, batch_size)[0]
     encoder, _ = _parts(model)
-    codes = _batched(lambda b: encoder(b, training=False), np.asarray(x, np.float32), batch_size)
+    codes = _batched(_inference_fn(encoder), np.asarray(x, np.float32), batch_size)
     return codes.reshape(len(codes), -1)
 
 
@@ -75,12 +141,12 @@ def decode(model: keras.Model, z: np.ndarray, batch_size: int = 500) -> np.ndarr
     """Decoded outputs for latent codes z (shaped as the decoder's input)."""
     _, decoder = _parts(model)
     z = np.asarray(z, np.float32).reshape(-1, *decoder.input_shape[1:])
-    return _batched(lambda b: decoder(b, training=False), z, batch_size)
+    return _batched(_inference_fn(decoder), z, batch_size)
 
 
 def reconstruct(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """model(x) in inference mode, in batches (direct calls: predict's overhead is tens of ms)."""
-    return _batched(lambda b: model(b, training=False), np.asarray(x, np.float32), batch_size)
+    """model(x) in inference mode, in batches (a traced function: predict's overhead is tens of ms)."""
+    return _batched(_inference_fn(model), np.asarray(x, np.float32), batch_size)
 
 
 def _part_of(layer_name: str, model_part: str) -> str:

@@ -1,0 +1,180 @@
+"""Training: metrics, seeding, throughput, progress, the replay, fixed batch shapes, and inference helpers."""
+
+import gc
+import itertools
+import math
+import weakref
+
+import numpy as np
+import pytest
+
+from aecore import train as T
+from aecore.config import RunConfig
+from aecore.data import load_dataset
+from aecore.models import build_model, decode, encode, reconstruct, warm_up
+from aecore.train import TrainProgress, evaluate, get_run, train
+
+IMAGE_KEYS = {"test_mse", "test_bce", "test_psnr", "seconds", "train_img_per_s"}
+EXPECTED_KEYS = {
+    "basic": {"test_mse", "pca_mse", "pca_angle_deg", "seconds", "train_img_per_s"},
+    "stacked": IMAGE_KEYS,
+    "conv": IMAGE_KEYS,
+    "vae": IMAGE_KEYS | {"test_loss", "test_rec", "test_kl"},
+}
+TIMINGS = {"seconds", "train_img_per_s"}
+
+
+@pytest.mark.parametrize("arch", ["basic", "stacked", "conv", "vae"])
+def test_tiny_run_has_finite_metrics_history_and_replay(arch, tiny):
+    config = tiny(arch, epochs=2)
+    run = train(config)
+    assert set(run.metrics) == EXPECTED_KEYS[arch]
+    assert all(math.isfinite(v) for v in run.metrics.values()), run.metrics
+    assert run.metrics["train_img_per_s"] > 0 and run.metrics["seconds"] > 0
+    assert not run.cached
+    assert len(run.history["loss"]) == len(run.history["val_loss"]) == 2
+    if arch == "vae":
+        assert {"rec", "kl", "val_rec", "val_kl"} <= set(run.history)
+    if arch == "basic":
+        assert run.replay is None
+    else:
+        # Before training, then after each epoch: 8 test digits.
+        assert run.replay.shape == (3, T.REPLAY_IMAGES, 28, 28, 1)
+        assert np.isfinite(run.replay.astype(np.float32)).all()
+        assert not np.array_equal(run.replay[0], run.replay[-1])  # training changed the reconstructions
+
+
+@pytest.mark.parametrize("arch", ["stacked", "vae"])
+def test_same_config_and_seed_give_the_same_metrics(arch, tiny):
+    config = tiny(arch, epochs=2)
+    first, second = train(config), train(config)
+    def strip(m):
+        return {k: v for k, v in m.items() if k not in TIMINGS}
+
+    assert strip(first.metrics) == strip(second.metrics)
+    assert first.history == second.history
+    np.testing.assert_array_equal(first.replay, second.replay)
+    other = train(tiny(arch, epochs=2, seed=1))
+    assert strip(other.metrics) != strip(first.metrics)
+
+
+def test_throughput_counts_only_steps_after_the_first(monkeypatch):
+    """A fake clock: the first execution (compile) takes 10 s, every later one 1 s."""
+    clock = iter([0.0, 10.0, 11.0, 12.0, 13.0, 13.5, 20.0, 21.0])
+    monkeypatch.setattr(T.time, "perf_counter", lambda: next(clock))
+    cb = T._Progress(steps=4, batch_size=32, epochs=2, progress=None, replay_x=None)  # clock 0
+    cb.on_epoch_begin(0)
+    for step in range(4):  # clock 10, 11, 12, 13
+        cb.on_train_batch_end(step)
+    cb.on_test_begin()  # validation is not training
+    cb.on_epoch_begin(1)  # clock 13.5
+    # Two executions of two steps each (steps_per_execution = 2): 6.5 s, then 1 s.
+    cb.on_train_batch_end(1)  # clock 20
+    cb.on_train_batch_end(3)  # clock 21
+    assert cb.images == 3 * 32 + 4 * 32
+    assert cb.img_per_s == pytest.approx(7 * 32 / (3.0 + 7.5))
+
+
+def test_throughput_excludes_compile_in_a_real_run(tiny):
+    config = tiny("conv", epochs=2)  # XLA: its first step compiles for a second or more
+    run = train(config)
+    overall = 2 * config.train_size / run.metrics["seconds"]
+    assert run.metrics["train_img_per_s"] > 1.5 * overall
+
+
+def test_progress_fractions_increase_to_one_with_a_report_at_every_epoch_end(tiny):
+    reports: list[TrainProgress] = []
+    config = tiny("stacked", epochs=3, train_size=512, batch_size=16)
+    train(config, progress=reports.append)
+    fractions = [p.fraction for p in reports]
+    assert all(b > a for a, b in itertools.pairwise(fractions)), fractions
+    assert fractions[-1] == 1.0
+    ends = [p for p in reports if p.batch == p.batches]
+    assert [p.epoch for p in ends] == [1, 2, 3]
+    assert all("val_loss" in p.logs and "loss" in p.logs for p in ends)
+    assert all(p.batches == 512 // 16 and p.epochs == 3 for p in reports)
+    assert [p.seconds for p in reports] == sorted(p.seconds for p in reports)
+
+
+def test_basic_learns_pcas_plane():
+    """A linear 3 -> 2 -> 3 autoencoder trained with MSE spans the top-2 principal plane."""
+    run = train(RunConfig.for_arch("basic"))
+    m = run.metrics
+    assert m["pca_angle_deg"] < 5, m
+    assert m["test_mse"] < 1.1 * m["pca_mse"], m
+    # ... and it is a real fit, not a lucky start: an untrained model is far off.
+    untrained = build_model(run.config, (3,))
+    data = load_dataset("points3d")
+    assert evaluate(untrained, run.config, data)["test_mse"] > 3 * m["pca_mse"]
+
+
+def test_training_batches_are_full_shuffled_passes_with_a_static_shape():
+    x = np.arange(100, dtype=np.float32).reshape(100, 1)
+    ds = T._training_batches(x, x, 32, seed=0)
+    # A static batch dimension: an XLA-compiled step sees one shape and compiles once.
+    assert ds.element_spec[0].shape.as_list() == [32, 1]
+    batches = [np.asarray(b[0])[:, 0] for b, _ in zip(ds, range(25))]
+    assert all(len(b) == 32 for b in batches)
+    seen = np.concatenate(batches)  # 800 draws = 8 passes over 100 examples
+    for p in range(8):
+        assert sorted(seen[p * 100 : (p + 1) * 100]) == list(range(100))  # every example once per pass
+    assert not np.array_equal(seen[:100], seen[100:200])  # reshuffled every pass
+    again = np.concatenate([np.asarray(b[0])[:, 0] for b, _ in zip(T._training_batches(x, x, 32, seed=0), range(25))])
+    np.testing.assert_array_equal(seen, again)  # seeded
+
+
+def test_noisy_inputs_keep_clean_targets():
+    x = np.zeros((64, 2), np.float32)
+    noisy = x + 1
+    inputs, targets = next(iter(T._training_batches(noisy, x, 16, seed=0)))
+    assert np.all(np.asarray(inputs) == 1) and np.all(np.asarray(targets) == 0)
+
+
+@pytest.mark.parametrize(
+    "arch, steps, expected",
+    [("conv", 63, 1), ("stacked", 63, 7), ("stacked", 64, 8), ("vae", 63, 1), ("vae", 64, 2), ("vae", 4, 1), ("basic", 7, 1), ("stacked", 1, 1)],
+)
+def test_steps_per_execution_divides_the_epoch(arch, steps, expected):
+    assert T._steps_per_execution(arch, steps) == expected
+
+
+def test_validation_uses_whole_fixed_batches():
+    assert T._validation_size(10_000) == T.MAX_VALIDATION and T.MAX_VALIDATION % T.VALIDATION_BATCH == 0
+    assert T._validation_size(T.VALIDATION_BATCH + 17) == T.VALIDATION_BATCH
+    assert T._validation_size(37) == 37  # fewer than a batch: one batch of them all
+
+
+def test_small_training_set_and_large_batch_still_train(tiny):
+    run = train(tiny("stacked", train_size=10, batch_size=64, epochs=2))
+    assert math.isfinite(run.metrics["test_mse"])
+
+
+def test_get_run_loads_from_the_store_the_second_time(tiny, store):
+    config = tiny("vae")
+    first = get_run(config, store)
+    second = get_run(config, store)
+    assert not first.cached and second.cached
+    x = load_dataset(config.dataset).x_test[:5]
+    np.testing.assert_allclose(reconstruct(first.model, x), reconstruct(second.model, x), atol=1e-6)
+
+
+def test_inference_helpers_match_direct_calls_for_any_batch_size(tiny):
+    run = train(tiny("vae"))
+    model = run.model
+    x = load_dataset("mnist-sample").x_test[:7]
+    direct = np.asarray(model(x, training=False))
+    for batch_size in (1, 3, 500):
+        np.testing.assert_allclose(reconstruct(model, x, batch_size=batch_size), direct, atol=1e-5)
+    z = encode(model, x)
+    assert z.shape == (7, 2)
+    np.testing.assert_allclose(decode(model, z), direct, atol=1e-5)
+    assert decode(model, z[0]).shape == (1, 28, 28, 1)  # one latent vector: the slider path
+
+
+def test_inference_functions_do_not_keep_a_model_alive(tiny):
+    run = train(tiny("stacked"))
+    warm_up(run.model)
+    ref = weakref.ref(run.model)
+    del run
+    gc.collect()
+    assert ref() is None
