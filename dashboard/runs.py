@@ -18,6 +18,7 @@ import streamlit as st
 from aecore import metrics as M
 from aecore.config import ConfigError, RunConfig
 from aecore.data import IMAGE_SHAPE, DataError, Dataset, load_dataset
+from aecore.models import warm_up
 from aecore.store import RunStore, run_key
 from aecore.train import Run, TrainProgress, get_run
 from dashboard.forms import config_form
@@ -66,6 +67,7 @@ def _load_from_store(root: str, key: str, _store: RunStore) -> Run:
     run = _store.load_key(key)
     if run is None:
         raise _Missing(key)
+    warm_up(run.model)  # trace inference now, so the first slider move is not the slow one
     return run
 
 
