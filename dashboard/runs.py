@@ -17,7 +17,7 @@ import streamlit as st
 
 from aecore import metrics as M
 from aecore.config import ConfigError, RunConfig
-from aecore.data import IMAGE_SHAPE, DataError, Dataset, load_dataset
+from aecore.data import DataError, Dataset, check_fits, load_dataset
 from aecore.models import warm_up
 from aecore.store import RunStore, run_key
 from aecore.train import Run, TrainProgress, get_run
@@ -79,16 +79,6 @@ def load_stored(store: RunStore, key: str) -> Run | None:
         return None
 
 
-def dataset_problem(arch: str, data: Dataset) -> str | None:
-    """One sentence when the dataset is of the wrong kind for the architecture (checked before training)."""
-    if arch in ("conv", "vae") and data.input_shape != IMAGE_SHAPE:
-        return (f"The {arch} model needs 28x28 images, but '{data.name}' holds examples of shape "
-                f"{data.input_shape}; choose an image dataset such as mnist-sample.")
-    if arch == "basic" and len(data.input_shape) != 1:
-        return f"The basic model needs vectors such as points3d, but '{data.name}' holds images."
-    return None
-
-
 class StatusProgress:
     """A Keras progress callback drawn as st.status + st.progress: epoch i of n, loss so far, seconds."""
 
@@ -122,11 +112,9 @@ def current_run(arch: str) -> RunView | None:
         return None
     try:
         data = load_dataset(config.dataset)
+        check_fits(arch, data)  # before training: a dataset of the wrong kind is one sentence
     except DataError as exc:
         st.error(str(exc))
-        return None
-    if problem := dataset_problem(arch, data):
-        st.error(problem)
         return None
 
     store = get_store()
@@ -165,9 +153,8 @@ def _train(config: RunConfig, data: Dataset, store: RunStore) -> Run | None:
 
 def show_store_problems(store: RunStore) -> None:
     """Tell this session, once, about damaged cache entries the store discarded."""
-    if store.problems:
-        st.warning(" ".join(store.problems))
-        store.problems.clear()
+    if problems := store.take_problems():
+        st.warning(" ".join(problems))
 
 
 def when(timestamp: float) -> str:

@@ -68,6 +68,12 @@ def _digit_encoding(
     return mean, (mean_2d, latent.ellipse(mean_2d, cov_2d))
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _scatter_base(key: str, _points: np.ndarray, _labels: np.ndarray | None, axis_label: str):
+    # Built once per run, never mutated (with_marks copies it): a slider move only adds its marks.
+    return figures.latent_scatter_base(_points, _labels, axis_label)
+
+
 @st.fragment
 def explorer(view: RunView) -> None:
     """One slider per latent dimension (up to 8); the decoded image and its place on the scatter follow live."""
@@ -99,8 +105,8 @@ def explorer(view: RunView) -> None:
     image = decode(view.run.model, z[None])[0]
     image_column.plotly_chart(figures.single_image(image, "decoder(z)"), key="vae.decoded")
     image_column.caption("z = (" + ", ".join(f"{v:.2f}" for v in z[:shown]) + (", ...)" if k > shown else ")"))
-    scatter_column.plotly_chart(figures.latent_scatter(points, view.y_view, axis_label, _marker(view, codes, z),
-                                                       encoding=digit_on_scatter))
+    base = _scatter_base(view.key, points, view.y_view, axis_label)
+    scatter_column.plotly_chart(figures.with_marks(base, _marker(view, codes, z), encoding=digit_on_scatter))
     scatter_column.caption(latent_caption(len(codes), k, axis_label) + " The black cross is the sliders' z."
                            + (" The red star and ellipse are your digit's encoding: its mean and one standard "
                               "deviation." if digit is not None else ""))
