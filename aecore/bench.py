@@ -575,25 +575,6 @@ def bench_import(quick: bool, train_import_s: float | None) -> list[Figure]:
     return figures
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _proc_kb(pid: int, field_name: str) -> float | None:
-    """A /proc/PID/status field in kB (VmHWM: peak resident memory; VmRSS: resident now)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return float(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def _wait_idle(page, timeout_ms: int) -> None:
     """Until Streamlit's 'running' indicator is gone and a heading is drawn."""
     page.wait_for_timeout(300)
@@ -607,15 +588,17 @@ def bench_app(quick: bool) -> list[Figure]:
     The run cache is filled with every default run first (not in --quick), so each page
     shows a trained model, as a visitor of the hosted demo would see it.
     """
-    import urllib.request
-
-    chromium = os.environ.get("AECORE_BENCH_CHROMIUM", "/usr/bin/chromium")
     app_file = REPO / "app.py"
     left = []
     if not app_file.is_file():
-        left.append("app.py not found")
-    if not os.access(chromium, os.X_OK):
-        left.append(f"no Chromium at {chromium} (apt-get install chromium)")
+        left.append("app.py not found: bench --app runs from a checkout of the repository")
+    else:
+        # The repository's own launcher, shared with the browser tests and the load test.
+        sys.path.insert(0, str(REPO))
+        from tools.appserver import CHROMIUM, launch_chromium, memory_mb, running_app
+
+        if not os.access(CHROMIUM, os.X_OK):
+            left.append(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -635,85 +618,55 @@ def bench_app(quick: bool) -> list[Figure]:
                            env=_env(), cwd=REPO, capture_output=True, timeout=600, check=True)
             _log(f"  {arch}: {time.perf_counter() - t:.1f} s")
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(_env(), AECORE_CACHE_DIR=cache)
-    log = tempfile.TemporaryFile("w+")  # noqa: SIM115  (closed in the finally below)
     figures: list[Figure] = []
+    log_path = Path(cache) / "streamlit.log"
     started = time.perf_counter()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {server.returncode}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("streamlit was not healthy within 120 s") from None
-                time.sleep(0.1)
-        healthy = time.perf_counter() - started
+        with running_app({**_env(), "AECORE_CACHE_DIR": cache}, log_path) as (url, server):
+            healthy = time.perf_counter() - started
+            from playwright.sync_api import sync_playwright
 
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(url)
-                _wait_idle(page, 120_000)
-                first = time.perf_counter() - started
-                figures.append(Figure("app_first_page_ready", first, "s",
-                                      note=f"streamlit run to the home page drawn in Chromium (server healthy at {healthy:.1f} s)"))
-                _log(f"  first page ready {first:.1f} s (healthy {healthy:.1f} s)")
-                links = page.locator('[data-testid="stSidebarNav"] a')
-                hrefs = []
-                for i in range(links.count()):
-                    href = links.nth(i).get_attribute("href")
-                    if href and href not in hrefs:
-                        hrefs.append(href)
-                for href in hrefs:
-                    target = href if href.startswith("http") else url + "/" + href.lstrip("/")
-                    t = time.perf_counter()
-                    page.goto(target)
-                    _wait_idle(page, 300_000)
-                    ready = time.perf_counter() - t
-                    name = target.rstrip("/").rsplit("/", 1)[-1] or "home"
-                    if name.startswith("127.0.0.1"):
-                        name = "home"
-                    figures.append(Figure(f"app_page_ready_{name}", ready * 1000, "ms",
-                                          note="page load in a new session, cached default run" if not quick else
-                                          "page load in a new session, empty cache (quick)"))
-                    _log(f"  {name}: {ready * 1000:.0f} ms, server RSS {(_proc_kb(server.pid, 'VmRSS') or 0) / 1024:.0f} MB")
-            finally:
-                browser.close()
-        peak = _proc_kb(server.pid, "VmHWM")
-        now = _proc_kb(server.pid, "VmRSS")
-        figures.append(Figure("app_server_peak_rss", peak / 1024 if peak else None, "MB", target="<= 1536 MB",
-                              note=f"streamlit server after visiting all {len(hrefs)} pages"
-                                   f"{' with every default run cached' if not quick else ' (quick: empty cache)'};"
-                                   f" resident now {now / 1024 if now else float('nan'):.0f} MB"))
-    except Exception as exc:  # noqa: BLE001  (the dashboard is young: report what was left, never a traceback)
-        log.seek(0)
-        tail = log.read()[-300:].strip().replace("\n", " | ")
+            with sync_playwright() as pw:
+                browser = launch_chromium(pw)
+                try:
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page.goto(url)
+                    _wait_idle(page, 120_000)
+                    first = time.perf_counter() - started
+                    figures.append(Figure("app_first_page_ready", first, "s",
+                                          note=f"streamlit run to the home page drawn in Chromium "
+                                               f"(server healthy at {healthy:.1f} s)"))
+                    _log(f"  first page ready {first:.1f} s (healthy {healthy:.1f} s)")
+                    links = page.locator('[data-testid="stSidebarNav"] a')
+                    hrefs = []
+                    for i in range(links.count()):
+                        href = links.nth(i).get_attribute("href")
+                        if href and href not in hrefs:
+                            hrefs.append(href)
+                    for href in hrefs:
+                        target = href if href.startswith("http") else url + "/" + href.lstrip("/")
+                        t = time.perf_counter()
+                        page.goto(target)
+                        _wait_idle(page, 300_000)
+                        ready = time.perf_counter() - t
+                        name = target.rstrip("/").rsplit("/", 1)[-1] or "home"
+                        if name.startswith("127.0.0.1"):
+                            name = "home"
+                        figures.append(Figure(f"app_page_ready_{name}", ready * 1000, "ms",
+                                              note="page load in a new session, cached default run" if not quick else
+                                              "page load in a new session, empty cache (quick)"))
+                        _log(f"  {name}: {ready * 1000:.0f} ms, server RSS {memory_mb(server.pid, 'VmRSS') or 0:.0f} MB")
+                finally:
+                    browser.close()
+            peak, now = memory_mb(server.pid), memory_mb(server.pid, "VmRSS")
+            figures.append(Figure("app_server_peak_rss", peak, "MB", target="<= 1536 MB",
+                                  note=f"streamlit server after visiting all {len(hrefs)} pages"
+                                       f"{' with every default run cached' if not quick else ' (quick: empty cache)'};"
+                                       f" resident now {now if now else float('nan'):.0f} MB"))
+    except Exception as exc:  # noqa: BLE001  (report what was left, never a traceback)
+        tail = log_path.read_text()[-300:].strip().replace("\n", " | ") if log_path.exists() else ""
         figures.append(Figure("app_bench_incomplete", None, "", note=f"left: {type(exc).__name__}: {str(exc)[:200]}"
                                                                    f"{'; server log: ' + tail if tail else ''}"))
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
     return figures
 
 
