@@ -13,17 +13,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 
 import streamlit as st  # noqa: E402
 
+from dashboard import runtime  # noqa: E402
+
 st.set_page_config(page_title="Autoencoder Studio", page_icon=":material/blur_on:", layout="wide")
 
 
 @st.cache_resource
-def _warm_up() -> None:
-    """Import Keras in the background once per process, so the first architecture page need not wait for it."""
+def _set_up_process() -> None:
+    """Once per process: keep Keras' state between runs, and import Keras in the background so the
+    first architecture page need not wait for it."""
+    runtime.keep_keras_state()
     # Only keras: the page thread never holds a lock inside keras, so the two imports cannot deadlock.
     threading.Thread(target=importlib.import_module, args=("keras",), daemon=True).start()
 
 
-_warm_up()
+_set_up_process()
 
 pages = {
     "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
