@@ -64,15 +64,6 @@ def image_grid(rows: list[np.ndarray], titles: list[list[str]] | None = None, ti
     return fig
 
 
-def single_image(image: np.ndarray, title: str = "") -> go.Figure:
-    """One image as a heatmap (pixel values on hover), e.g. the VAE's live decoded digit."""
-    fig = px.imshow(_gray(image[None])[0], zmin=0, zmax=1, color_continuous_scale="gray", title=title)
-    fig.update_layout(coloraxis_showscale=False, height=320, margin=dict(l=0, r=0, t=40, b=0))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
-
-
 def tile(images: np.ndarray, n_cols: int) -> np.ndarray:
     """Images (rows * n_cols, H, W[, 1]) tiled row by row into one (rows * H, n_cols * W) array."""
     images = _gray(images)

@@ -46,12 +46,6 @@ def test_image_grid_puts_originals_above_reconstructions_with_titles():
     assert by_text["#0"].x == by_text["MSE 0"].x
 
 
-def test_single_image_keeps_pixel_values():
-    image = images(1)[0]
-    fig = figures.single_image(image, "decoder(z)")
-    np.testing.assert_allclose(np.asarray(fig.data[0].z), image[..., 0], rtol=1e-6)
-
-
 def test_tile_and_manifold_lay_images_out_row_by_row():
     stack = np.stack([np.full((28, 28), i, np.float32) for i in range(6)])
     tiled = figures.tile(stack, 3)

@@ -74,9 +74,9 @@ def test_vae_slider_redraws_without_retraining(page, app_url, screenshot_dir):
     open_page(page, app_url, "Variational", "Variational autoencoder")
     train(page)
     assert_no_exception(page)
-    decoded = page.locator('[data-testid="stPlotlyChart"]').first
+    decoded = page.locator('[data-testid="stImageContainer"]').filter(has_text="decoder(z)")
     decoded.wait_for()
-    page.wait_for_timeout(500)  # plotly draws after the element appears
+    page.wait_for_timeout(500)  # the image loads after its element appears
     before = element_png(page, decoded)
     caption_before = page.get_by_text(re.compile(r"^z = \(")).first.inner_text()
 
@@ -90,7 +90,7 @@ def test_vae_slider_redraws_without_retraining(page, app_url, screenshot_dir):
             break
         page.wait_for_timeout(500)
     wait_idle(page)
-    page.wait_for_timeout(500)  # let plotly redraw
+    page.wait_for_timeout(500)  # let the new image load
     after = element_png(page, decoded)
 
     assert caption.inner_text() != caption_before, f"the slider did not move: {caption_before}"

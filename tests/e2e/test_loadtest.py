@@ -18,4 +18,5 @@ def test_two_sessions_move_sliders_without_errors():
     assert report["errors"] == 0, report["error_messages"]
     assert report["slider_moves"] >= 2
     assert report["server_peak_mb"] is not None and report["server_peak_mb"] < 2048
+    assert 0 < report["server_cpu_ms_per_move"] < 5000
     assert done.returncode == 0, done.stderr[-2000:]
