@@ -59,6 +59,36 @@ def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_defaults_without_training(page, no_training):
+    no_training()
+    at = open_page(page)
+    assert not at.error, texts(at.error)
+    if page in ARCHS:
+        assert any("has not been trained yet" in t for t in texts(at.info))
+        assert at.form_submit_button[0].label == "Train"
+    if page == "home":
+        assert len(at.get("page_link")) == 4
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_train_shows_results_and_repeats_come_from_the_cache(arch, no_training):
+    at = press_train(open_page(arch))
+    assert any(t.startswith("Trained in") for t in texts(at.success)), texts(at.success)
+    assert not at.error, texts(at.error)
+    assert any("MSE" in m.label for m in at.metric)
+    assert len(at.get("plotly_chart")) >= 3  # loss curves, reconstructions or points, latent scatter
+    assert len(at.get("download_button")) >= 2  # the .keras model and the reconstructions
+
+    no_training()
+    again = press_train(at)  # the same config, Train pressed again in the same session
+    assert any(t.startswith("Loaded from cache (trained") for t in texts(again.success)), texts(again.success)
+
+    fresh = open_page(arch)  # a new session: the store has it, so results show without pressing Train
+    assert any(t.startswith("Loaded from cache (trained") for t in texts(fresh.success)), texts(fresh.success)
+    assert not fresh.info
+
+
 def decoded_image(at: AppTest) -> str:
     """The decoded image's media URL: its file id hashes the PNG's bytes, so equal URLs mean equal pixels."""
     (image,) = [e for e in at.get("image") if e.proto.imgs[0].caption == "decoder(z)"]
