@@ -70,8 +70,23 @@ def _digit_encoding(
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _scatter_base(key: str, _points: np.ndarray, _labels: np.ndarray | None, axis_label: str):
-    # Built once per run, never mutated (with_marks copies it): a slider move only adds its marks.
+    # Built once per run and shared by all sessions, so never mutated (with_marks copies it).
     return figures.latent_scatter_base(_points, _labels, axis_label)
+
+
+def _session_scatter(view: RunView, points: np.ndarray, axis_label: str, digit: np.ndarray | None,
+                     digit_on_scatter, marker: tuple[float, float]):
+    """This session's copy of the scatter with its marks, made again only when the run or the digit changes;
+    a slider move just moves the cross in it."""
+    token = (view.key, None if digit is None else hash(digit.tobytes()))
+    held = st.session_state.get("vae.scatter")
+    if held is not None and held[0] == token:
+        figures.move_marker(held[1], marker)
+        return held[1]
+    base = _scatter_base(view.key, points, view.y_view, axis_label)
+    fig = figures.with_marks(base, marker, encoding=digit_on_scatter)
+    st.session_state["vae.scatter"] = (token, fig)
+    return fig
 
 
 @st.fragment
@@ -107,8 +122,8 @@ def explorer(view: RunView) -> None:
     # (about 1 ms to make instead of 30, and nothing for the browser to lay out).
     image_column.image(figures.png_grid([image[None]], scale=10, pad=0), caption="decoder(z)", output_format="PNG")
     image_column.caption("z = (" + ", ".join(f"{v:.2f}" for v in z[:shown]) + (", ...)" if k > shown else ")"))
-    base = _scatter_base(view.key, points, view.y_view, axis_label)
-    scatter_column.plotly_chart(figures.with_marks(base, _marker(view, codes, z), encoding=digit_on_scatter))
+    marker = _marker(view, codes, z)
+    scatter_column.plotly_chart(_session_scatter(view, points, axis_label, digit, digit_on_scatter, marker))
     scatter_column.caption(latent_caption(len(codes), k, axis_label) + " The black cross is the sliders' z."
                            + (" The red star and ellipse are your digit's encoding: its mean and one standard "
                               "deviation." if digit is not None else ""))

@@ -6,6 +6,7 @@ fresh run cache. "No training happened" is checked by replacing aecore.train.tra
 with a function that fails the test (AppTest runs the script in this process).
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -97,14 +98,25 @@ def decoded_image(at: AppTest) -> str:
     return url
 
 
+def slider_point(at: AppTest) -> tuple[list, list]:
+    """The sliders' cross on the latent scatter, as the browser would get it."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    (trace,) = [t for spec in specs for t in spec["data"] if t.get("name") == "slider point"]
+    return trace["x"], trace["y"]
+
+
 def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
     at = press_train(open_page("vae"))
     before = decoded_image(at)
+    assert slider_point(at) == ([0.0], [0.0])
 
     no_training()
     at.slider(key="vae.z0").set_value(2.5).run()
     assert_clean(at)
     assert decoded_image(at) != before, "moving z1 should change the decoded image"
+    assert slider_point(at) == ([2.5], [0.0])  # the cross follows (latent 2: drawn as z itself)
+    at.slider(key="vae.z1").set_value(-1.0).run()
+    assert slider_point(at) == ([2.5], [-1.0])
 
     at.button[0].click().run()  # "Random sample" moves the sliders
     assert_clean(at)

@@ -67,6 +67,16 @@ def test_latent_scatter_colours_by_label_and_marks_a_point():
     assert fig.layout.xaxis.title.text == "latent 1"
 
 
+def test_move_marker_moves_only_the_copy():
+    points = np.random.default_rng(0).normal(size=(50, 2))
+    base = figures.latent_scatter_base(points, np.arange(50) % 10, "latent")
+    fig = figures.with_marks(base, (0.5, -0.5))
+    figures.move_marker(fig, (1.25, 2.0))
+    assert (list(fig.data[-1].x), list(fig.data[-1].y)) == ([1.25], [2.0])
+    assert len(fig.data) == len(base.data) + 1  # the base, shared between sessions, is untouched
+    assert fig.data[0].x is not None and list(fig.data[0].x) == list(base.data[0].x)
+
+
 def test_latent_scatter_without_labels():
     fig = figures.latent_scatter(np.zeros((5, 2)), None, "PCA of 3-D latent")
     assert len(fig.data) == 1
