@@ -27,7 +27,7 @@ def foreign_dataset(trained_on: str) -> str:
 def load_offline(name: str) -> np.ndarray | None:
     """A dataset's test images if they are on this machine already, else None: never downloads."""
     # The private check is data.py's own "is it in the Keras download cache" test (no network).
-    if name in D.KERAS_CACHE_FILES and not D._in_keras_cache(name):
+    if name in D.KERAS_CACHE_FILES and not D.in_keras_cache(name):
         return None
     try:
         dataset = D.load_dataset(name)

@@ -185,7 +185,7 @@ def _keras_dataset(name: str) -> Dataset:
         f"Could not download '{name}' (no network?); use the offline dataset '{OFFLINE_DEFAULT}' instead."
     )
     # keras' download has no timeout and could hang on a dead network, so look first, briefly.
-    if not _in_keras_cache(name) and not _reachable(*DOWNLOAD_HOST, PROBE_TIMEOUT_S):
+    if not in_keras_cache(name) and not _reachable(*DOWNLOAD_HOST, PROBE_TIMEOUT_S):
         raise offline
     import keras
 
@@ -203,7 +203,8 @@ def _keras_dataset(name: str) -> Dataset:
     )
 
 
-def _in_keras_cache(name: str) -> bool:
+def in_keras_cache(name: str) -> bool:
+    """Whether keras.datasets already holds every file of name (mnist or fashion-mnist), so no download is needed."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return all(os.path.isfile(os.path.join(home, "datasets", f)) for f in KERAS_CACHE_FILES[name])
 

@@ -11,22 +11,17 @@ import numpy as np
 
 from aecore import metrics as M
 from aecore.config import RunConfig
-from aecore.train import REPLAY_IMAGES, _noisy
-
-# train.py draws its noise with these seeds (config.seed + offset); keep them in step.
-TEST_NOISE_OFFSET = 3  # train.evaluate's test inputs
-REPLAY_NOISE_OFFSET = 2  # the training replay's inputs
+from aecore.train import REPLAY_IMAGES, noisy
 
 
 def noisy_test_inputs(x_test: np.ndarray, config: RunConfig) -> np.ndarray:
     """The inputs the run's test metrics were computed on: x_test with the run's noise (x_test itself if none)."""
-    return _noisy(x_test, config.noise, config.seed + TEST_NOISE_OFFSET) if config.noise else x_test
+    return noisy(x_test, config, "test")
 
 
 def replay_inputs(x_test: np.ndarray, config: RunConfig) -> np.ndarray:
     """The inputs of the run's training replay: the first test images, noisy as in training if noise > 0."""
-    x = x_test[:REPLAY_IMAGES]
-    return _noisy(x, config.noise, config.seed + REPLAY_NOISE_OFFSET) if config.noise else x
+    return noisy(x_test[:REPLAY_IMAGES], config, "replay")
 
 
 def psnr_db(clean: np.ndarray, other: np.ndarray) -> np.ndarray:

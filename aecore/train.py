@@ -138,9 +138,17 @@ class _Progress(keras.callbacks.Callback):
         return self.images / self.busy if self.busy > 0 else float("nan")
 
 
-def _noisy(x: np.ndarray, level: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return np.clip(x + level * rng.standard_normal(x.shape, dtype=np.float32), 0.0, 1.0)
+# Denoising runs draw fixed noise per seed and purpose, so a run's exact inputs can be drawn again.
+NOISE_SEED_OFFSETS = {"train": 0, "validation": 1, "replay": 2, "test": 3}
+
+
+def noisy(x: np.ndarray, config: RunConfig, purpose: str) -> np.ndarray:
+    """x with the run's Gaussian noise for purpose ('train', 'validation', 'replay' or 'test'), clipped
+    to [0, 1]; x itself when the run has no noise."""
+    if not config.noise:
+        return x
+    rng = np.random.default_rng(config.seed + NOISE_SEED_OFFSETS[purpose])
+    return np.clip(x + config.noise * rng.standard_normal(x.shape, dtype=np.float32), 0.0, 1.0)
 
 
 def _steps_per_execution(arch: str, steps: int) -> int:
@@ -198,11 +206,9 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
     model = build_model(config, data.input_shape)
 
     # Denoising: noisy inputs, clean targets. The noise is fixed per seed so runs repeat.
-    inputs_train = _noisy(x_train, config.noise, config.seed) if config.noise else x_train
-    inputs_val = _noisy(x_val, config.noise, config.seed + 1) if config.noise else x_val
-    replay_x = data.x_test[:REPLAY_IMAGES] if data.is_image else None
-    if replay_x is not None and config.noise:
-        replay_x = _noisy(replay_x, config.noise, config.seed + 2)
+    inputs_train = noisy(x_train, config, "train")
+    inputs_val = noisy(x_val, config, "validation")
+    replay_x = noisy(data.x_test[:REPLAY_IMAGES], config, "replay") if data.is_image else None
 
     batch_size = min(config.batch_size, len(x_train))
     steps = math.ceil(len(x_train) / batch_size)
@@ -232,7 +238,7 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
 def evaluate(model: keras.Model, config: RunConfig, data: Dataset) -> dict[str, float]:
     """Test metrics: MSE/BCE/PSNR for images, ELBO parts for the VAE, the PCA baseline for basic."""
     x_test = data.x_test
-    inputs = _noisy(x_test, config.noise, config.seed + 3) if config.noise else x_test
+    inputs = noisy(x_test, config, "test")
     recon = reconstruct(model, inputs)
     out: dict[str, float] = {}
     if data.is_image:

@@ -80,7 +80,7 @@ def test_fashion_mnist_is_used_when_it_is_on_this_machine(monkeypatch):
     from aecore.data import Dataset
 
     fake = Dataset("fashion-mnist", images(4), images(6), None, None, "f")
-    monkeypatch.setattr(aecore.data, "_in_keras_cache", lambda name: True)
+    monkeypatch.setattr(aecore.data, "in_keras_cache", lambda name: True)
     monkeypatch.setattr(aecore.data, "load_dataset", lambda name: fake)
     assert anomaly.load_offline("fashion-mnist") is fake.x_test
     inputs = anomaly.different_inputs(images(3), foreign=("fashion-mnist", fake.x_test))
