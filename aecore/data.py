@@ -91,14 +91,21 @@ def load_dataset(name: str) -> Dataset:
 
 def check_fits(arch: str, data: Dataset) -> None:
     """Raise DataError if the architecture cannot train on this dataset's shape of examples."""
-    if arch in IMAGE_ARCHS and data.input_shape != IMAGE_SHAPE:
+    check_shape(arch, data.input_shape, f"'{data.name}'")
+
+
+def check_shape(arch: str, input_shape: tuple[int, ...], source: str = "this dataset") -> None:
+    """Raise DataError if the architecture cannot take examples of input_shape (one example's shape)."""
+    input_shape = tuple(input_shape)
+    if arch in IMAGE_ARCHS and input_shape != IMAGE_SHAPE:
         raise DataError(
-            f"The {arch} model needs 28x28 images, but '{data.name}' holds examples of shape {data.input_shape}; "
+            f"The {arch} model needs 28x28 images, but {source} holds examples of shape {input_shape}; "
             f"use {OFFLINE_DEFAULT} for example."
         )
-    if arch in VECTOR_ARCHS and data.is_image:
+    if arch in VECTOR_ARCHS and len(input_shape) != 1:
         raise DataError(
-            f"The {arch} model needs vectors (N x D) such as points3d, but '{data.name}' holds 28x28 images."
+            f"The {arch} model needs vectors (N x D) such as points3d, but {source} holds examples of shape "
+            f"{input_shape}."
         )
 
 

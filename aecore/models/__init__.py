@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from aecore.config import RunConfig
-from aecore.data import DataError
+from aecore.data import check_shape
 from aecore.models.basic import build_basic
 from aecore.models.conv import build_conv
 from aecore.models.stacked import build_stacked
@@ -28,8 +28,6 @@ __all__ = [
     "warm_up",
 ]
 
-IMAGE_ONLY = {"conv", "vae"}
-
 # XLA is chosen per architecture, as measured on 2 cores (python -m aecore bench; the
 # step functions side by side, batch 128): conv about 1.2x with XLA (280 vs 240 img/s),
 # stacked about 1.9x together with several steps per execution, but the VAE about 0.7x
@@ -41,12 +39,9 @@ JIT_COMPILE = {"basic": False, "stacked": True, "conv": True, "vae": False}
 def build_model(config: RunConfig, input_shape: tuple[int, ...]) -> keras.Model:
     """A compiled, untrained model for config and data of input_shape (one example's shape)."""
     arch = config.arch
-    if arch in IMAGE_ONLY and tuple(input_shape) != (28, 28, 1):
-        raise DataError(f"The {arch} model needs 28x28 images, but this dataset has examples of shape {tuple(input_shape)}.")
+    check_shape(arch, input_shape)
     optimizer = keras.optimizers.Adam(learning_rate=config.lr)
     if arch == "basic":
-        if len(input_shape) != 1:
-                raise DataError("The basic model needs vectors (N x D), for example the points3d dataset.")
         model = build_basic(input_shape[0], config.latent_dim, config.activation)
         model.compile(optimizer=optimizer, loss="mse", jit_compile=JIT_COMPILE[arch])
     elif arch == "stacked":
