@@ -74,19 +74,18 @@ def _scatter_base(key: str, _points: np.ndarray, _labels: np.ndarray | None, axi
     return figures.latent_scatter_base(_points, _labels, axis_label)
 
 
-def _session_scatter(view: RunView, points: np.ndarray, axis_label: str, digit: np.ndarray | None,
-                     digit_on_scatter, marker: tuple[float, float]):
-    """This session's copy of the scatter with its marks, made again only when the run or the digit changes;
-    a slider move just moves the cross in it."""
+def _session_scatter(view: RunView, codes: np.ndarray, points: np.ndarray, axis_label: str,
+                     digit: np.ndarray | None) -> tuple:
+    """(this session's scatter with your digit's encoding drawn, your digit's mean or None), made again only
+    when the run or the digit changes: a slider move just moves the cross in it (figures.move_marker)."""
     token = (view.key, None if digit is None else hash(digit.tobytes()))
     held = st.session_state.get("vae.scatter")
-    if held is not None and held[0] == token:
-        figures.move_marker(held[1], marker)
-        return held[1]
-    base = _scatter_base(view.key, points, view.y_view, axis_label)
-    fig = figures.with_marks(base, marker, encoding=digit_on_scatter)
-    st.session_state["vae.scatter"] = (token, fig)
-    return fig
+    if held is None or held[0] != token:
+        digit_mean, digit_on_scatter = _digit_encoding(view, codes, digit) if digit is not None else (None, None)
+        base = _scatter_base(view.key, points, view.y_view, axis_label)
+        held = (token, figures.with_marks(base, (0.0, 0.0), encoding=digit_on_scatter), digit_mean)
+        st.session_state["vae.scatter"] = held
+    return held[1], held[2]
 
 
 @st.fragment
@@ -102,7 +101,7 @@ def explorer(view: RunView) -> None:
         st.session_state[slider_key(i)] = float(np.clip(value, -limit, limit))  # a new run may narrow the range
 
     digit = current_digit()
-    digit_mean, digit_on_scatter = _digit_encoding(view, codes, digit) if digit is not None else (None, None)
+    scatter, digit_mean = _session_scatter(view, codes, points, axis_label, digit)
 
     controls, image_column, scatter_column = st.columns([1, 1, 2])
     with controls:
@@ -122,8 +121,8 @@ def explorer(view: RunView) -> None:
     # (about 1 ms to make instead of 30, and nothing for the browser to lay out).
     image_column.image(figures.png_grid([image[None]], scale=10, pad=0), caption="decoder(z)", output_format="PNG")
     image_column.caption("z = (" + ", ".join(f"{v:.2f}" for v in z[:shown]) + (", ...)" if k > shown else ")"))
-    marker = _marker(view, codes, z)
-    scatter_column.plotly_chart(_session_scatter(view, points, axis_label, digit, digit_on_scatter, marker))
+    figures.move_marker(scatter, _marker(view, codes, z))
+    scatter_column.plotly_chart(scatter)
     scatter_column.caption(latent_caption(len(codes), k, axis_label) + " The black cross is the sliders' z."
                            + (" The red star and ellipse are your digit's encoding: its mean and one standard "
                               "deviation." if digit is not None else ""))
