@@ -81,7 +81,7 @@ class RunStore:
         return self.root / key
 
     def contains(self, config: RunConfig, data_fingerprint: str) -> bool:
-        return all((self.path(run_key(config, data_fingerprint)) / f).is_file() for f in ENTRY_FILES)
+        return _is_complete(self.path(run_key(config, data_fingerprint)))
 
     def load(self, config: RunConfig, data_fingerprint: str):
         """The saved run, or None when absent or damaged (a damaged entry is removed)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from aecore.data import DataError, Dataset, load_dataset
+from aecore.data import VECTOR_ARCHS, DataError, Dataset, load_dataset
 from aecore.store import RunStore
 from aecore.train import Run
 from dashboard.compare import runs_table
@@ -17,7 +17,7 @@ VECTOR_DATASETS = ("points3d",)  # named datasets of vectors; their runs take no
 def image_runs(store: RunStore) -> pd.DataFrame:
     """One row per stored run that may take 28x28 images (runs_table's columns plus 'dataset'), newest first."""
     entries = [e for e in store.entries()
-               if e["config"]["arch"] != "basic" and e["config"]["dataset"] not in VECTOR_DATASETS]
+               if e["config"]["arch"] not in VECTOR_ARCHS and e["config"]["dataset"] not in VECTOR_DATASETS]
     table = runs_table(entries)
     table["dataset"] = [e["config"]["dataset"] for e in entries]
     return table
