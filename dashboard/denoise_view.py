@@ -17,8 +17,11 @@ def noisy_view_inputs(key: str, _config: RunConfig, _x_test: np.ndarray) -> np.n
     return denoise.noisy_test_inputs(_x_test, _config)[:VIEW_EXAMPLES]
 
 
+@st.fragment
 def denoising(view: RunView) -> None:
-    """PSNR of noisy inputs and of reconstructions over the test set, and triplets of chosen test images."""
+    """PSNR of noisy inputs and of reconstructions over the test set, and triplets of chosen test images.
+
+    A fragment: its own widgets rerun only this view, not the page."""
     st.subheader("Denoising")
     config = view.config
     if not config.noise:

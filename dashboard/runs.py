@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from aecore import figures
 from aecore import metrics as M
 from aecore.config import ConfigError, RunConfig
 from aecore.data import DataError, Dataset, check_fits, load_dataset
@@ -200,3 +201,14 @@ def latent_points(key: str, _model, _x: np.ndarray) -> tuple[np.ndarray, np.ndar
     codes = encode(_model, _x)
     points, label = M.project_2d(codes)
     return codes, points, label
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _latent_scatter(key: str, _points: np.ndarray, _labels: np.ndarray | None, axis_label: str):
+    return figures.latent_scatter_base(_points, _labels, axis_label)
+
+
+def latent_scatter(view: RunView, points: np.ndarray, axis_label: str):
+    """The view's latent scatter (about 70 ms to build), made once per run and shared by all sessions:
+    never mutate it (figures.with_marks copies it)."""
+    return _latent_scatter(view.key, points, view.y_view, axis_label)

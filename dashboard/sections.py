@@ -11,7 +11,7 @@ from aecore import metrics as M
 from aecore.models import layer_table
 from dashboard.denoise_view import denoising
 from dashboard.replay_view import replay
-from dashboard.runs import RunView, latent_points, model_bytes, provenance, reconstructions
+from dashboard.runs import RunView, latent_points, latent_scatter, model_bytes, provenance, reconstructions
 
 
 def loss_unit(view: RunView) -> str:
@@ -58,8 +58,11 @@ def pick(errors: np.ndarray, how_many: int, which: str, seed: int) -> np.ndarray
     return np.random.default_rng(seed).choice(len(errors), size=min(how_many, len(errors)), replace=False)
 
 
+@st.fragment
 def reconstruction_grid(view: RunView) -> None:
-    """Test examples above their reconstructions, per-example error, chosen by the user; PNG or CSV download."""
+    """Test examples above their reconstructions, per-example error, chosen by the user; PNG or CSV download.
+
+    A fragment: its own widgets rerun only this view, not the page."""
     arch = view.config.arch
     x = view.x_view
     recon = reconstructions(view.key, view.run.model, x)
@@ -95,7 +98,7 @@ def reconstruction_grid(view: RunView) -> None:
 def latent(view: RunView) -> None:
     """The test set in latent space, coloured by label (hover shows it)."""
     codes, points, axis_label = latent_points(view.key, view.run.model, view.x_view)
-    st.plotly_chart(figures.latent_scatter(points, view.y_view, axis_label))
+    st.plotly_chart(latent_scatter(view, points, axis_label))
     st.caption(latent_caption(len(codes), codes.shape[1], axis_label))
 
 

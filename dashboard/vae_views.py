@@ -12,7 +12,7 @@ from sklearn.decomposition import PCA
 from aecore import figures, latent
 from aecore.models import decode, encode_distribution
 from dashboard.digit_views import current_digit
-from dashboard.runs import RunView, latent_points
+from dashboard.runs import RunView, latent_points, latent_scatter
 from dashboard.sections import latent_caption
 
 MAX_SLIDERS = 8
@@ -68,12 +68,6 @@ def _digit_encoding(
     return mean, (mean_2d, latent.ellipse(mean_2d, cov_2d))
 
 
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _scatter_base(key: str, _points: np.ndarray, _labels: np.ndarray | None, axis_label: str):
-    # Built once per run and shared by all sessions, so never mutated (with_marks copies it).
-    return figures.latent_scatter_base(_points, _labels, axis_label)
-
-
 def _session_scatter(view: RunView, codes: np.ndarray, points: np.ndarray, axis_label: str,
                      digit: np.ndarray | None) -> tuple:
     """(this session's scatter with your digit's encoding drawn, your digit's mean or None), made again only
@@ -82,7 +76,7 @@ def _session_scatter(view: RunView, codes: np.ndarray, points: np.ndarray, axis_
     held = st.session_state.get("vae.scatter")
     if held is None or held[0] != token:
         digit_mean, digit_on_scatter = _digit_encoding(view, codes, digit) if digit is not None else (None, None)
-        base = _scatter_base(view.key, points, view.y_view, axis_label)
+        base = latent_scatter(view, points, axis_label)
         held = (token, figures.with_marks(base, (0.0, 0.0), encoding=digit_on_scatter), digit_mean)
         st.session_state["vae.scatter"] = held
     return held[1], held[2]
