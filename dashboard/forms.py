@@ -6,7 +6,7 @@ import os
 
 import streamlit as st
 
-from aecore.config import ACTIVATIONS, ARCH_DEFAULTS, ConfigError, RunConfig
+from aecore.config import ACTIVATIONS, ConfigError, RunConfig
 from aecore.data import DATASETS
 
 TEST_DEFAULTS_ENV = "AECORE_STUDIO_TEST_DEFAULTS"
