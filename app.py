@@ -1,5 +1,8 @@
 """Autoencoder Studio: the entry point. Page config and navigation; each page is one file in app_pages/.
 
+The Architectures section lists every registered architecture (aecore.models), each
+with its page app_pages/<name>.py: a new architecture is a model file and a page file.
+
 The folder is not called pages/: Streamlit treats a pages/ folder as the old
 multipage layout until some session has run st.navigation, so a fresh server's
 first visitor on a deep link (/vae) would get the page without this entry point.
@@ -13,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 
 import streamlit as st  # noqa: E402
 
+from aecore.models import specs  # noqa: E402
 from dashboard import runtime  # noqa: E402
 
 st.set_page_config(page_title="Autoencoder Studio", page_icon=":material/blur_on:", layout="wide")
@@ -22,7 +26,8 @@ st.set_page_config(page_title="Autoencoder Studio", page_icon=":material/blur_on
 def _set_up_process() -> None:
     """Once per process: keep Keras' state between runs, and import Keras in the background so the
     first architecture page need not wait for it."""
-    runtime.keep_keras_state()
+    if not runtime.keep_keras_state():
+        runtime.warn_keras_state_not_kept()
     # Only keras: the page thread never holds a lock inside keras, so the two imports cannot deadlock.
     threading.Thread(target=importlib.import_module, args=("keras",), daemon=True).start()
 
@@ -31,12 +36,7 @@ _set_up_process()
 
 pages = {
     "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
-    "Architectures": [
-        st.Page("app_pages/basic.py", title="Basic", icon=":material/scatter_plot:"),
-        st.Page("app_pages/stacked.py", title="Stacked", icon=":material/stacks:"),
-        st.Page("app_pages/conv.py", title="Convolutional", icon=":material/grid_on:"),
-        st.Page("app_pages/vae.py", title="Variational", icon=":material/blur_on:"),
-    ],
+    "Architectures": [st.Page(f"app_pages/{spec.name}.py", title=spec.title, icon=spec.icon) for spec in specs()],
     "Results": [st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:")],
     "Beyond the notes": [
         st.Page("app_pages/your_digit.py", title="Your digit", icon=":material/draw:"),

@@ -1,4 +1,4 @@
-"""CLI: python -m aecore train | list | bench.
+"""CLI: python -m aecore train | list.
 
 Human progress goes to stderr; the last line of stdout is one JSON object.
 Any bad argument ends with exit code 2 and one sentence on stderr, before
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import math
 import os
@@ -49,28 +48,57 @@ def _number(kind):
     return parse
 
 
+def _sizes(text):
+    """An argparse type for comma-separated whole numbers, e.g. '128,64'."""
+    try:
+        sizes = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        sizes = ()
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of whole numbers such as 128,64")
+    return sizes
+
+
+def _option(field):
+    """argparse keyword arguments for a spec's Field."""
+    if field.kind == "sizes":
+        return dict(type=_sizes, metavar="N,N")
+    if field.kind == "int":
+        return dict(type=_number(int))
+    if field.kind == "choice" and all(isinstance(c, str) for c in field.choices):
+        return dict(choices=field.choices)
+    return dict(type=_number(float))  # floats, and numeric choices: any value RunConfig accepts
+
+
+def _hyperparameters() -> dict:
+    """Every hyperparameter some architecture uses: name -> (its Field, {architecture: what it means there})."""
+    from aecore.models import specs
+
+    found: dict = {}
+    for spec in specs():
+        for field in spec.fields:
+            found.setdefault(field.name, (field, {}))[1][spec.name] = field.help or field.label
+    return found
+
+
 def _parser() -> argparse.ArgumentParser:
-    from aecore.config import ARCHS
+    from aecore.models import names
 
     parser = _Parser(prog="python -m aecore", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train one model (or load it from the run cache)")
-    t.add_argument("--arch", required=True, choices=ARCHS)
+    t.add_argument("--arch", required=True, choices=names())
     t.add_argument("--dataset", help="a dataset name (see 'list'); default: the architecture's default")
-    t.add_argument("--epochs", type=_number(int))
-    t.add_argument("--batch-size", type=_number(int))
-    t.add_argument("--latent-dim", type=_number(int))
-    t.add_argument("--lr", type=_number(float))
-    t.add_argument("--seed", type=_number(int))
-    t.add_argument("--width", type=_number(float), help="conv: filter-count multiplier (1.0 = the notes' network)")
-    t.add_argument("--noise", type=_number(float), help="denoising: input noise std, 0 = off")
-    t.add_argument("--train-size", type=_number(int), help="use only the first N training examples (0 = all)")
+    everyone = set(names())
+    for name, (field, meanings) in _hyperparameters().items():
+        if len(set(meanings.values())) > 1:  # e.g. latent_dim: code size, bottleneck units or filters
+            what = "; ".join(f"{text} ({arch})" for arch, text in meanings.items())
+        else:
+            what = next(iter(meanings.values())) + ("" if set(meanings) == everyone else f" ({', '.join(meanings)})")
+        t.add_argument("--" + name.replace("_", "-"), dest=name, help=what, **_option(field))
     t.add_argument("--cache-dir", help="run cache folder (default: $AECORE_CACHE_DIR or ~/.cache/aecore)")
     t.add_argument("--no-cache", action="store_true", help="neither read nor write the run cache")
     sub.add_parser("list", help="name the architectures and datasets")
-    b = sub.add_parser("bench", help="benchmark training and inference against plain Keras")
-    b.add_argument("--quick", action="store_true", help="fewer repetitions, for a smoke run")
-    b.add_argument("--app", action="store_true", help="measure the Streamlit app instead")
     return parser
 
 
@@ -89,21 +117,12 @@ def _print_progress(p) -> None:
 def _train(args) -> dict:
     """Validate everything (config, dataset, its fit to the arch, the cache folder), then get the run."""
     from aecore.config import RunConfig
-    from aecore.data import check_fits, load_dataset
+    from aecore.data import load_dataset
+    from aecore.models import check_fits
     from aecore.store import RunStore, StoreError
 
-    config = RunConfig.for_arch(
-        args.arch,
-        dataset=args.dataset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        latent_dim=args.latent_dim,
-        lr=args.lr,
-        seed=args.seed,
-        width=args.width,
-        noise=args.noise,
-        train_size=args.train_size,
-    )
+    settings = {name: getattr(args, name) for name in _hyperparameters()}
+    config = RunConfig.for_arch(args.arch, dataset=args.dataset, **settings)
     with contextlib.redirect_stdout(sys.stderr):  # keras' download messages are progress, not the result
         data = load_dataset(config.dataset)
     check_fits(config.arch, data)
@@ -114,7 +133,7 @@ def _train(args) -> dict:
         store = RunStore(args.cache_dir)
         store.check_writable()
 
-    from aecore.train import get_run  # imports keras: only once the arguments are known to be good
+    from aecore.runner import get_run
 
     n_train = min(config.train_size or len(data.x_train), len(data.x_train))
     print(f"{config.describe()}: {n_train} training examples", file=sys.stderr)
@@ -130,12 +149,12 @@ def _train(args) -> dict:
 
 
 def _list() -> None:
-    from aecore.config import ARCH_DESCRIPTIONS
     from aecore.data import DATASETS
+    from aecore.models import specs
 
     print("architectures:")
-    for name, text in ARCH_DESCRIPTIONS.items():
-        print(f"  {name:14s} {text}")
+    for spec in specs():
+        print(f"  {spec.name:14s} {spec.description}")
     print("datasets:")
     for name, text in DATASETS.items():
         print(f"  {name:14s} {text}")
@@ -158,12 +177,6 @@ def main(argv: list[str] | None = None) -> int:
             _list()
         elif args.command == "train":
             print(_json_line(_train(args)))
-        elif args.command == "bench":
-            if importlib.util.find_spec("aecore.bench") is None:
-                raise UsageError("The benchmark is not part of this installation (aecore/bench.py is missing).")
-            from aecore.bench import main as bench_main
-
-            return bench_main(quick=args.quick, app=args.app)
     except (UsageError, ConfigError, DataError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

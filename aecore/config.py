@@ -1,4 +1,4 @@
-"""RunConfig: one validated, hashable description of a training run, and its defaults."""
+"""RunConfig: one validated, hashable description of a training run."""
 
 from __future__ import annotations
 
@@ -8,32 +8,9 @@ import json
 import math
 from dataclasses import dataclass
 
-ARCHS = ("basic", "stacked", "conv", "vae")
-
-# One source of defaults. Each architecture page starts from these; they are
-# chosen so that training (compile and evaluation included) finishes within 30 s on
-# 2 CPU cores with recognisable reconstructions (python -m aecore bench measures them).
-# vae: 6 epochs of batch 32 reach a lower test loss (170 nats) than 10 of batch 64 (173)
-# in about two thirds of the time.
-ARCH_DEFAULTS: dict[str, dict] = {
-    "basic": dict(dataset="points3d", epochs=60, batch_size=32, latent_dim=2, lr=0.01),
-    "stacked": dict(dataset="mnist-sample", epochs=15, batch_size=64, latent_dim=32, lr=1e-3),
-    "conv": dict(dataset="mnist-sample", epochs=3, batch_size=64, latent_dim=256, lr=1e-3, width=0.5),
-    "vae": dict(dataset="mnist-sample", epochs=6, batch_size=32, latent_dim=2, lr=1e-3),
-}
-
-ARCH_DESCRIPTIONS = {
-    "basic": "undercomplete dense autoencoder n -> k -> n (3 -> 2 -> 3), linear, MSE",
-    "stacked": "dense 784 -> 128 -> 64 -> 32 bottleneck, mirrored decoder",
-    "conv": "Conv64+pool, Conv128+pool, Conv256 bottleneck at 7x7, mirrored decoder, BCE",
-    "vae": "convolutional VAE with BatchNorm, mean and log-variance heads, BCE + KL",
-}
-
 MAX_EPOCHS = 500
 MAX_BATCH_SIZE = 8192
 MAX_LATENT_DIM = 4096
-ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "selu", "elu")
-LOSSES = ("mse", "bce")
 
 
 class ConfigError(ValueError):
@@ -42,39 +19,44 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that determines a trained run. Frozen, so it hashes and caches."""
+    """Everything that determines a trained run. Frozen, so it hashes and caches.
 
-    arch: str = "conv"
+    Which fields an architecture uses is its spec's business (aecore.models); a field it
+    does not use keeps its default here and stays out of the run's key.
+    """
+
+    arch: str
     dataset: str = "mnist-sample"
     epochs: int = 3
     batch_size: int = 64
     latent_dim: int = 256
     lr: float = 1e-3
     seed: int = 0
-    width: float = 1.0  # conv: filter-count multiplier, 1.0 is the notes' network
-    hidden: tuple[int, ...] = (128, 64)  # stacked: encoder layer sizes before the bottleneck
-    activation: str = "linear"  # basic: hidden activation
-    loss: str = "bce"  # stacked: mse or bce
+    width: float = 1.0  # filter-count multiplier, 1.0 is the notes' network
+    hidden: tuple[int, ...] = (128, 64)  # dense encoder layer sizes before the bottleneck
+    activation: str = "linear"  # the code layer's activation
+    loss: str = "bce"  # reconstruction loss where an architecture lets one choose
     noise: float = 0.0  # denoising: std of Gaussian noise added to inputs, 0 = off
     train_size: int = 0  # 0 = every training example the dataset has
 
     @classmethod
     def for_arch(cls, arch: str, **overrides) -> RunConfig:
-        """The default config of an architecture, with overrides, validated."""
-        if arch not in ARCHS:
-            raise ConfigError(f"Unknown architecture '{arch}'; choose one of {', '.join(ARCHS)}.")
-        values = dict(ARCH_DEFAULTS[arch])
-        if arch == "basic":
-            values.update(loss="mse")
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        """The default config of an architecture, with overrides (None means unset), validated."""
+        spec = _spec(arch)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        unused = [name for name in given if name not in spec.field_names]
+        if unused:
+            raise ConfigError(
+                f"The {arch} model does not use {', '.join(unused)}; its settings are {', '.join(spec.field_names)}."
+            )
+        values = {**spec.defaults, **given}
         if "hidden" in values:
             values["hidden"] = tuple(int(h) for h in values["hidden"])
         return cls(arch=arch, **values).validated()
 
     def validated(self) -> RunConfig:
         """Return self, or raise ConfigError naming the first bad field."""
-        if self.arch not in ARCHS:
-            raise ConfigError(f"Unknown architecture '{self.arch}'; choose one of {', '.join(ARCHS)}.")
+        spec = _spec(self.arch)
         _check_dataset(self.dataset)
         _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
         _check_int("batch size", self.batch_size, 1, MAX_BATCH_SIZE)
@@ -89,10 +71,13 @@ class RunConfig:
             raise ConfigError(f"Noise level must be between 0 and 1, got {self.noise}.")
         if not self.hidden or any(not isinstance(h, int) or not 1 <= h <= 8192 for h in self.hidden):
             raise ConfigError(f"Hidden sizes must be whole numbers from 1 to 8192, got {self.hidden}.")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"Unknown activation '{self.activation}'; choose one of {', '.join(ACTIVATIONS)}.")
-        if self.loss not in LOSSES:
-            raise ConfigError(f"Unknown loss '{self.loss}'; choose mse or bce.")
+        for field in spec.fields:  # named choices (activation, loss) come from the architecture
+            value = getattr(self, field.name)
+            if field.kind == "choice" and isinstance(value, str) and value not in field.choices:
+                raise ConfigError(f"Unknown {field.label.lower()} '{value}'; choose one of {', '.join(field.choices)}.")
+        for name in _FIELD_NAMES - {"arch", *spec.field_names}:
+            if getattr(self, name) != _DEFAULTS[name]:
+                raise ConfigError(f"The {self.arch} model does not use {name}; leave it out.")
         return self
 
     def to_dict(self) -> dict:
@@ -107,14 +92,34 @@ class RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names}).validated()
 
+    def key_dict(self) -> dict:
+        """The fields that determine the run: the architecture and the settings its spec uses."""
+        used = {"arch", *_spec(self.arch).field_names}
+        return {k: v for k, v in self.to_dict().items() if k in used}
+
     def digest(self) -> str:
-        """A stable hash of the fields, independent of Python's hash seed."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        """A stable hash of the fields that determine the run, independent of Python's hash seed."""
+        text = json.dumps(self.key_dict(), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def describe(self) -> str:
         """A short human label, e.g. 'conv, mnist-sample, 3 epochs, latent 256'."""
         return f"{self.arch}, {self.dataset}, {self.epochs} epochs, latent {self.latent_dim}"
+
+
+_FIELD_NAMES = {f.name for f in dataclasses.fields(RunConfig)}
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig) if f.default is not dataclasses.MISSING}
+
+
+def _spec(arch):
+    from aecore.models import get_spec  # the registry imports Keras: only when a config is made or checked
+
+    if not isinstance(arch, str):
+        arch = repr(arch)
+    try:
+        return get_spec(arch)
+    except KeyError as exc:
+        raise ConfigError(exc.args[0]) from None
 
 
 def _is_real(x) -> bool:

@@ -25,8 +25,7 @@ DATASETS = {
 }
 OFFLINE_DEFAULT = "mnist-sample"
 IMAGE_SHAPE = (28, 28, 1)
-IMAGE_ARCHS = ("conv", "vae")  # need 28x28x1 images
-VECTOR_ARCHS = ("basic",)  # need N x D vectors
+VECTOR_DATASETS = ("points3d",)  # the named datasets of vectors; the others hold images
 # All arrays of one npz together may need at most this much memory (as float32);
 # the limit is checked on the .npy headers, before any data is read.
 MAX_NPZ_BYTES = 1 << 30
@@ -75,6 +74,13 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
 
+def holds_images(name: str) -> bool | None:
+    """Whether a dataset of this name holds images; None when only its file can tell (npz:PATH)."""
+    if name.startswith("npz:"):
+        return None
+    return name not in VECTOR_DATASETS
+
+
 def load_dataset(name: str) -> Dataset:
     """Load a dataset by name; raise DataError with one clear sentence if it cannot be."""
     if not isinstance(name, str) or not name:
@@ -87,26 +93,6 @@ def load_dataset(name: str) -> Dataset:
     if name not in DATASETS:
         raise DataError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)}.")
     return _load_named(name)
-
-
-def check_fits(arch: str, data: Dataset) -> None:
-    """Raise DataError if the architecture cannot train on this dataset's shape of examples."""
-    check_shape(arch, data.input_shape, f"'{data.name}'")
-
-
-def check_shape(arch: str, input_shape: tuple[int, ...], source: str = "this dataset") -> None:
-    """Raise DataError if the architecture cannot take examples of input_shape (one example's shape)."""
-    input_shape = tuple(input_shape)
-    if arch in IMAGE_ARCHS and input_shape != IMAGE_SHAPE:
-        raise DataError(
-            f"The {arch} model needs 28x28 images, but {source} holds examples of shape {input_shape}; "
-            f"use {OFFLINE_DEFAULT} for example."
-        )
-    if arch in VECTOR_ARCHS and len(input_shape) != 1:
-        raise DataError(
-            f"The {arch} model needs vectors (N x D) such as points3d, but {source} holds examples of shape "
-            f"{input_shape}."
-        )
 
 
 def _single_flight(maxsize: int):

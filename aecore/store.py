@@ -23,6 +23,7 @@ import numpy as np
 
 from aecore import __version__
 from aecore.config import RunConfig
+from aecore.run import Run
 
 DEFAULT_MAX_BYTES = 512 * 2**20
 ENTRY_FILES = ("model.keras", "run.json", "arrays.npz")
@@ -46,7 +47,7 @@ def run_key(config: RunConfig, data_fingerprint: str) -> str:
     """The entry name of a run: a stable hash of what determines it."""
     # Read keras' version from its metadata, so using the store does not import keras.
     keras_version = importlib.metadata.version("keras")
-    text = json.dumps([config.to_dict(), data_fingerprint, __version__, keras_version], sort_keys=True)
+    text = json.dumps([config.key_dict(), data_fingerprint, __version__, keras_version], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -91,7 +92,7 @@ class RunStore:
         """The run saved under key (cached=True), or None; damage is discarded and noted in problems."""
         import keras
 
-        from aecore.train import Run  # also registers the custom model classes
+        from aecore.models import custom_objects
 
         entry = self.path(key)
         if not entry.is_dir():
@@ -102,7 +103,7 @@ class RunStore:
             meta = json.loads((entry / "run.json").read_text())
             config, fingerprint = _check_meta(meta, key)
             part = "model.keras"
-            model = keras.models.load_model(entry / "model.keras", compile=False)
+            model = keras.models.load_model(entry / "model.keras", custom_objects=custom_objects(), compile=False)
             part = "arrays.npz"
             with np.load(entry / "arrays.npz", allow_pickle=False) as arrays:
                 replay = arrays["replay"] if "replay" in arrays.files else None

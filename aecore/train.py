@@ -1,11 +1,11 @@
-"""One training entry for the CLI and the app: get_run (cache hit or train) and train."""
+"""Training: train(config) builds, fits and evaluates one model, seeded by its config alone."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -14,18 +14,13 @@ import tensorflow as tf
 from aecore import metrics as M
 from aecore.config import RunConfig
 from aecore.data import Dataset, load_dataset, subsample
-from aecore.models import VAE, build_model, reconstruct
+from aecore.models import build_model, get_spec, reconstruct
+from aecore.run import Run
 
 REPLAY_IMAGES = 8  # test digits reconstructed after every epoch (the training replay)
 MAX_VALIDATION = 500  # validation examples per epoch: enough for a curve; 1000 cost conv 10% of its epoch
 VALIDATION_BATCH = 250  # one fixed validation batch shape (divides MAX_VALIDATION): XLA compiles it once
 
-# Training steps run inside one call of the compiled training function (Keras'
-# steps_per_execution). A step of the small models costs less than the Python and
-# callback work around it, so several run per call; conv's step is long enough alone.
-# The value used is the largest divisor of the steps per epoch up to this, and at most
-# a quarter of them, so progress still moves and throughput has steps after the first.
-STEPS_PER_EXECUTION = {"basic": 16, "stacked": 8, "conv": 1, "vae": 2}
 
 
 @dataclass(frozen=True)
@@ -45,35 +40,6 @@ class TrainProgress:
 
 
 ProgressFn = Callable[[TrainProgress], None]
-
-
-@dataclass
-class Run:
-    """A trained model with its history (per epoch), test metrics and timings."""
-
-    config: RunConfig
-    model: keras.Model
-    history: dict[str, list[float]]
-    metrics: dict[str, float]
-    data_fingerprint: str
-    replay: np.ndarray | None = None  # (epochs + 1, REPLAY_IMAGES, 28, 28, 1): before training, then after each epoch
-    cached: bool = False
-    trained_at: float = field(default_factory=time.time)
-
-    @property
-    def seconds(self) -> float:
-        return self.metrics["seconds"]
-
-    def summary(self) -> dict:
-        """The JSON-ready facts of this run (what the CLI prints and the store keeps)."""
-        return {
-            "arch": self.config.arch,
-            "dataset": self.config.dataset,
-            "epochs": self.config.epochs,
-            "cached": self.cached,
-            "parameters": int(self.model.count_params()),
-            **self.metrics,
-        }
 
 
 class _Progress(keras.callbacks.Callback):
@@ -152,8 +118,9 @@ def noisy(x: np.ndarray, config: RunConfig, purpose: str) -> np.ndarray:
 
 
 def _steps_per_execution(arch: str, steps: int) -> int:
-    """The largest divisor of steps up to the arch's table value and a quarter of steps (at least 1)."""
-    cap = max(1, min(STEPS_PER_EXECUTION.get(arch, 1), steps // 4))
+    """Training steps per call of the compiled step: the largest divisor of steps up to the spec's value
+    and a quarter of steps (at least 1), so progress still moves and throughput has steps after the first."""
+    cap = max(1, min(get_spec(arch).steps_per_execution, steps // 4))
     return max(d for d in range(1, cap + 1) if steps % d == 0)
 
 
@@ -202,7 +169,8 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
     x_train, _ = subsample(data.x_train, data.y_train, config.train_size)
     x_val = data.x_test[:MAX_VALIDATION]
     started = time.perf_counter()  # wall seconds: building, compiling, training and evaluating
-    keras.utils.set_random_seed(config.seed)
+    # Seeded by the config alone (layer initializers, sampling, shuffling), never through process-wide
+    # random state: other sessions of the same server may be training at this moment.
     model = build_model(config, data.input_shape)
 
     # Denoising: noisy inputs, clean targets. The noise is fixed per seed so runs repeat.
@@ -236,7 +204,8 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
 
 
 def evaluate(model: keras.Model, config: RunConfig, data: Dataset) -> dict[str, float]:
-    """Test metrics: MSE/BCE/PSNR for images, ELBO parts for the VAE, the PCA baseline for basic."""
+    """Test metrics: reconstruction error (MSE, BCE and PSNR for images; MSE for vectors), plus what the
+    architecture's spec adds (the VAE's ELBO, basic's PCA baseline)."""
     x_test = data.x_test
     inputs = noisy(x_test, config, "test")
     recon = reconstruct(model, inputs)
@@ -247,31 +216,9 @@ def evaluate(model: keras.Model, config: RunConfig, data: Dataset) -> dict[str, 
             out["noisy_psnr"] = float(M.psnr(M.per_example_mse(x_test, inputs).mean()))
     else:
         out["test_mse"] = float(M.per_example_mse(x_test, recon).mean())
-    if isinstance(model, VAE):
-        # The ELBO estimate samples z; seed it so a repeated evaluation gives the same numbers.
-        keras.utils.set_random_seed(config.seed)
+    extra = get_spec(config.arch).extra_metrics
+    if extra is not None:
         # The validation batch size: its test function is traced already (another shape would retrace).
-        parts = model.evaluate(inputs, x_test, batch_size=VALIDATION_BATCH, verbose=0, return_dict=True)
-        out.update(test_loss=float(parts["loss"]), test_rec=float(parts["rec"]), test_kl=float(parts["kl"]))
-    if config.arch == "basic":
-        pca_mse, pca = M.pca_baseline(data.x_train, x_test, config.latent_dim)
-        out["pca_mse"] = pca_mse
-        if config.activation == "linear" and config.latent_dim < data.input_shape[0]:
-            # The decoder's weight rows span the learned plane (its bias shifts it).
-            w = model.get_layer("decoder").get_layer("reconstruction").get_weights()[0]
-            out["pca_angle_deg"] = M.plane_angle_deg(w, pca.components_)
+        out.update(extra(model, config, data, inputs, VALIDATION_BATCH))
     return out
 
-
-def get_run(config: RunConfig, store=None, progress: ProgressFn | None = None, data: Dataset | None = None) -> Run:
-    """The run for config: from the store when it has it (cached=True), else trained and saved."""
-    config = config.validated()
-    data = data or load_dataset(config.dataset)
-    if store is not None:
-        run = store.load(config, data.fingerprint)
-        if run is not None:
-            return run
-    run = train(config, data, progress)
-    if store is not None:
-        store.save(run)
-    return run

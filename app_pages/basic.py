@@ -3,12 +3,12 @@
 import streamlit as st
 
 from aecore import figures
-from aecore.config import ARCH_DESCRIPTIONS
+from aecore.models import get_spec
 from dashboard import sections
 from dashboard.runs import current_run, reconstructions
 
 st.title("Basic autoencoder")
-st.caption(ARCH_DESCRIPTIONS["basic"])
+st.caption(get_spec("basic").description)
 
 if view := current_run("basic"):
     sections.header(view)

@@ -24,7 +24,7 @@ datasets = sorted({e["config"]["dataset"] for e in entries})
 dataset = st.selectbox("Dataset", datasets, index=datasets.index("mnist-sample") if "mnist-sample" in datasets else 0)
 table = runs_table([e for e in entries if e["config"]["dataset"] == dataset])
 st.caption(f"{len(table)} runs of {dataset} in the run cache ({store.root}), newest first.")
-st.dataframe(table.drop(columns=["key"]), hide_index=True,
+st.dataframe(table.drop(columns=["key", "dataset"]), hide_index=True,
              column_config={
                  "trained at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
                  "parameters": st.column_config.NumberColumn(format="localized"),

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from aecore.config import ARCH_DESCRIPTIONS
+from aecore.models import get_spec
 from dashboard import sections
 from dashboard.runs import current_run
 
 st.title("Convolutional autoencoder")
-st.caption(ARCH_DESCRIPTIONS["conv"] + ". The width multiplier scales every filter count (1.0 = the notes' network).")
+st.caption(get_spec("conv").description + ". The width multiplier scales every filter count (1.0 = the notes' network).")
 if view := current_run("conv"):
     sections.standard(view)

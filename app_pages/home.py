@@ -1,6 +1,8 @@
-"""Home: what an autoencoder is, the four architectures as cards, and where to start."""
+"""Home: what an autoencoder is, the architectures as cards, and where to start."""
 
 import streamlit as st
+
+from aecore.models import specs
 
 st.title("Autoencoder Studio")
 st.markdown(
@@ -15,24 +17,14 @@ distribution, so that decoding any point of it draws a new, plausible example.
 """
 )
 
-CARDS = [
-    ("app_pages/basic.py", "Basic", "3 → 2 → 3",
-     "Dense, undercomplete and linear, trained with MSE on a 3D point cloud: it finds the same plane as PCA."),
-    ("app_pages/stacked.py", "Stacked", "784 → 128 → 64 → 32 → 64 → 128 → 784",
-     "Dense layers around a 32-unit bottleneck on MNIST digits, mirrored decoder, BCE or MSE."),
-    ("app_pages/conv.py", "Convolutional", "28×28×1 → 14×14×64 → 7×7×128 → 7×7×256 → 28×28×1",
-     "Conv + pooling down to a 7×7 feature map, upsampling back up; BCE per pixel."),
-    ("app_pages/vae.py", "Variational", "28×28×1 → (mean, log_var) of size k → z → 28×28×1",
-     "Convolutional VAE with BatchNorm; loss = summed BCE + KL per image. Slide through its latent space."),
-]
-
-for row in (CARDS[:2], CARDS[2:]):
-    for column, (page, name, shape, text) in zip(st.columns(2), row):
+cards = specs()
+for start in range(0, len(cards), 2):
+    for column, spec in zip(st.columns(2), cards[start : start + 2]):
         with column.container(border=True):
-            st.subheader(name)
-            st.code(shape, language=None)
-            st.write(text)
-            st.page_link(page, label=f"Open {name}", icon=":material/arrow_forward:")
+            st.subheader(spec.title)
+            st.code(spec.diagram, language="text")
+            st.write(spec.summary)
+            st.page_link(f"app_pages/{spec.name}.py", label=f"Open {spec.title}", icon=":material/arrow_forward:")
 
 st.subheader("Where to start")
 st.markdown(

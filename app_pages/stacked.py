@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from aecore.config import ARCH_DESCRIPTIONS
+from aecore.models import get_spec
 from dashboard import sections
 from dashboard.runs import current_run
 
 st.title("Stacked autoencoder")
-st.caption(ARCH_DESCRIPTIONS["stacked"])
+st.caption(get_spec("stacked").description)
 if view := current_run("stacked"):
     sections.standard(view)

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from aecore.config import ARCH_DESCRIPTIONS
+from aecore.models import get_spec
 from dashboard import replay_view, sections, vae_views
 from dashboard.runs import current_run
 
 st.title("Variational autoencoder")
-st.caption(ARCH_DESCRIPTIONS["vae"] + ". Loss per image: reconstruction (summed BCE) + KL divergence, in nats.")
+st.caption(get_spec("vae").description + ". Loss per image: reconstruction (summed BCE) + KL divergence, in nats.")
 
 if view := current_run("vae"):
     sections.header(view)

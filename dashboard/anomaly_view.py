@@ -10,7 +10,7 @@ from aecore import anomaly, figures
 from aecore import metrics as M
 from aecore.data import Dataset
 from aecore.models import reconstruct
-from aecore.train import Run
+from aecore.run import Run
 from dashboard.runs import VIEW_EXAMPLES
 
 UNIT = "MSE per pixel"

@@ -1,31 +1,31 @@
-"""The Compare page's pieces: one row per stored run, and bottleneck sizes in the notes' terms."""
+"""The Compare page's pieces: one row per stored run, with its bottleneck as its architecture's spec gives it."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from aecore.config import RunConfig
+from aecore.config import ConfigError, RunConfig
+from aecore.models import get_spec
 
-
-def bottleneck(config: RunConfig) -> tuple[str, int]:
-    """(shape as text, number of values) of a run's code; the conv code is a 7 x 7 feature map."""
-    if config.arch == "conv":
-        filters = max(1, round(config.latent_dim * config.width))  # as aecore.models.conv scales it
-        return f"7x7x{filters}", 49 * filters
-    return str(config.latent_dim), config.latent_dim
+COLUMNS = ["run", "architecture", "dataset", "epochs", "parameters", "bottleneck", "bottleneck size",
+           "test MSE (per pixel)", "test BCE (nats per pixel)", "PSNR (dB)", "training time (s)", "trained at", "key"]
 
 
 def runs_table(entries: list[dict]) -> pd.DataFrame:
     """One row per stored run (run.json dicts), labelled uniquely, with units in the column names."""
     rows = []
     for entry in entries:
-        config = RunConfig.from_dict(entry["config"])
+        try:
+            config = RunConfig.from_dict(entry["config"])
+        except (ConfigError, TypeError):  # an architecture this server no longer has, or an older entry's fields
+            continue
         m = entry.get("metrics", {})
-        shape, size = bottleneck(config)
+        shape, size = get_spec(config.arch).bottleneck(config)
         denoising = f" · noise {config.noise:g}" if config.noise else ""
         rows.append({
             "run": f"{config.arch} · {config.epochs} ep · {shape}{denoising}",
             "architecture": config.arch,
+            "dataset": config.dataset,
             "epochs": config.epochs,
             "parameters": entry.get("parameters"),
             "bottleneck": shape,
@@ -37,7 +37,7 @@ def runs_table(entries: list[dict]) -> pd.DataFrame:
             "trained at": pd.to_datetime(entry.get("trained_at", 0), unit="s"),
             "key": entry["key"],
         })
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, columns=COLUMNS)
     if len(table):
         # Two runs that differ only in, say, learning rate get their key's start appended.
         repeated = table["run"].duplicated(keep=False)

@@ -1,8 +1,8 @@
-"""The run getter: session state first, then the run store (cached loader), else train with progress.
+"""The run getter: the shared bounded model cache (runs from the store, and runs just trained), else train.
 
-A model a user trains lives in that user's session state and in the on-disk store;
-models loaded from the store are shared read-only through st.cache_resource, and
-nobody ever fits a shared object.
+Every model the server holds sits in one st.cache_resource bounded by MAX_MODELS, keyed
+by its run-store key: those loaded from the store and those a session has just trained
+alike. They are read-only once there; a model is fitted only before it is put there.
 """
 
 from __future__ import annotations
@@ -18,15 +18,19 @@ import streamlit as st
 from aecore import figures
 from aecore import metrics as M
 from aecore.config import ConfigError, RunConfig
-from aecore.data import DataError, Dataset, check_fits, load_dataset
-from aecore.models import warm_up
+from aecore.data import DataError, Dataset, load_dataset
+from aecore.models import check_fits, warm_up
+from aecore.run import Run
+from aecore.runner import get_run
 from aecore.store import RunStore, run_key
-from aecore.train import Run, TrainProgress, get_run
+from aecore.train import TrainProgress
 from dashboard.forms import config_form
 
 # Views (reconstructions, latent scatter) use at most this many test examples, so a
 # 10 000-image test set costs no more than mnist-sample's 1000.
 VIEW_EXAMPLES = 1000
+# Models the server holds in memory at once, whoever trained or loaded them (README's number).
+MAX_MODELS = 6
 
 
 @dataclass
@@ -37,7 +41,7 @@ class RunView:
     data: Dataset
     key: str
     store: RunStore
-    just_trained: bool
+    just_trained: bool  # in this very script run: the training status above the page says so
 
     @property
     def config(self) -> RunConfig:
@@ -63,9 +67,10 @@ class _Missing(LookupError):
     """Raised inside the cached loader so that a miss is never cached."""
 
 
-@st.cache_resource(max_entries=6, show_spinner="Loading the model from the run cache...")
-def _load_from_store(root: str, key: str, _store: RunStore) -> Run:
-    run = _store.load_key(key)
+@st.cache_resource(max_entries=MAX_MODELS, show_spinner="Loading the model from the run cache...")
+def _held_run(root: str, key: str, _store: RunStore, _trained: Run | None = None) -> Run:
+    """The run of key: the one just trained when given (a miss only), else loaded from the store."""
+    run = _trained if _trained is not None else _store.load_key(key)
     if run is None:
         raise _Missing(key)
     warm_up(run.model)  # trace inference now, so the first slider move is not the slow one
@@ -73,11 +78,18 @@ def _load_from_store(root: str, key: str, _store: RunStore) -> Run:
 
 
 def load_stored(store: RunStore, key: str) -> Run | None:
-    """A stored run through the shared read-only cache, or None if absent or damaged."""
+    """A run through the shared bounded model cache (loaded from the store on a miss), or None if absent or
+    damaged."""
     try:
-        return _load_from_store(str(store.root), key, store)
+        return _held_run(str(store.root), key, store)
     except _Missing:
         return None
+
+
+def hold(store: RunStore, key: str, run: Run) -> Run:
+    """Put a run just trained into the shared bounded model cache, under the bound that every held model
+    shares; the held run (an equal one already there wins)."""
+    return _held_run(str(store.root), key, store, run)
 
 
 class StatusProgress:
@@ -95,8 +107,8 @@ class StatusProgress:
 
     def done(self, run: Run) -> None:
         self.bar.progress(1.0, text=f"Done in {run.seconds:.1f} s")
-        self.status.update(label=f"Trained {run.config.describe()} in {run.seconds:.1f} s", state="complete",
-                           expanded=False)
+        self.status.update(label=f"Trained {run.config.describe()} in {run.seconds:.1f} s and saved to the run cache.",
+                           state="complete", expanded=False)
 
     def failed(self, message: str) -> None:
         self.status.update(label=message, state="error", expanded=False)
@@ -120,14 +132,12 @@ def current_run(arch: str) -> RunView | None:
 
     store = get_store()
     key = run_key(config, data.fingerprint)
-    held = st.session_state.get(f"trained.{arch}")
-    run = held[1] if held and held[0] == key else load_stored(store, key)
+    run = load_stored(store, key)
     just_trained = False
     if run is None and submitted:
-        run = _train(config, data, store)
-        just_trained = run is not None
-        if just_trained:
-            st.session_state[f"trained.{arch}"] = (key, run)
+        trained = _train(config, data, store)
+        if trained is not None:
+            run, just_trained = hold(store, key, trained), True
     show_store_problems(store)
     if run is None:
         if not submitted:
@@ -164,9 +174,7 @@ def when(timestamp: float) -> str:
 
 
 def provenance(view: RunView) -> str:
-    """'Trained in 14.2 s.' or 'Loaded from cache (trained 14.2 s on 2025-05-01 10:31).'"""
-    if view.just_trained:
-        return f"Trained in {view.run.seconds:.1f} s and saved to the run cache."
+    """Where a run shown without training came from: 'Loaded from cache (trained 14.2 s on 2025-05-01 10:31).'"""
     return f"Loaded from cache (trained {view.run.seconds:.1f} s on {when(view.run.trained_at)})."
 
 

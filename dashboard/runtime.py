@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 
@@ -14,11 +15,10 @@ def keep_keras_state() -> bool:
     """Stop Streamlit from calling keras.backend.clear_session() after every script or fragment run.
 
     Streamlit does it to free the models a script builds on each run; this app keeps its
-    models in caches and session state instead. Measured on 2 cores, the call cost every
-    slider move about 240 ms (its gc.collect) plus 27 ms more for the next decode (it empties
-    TensorFlow's kernel cache), and it swaps Keras' global state under any other session that
-    is training at that moment. Returns False, leaving Streamlit as it is, if its runner no
-    longer has the hook.
+    models in caches instead. The call runs a full gc.collect() on every slider move, empties
+    TensorFlow's kernel cache (so the next decode is slow again), and swaps Keras' global state
+    under any other session that is training at that moment (README's Reliability section has
+    the figures). Returns False, leaving Streamlit as it is, if its runner no longer has the hook.
     """
     from streamlit.runtime.scriptrunner import script_runner
 
@@ -26,3 +26,12 @@ def keep_keras_state() -> bool:
         return False
     script_runner._clean_problem_modules = _close_pyplot_figures
     return True
+
+
+def warn_keras_state_not_kept() -> None:
+    """Say once, in the server's log, that keep_keras_state found no hook to replace."""
+    logging.getLogger("autoencoder_studio").warning(
+        "Streamlit's runner has no _clean_problem_modules hook any more, so it may clear Keras' state after "
+        "every script run: slider moves get slower, and a session training at that moment may be disturbed. "
+        "See dashboard/runtime.py."
+    )

@@ -8,7 +8,7 @@ import streamlit as st
 
 from aecore import figures
 from aecore import metrics as M
-from aecore.models import layer_table
+from aecore.models import get_spec, layer_table
 from dashboard.denoise_view import denoising
 from dashboard.replay_view import replay
 from dashboard.runs import RunView, latent_points, latent_scatter, model_bytes, provenance, reconstructions
@@ -16,23 +16,21 @@ from dashboard.runs import RunView, latent_points, latent_scatter, model_bytes, 
 
 def loss_unit(view: RunView) -> str:
     """The unit of the training loss, as the y-axis title says it."""
-    config = view.config
-    if config.arch == "vae":
-        return "nats per image"
-    per = "pixel" if view.data.is_image else "coordinate"
-    return f"BCE, nats per {per}" if config.loss == "bce" and config.arch != "basic" else f"MSE per {per}"
+    return get_spec(view.config.arch).loss_unit(view.config, "pixel" if view.data.is_image else "coordinate")
 
 
 def header(view: RunView) -> None:
-    """Where the run came from, and its test metrics (on the whole test set) with units."""
-    st.success(provenance(view))
+    """Where the run came from (unless the training status just said it), and its test metrics (on the whole
+    test set) with units."""
+    if not view.just_trained:
+        st.success(provenance(view))
     m = view.run.metrics
     per = "pixel" if view.data.is_image else "coord."
     shown = [(f"MSE (per {per})", m.get("test_mse"), "{:.4f}")]
     if view.data.is_image:
         shown += [("BCE (nats/pixel)", m.get("test_bce"), "{:.4f}"), ("PSNR (dB)", m.get("test_psnr"), "{:.1f}")]
-    if view.config.arch == "vae":
-        shown += [("ELBO (nats/image)", m.get("test_loss"), "{:.1f}"), ("KL (nats/image)", m.get("test_kl"), "{:.2f}")]
+    if "test_loss" in m:  # a variational model's ELBO
+        shown += [("ELBO (nats/image)", m["test_loss"], "{:.1f}"), ("KL (nats/image)", m.get("test_kl"), "{:.2f}")]
     if "pca_mse" in m:
         shown += [(f"PCA MSE (per {per})", m["pca_mse"], "{:.4f}")]
     if "pca_angle_deg" in m:

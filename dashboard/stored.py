@@ -5,22 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from aecore.data import VECTOR_ARCHS, DataError, Dataset, load_dataset
+from aecore.data import DataError, Dataset, holds_images, load_dataset
+from aecore.models import names, takes_images
+from aecore.run import Run
 from aecore.store import RunStore
-from aecore.train import Run
 from dashboard.compare import runs_table
 from dashboard.runs import load_stored
 
-VECTOR_DATASETS = ("points3d",)  # named datasets of vectors; their runs take no images
-
 
 def image_runs(store: RunStore) -> pd.DataFrame:
-    """One row per stored run that may take 28x28 images (runs_table's columns plus 'dataset'), newest first."""
-    entries = [e for e in store.entries()
-               if e["config"]["arch"] not in VECTOR_ARCHS and e["config"]["dataset"] not in VECTOR_DATASETS]
-    table = runs_table(entries)
-    table["dataset"] = [e["config"]["dataset"] for e in entries]
-    return table
+    """One row per stored run that may take images (runs_table's rows), newest first."""
+    return runs_table([e for e in store.entries()
+                       if e["config"]["arch"] in names() and takes_images(e["config"]["arch"])
+                       and holds_images(e["config"]["dataset"]) is not False])
 
 
 def no_runs_yet() -> None:

@@ -20,22 +20,23 @@ SLIDER_LIMIT = 3.0  # the prior N(0, I) puts 99.7% of its mass within 3 standard
 SLIDER_STEP = 0.05
 
 
-def slider_key(i: int) -> str:
-    return f"vae.z{i}"
+def slider_key(arch: str, i: int) -> str:
+    """The session-state key of latent slider i on the page of arch."""
+    return f"{arch}.z{i}"
 
 
-def _random_sample(shown: int) -> None:
+def _random_sample(arch: str, shown: int) -> None:
     """Button callback: draw z from the prior N(0, I) into the sliders (before they are drawn)."""
     rng = np.random.default_rng()
     for i in range(shown):
         value = float(np.clip(rng.standard_normal(), -SLIDER_LIMIT, SLIDER_LIMIT))
-        st.session_state[slider_key(i)] = round(value / SLIDER_STEP) * SLIDER_STEP
+        st.session_state[slider_key(arch, i)] = round(value / SLIDER_STEP) * SLIDER_STEP
 
 
-def _jump(mean: np.ndarray) -> None:
+def _jump(arch: str, mean: np.ndarray) -> None:
     """Button callback: move the sliders to your digit's mean (before they are drawn)."""
     for i, value in enumerate(mean):
-        st.session_state[slider_key(i)] = round(float(value) / SLIDER_STEP) * SLIDER_STEP
+        st.session_state[slider_key(arch, i)] = round(float(value) / SLIDER_STEP) * SLIDER_STEP
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -73,41 +74,41 @@ def _session_scatter(view: RunView, codes: np.ndarray, points: np.ndarray, axis_
     """(this session's scatter with your digit's encoding drawn, your digit's mean or None), made again only
     when the run or the digit changes: a slider move just moves the cross in it (figures.move_marker)."""
     token = (view.key, None if digit is None else hash(digit.tobytes()))
-    held = st.session_state.get("vae.scatter")
+    held = st.session_state.get(f"{view.config.arch}.scatter")
     if held is None or held[0] != token:
         digit_mean, digit_on_scatter = _digit_encoding(view, codes, digit) if digit is not None else (None, None)
         base = latent_scatter(view, points, axis_label)
         held = (token, figures.with_marks(base, (0.0, 0.0), encoding=digit_on_scatter), digit_mean)
-        st.session_state["vae.scatter"] = held
+        st.session_state[f"{view.config.arch}.scatter"] = held
     return held[1], held[2]
 
 
 @st.fragment
 def explorer(view: RunView) -> None:
     """One slider per latent dimension (up to 8); the decoded image and its place on the scatter follow live."""
-    k = view.config.latent_dim
+    arch, k = view.config.arch, view.config.latent_dim
     shown = min(k, MAX_SLIDERS)
     codes, points, axis_label = latent_points(view.key, view.run.model, view.x_view)
     # At least the prior's +-3, wider when the codes spread further (they often do).
     limit = float(np.clip(np.ceil(np.abs(codes[:, :shown]).max()), SLIDER_LIMIT, 10.0))
     for i in range(shown):
-        value = st.session_state.get(slider_key(i), 0.0)
-        st.session_state[slider_key(i)] = float(np.clip(value, -limit, limit))  # a new run may narrow the range
+        value = st.session_state.get(slider_key(arch, i), 0.0)
+        st.session_state[slider_key(arch, i)] = float(np.clip(value, -limit, limit))  # a new run may narrow the range
 
     digit = current_digit()
     scatter, digit_mean = _session_scatter(view, codes, points, axis_label, digit)
 
     controls, image_column, scatter_column = st.columns([1, 1, 2])
     with controls:
-        st.button("Random sample", on_click=_random_sample, args=(shown,), icon=":material/casino:",
+        st.button("Random sample", on_click=_random_sample, args=(arch, shown), icon=":material/casino:",
                   help="Draw z from the prior N(0, I)")
-        st.button("Jump to my digit", on_click=_jump, args=(digit_mean[:shown] if digit is not None else (),),
+        st.button("Jump to my digit", on_click=_jump, args=(arch, digit_mean[:shown] if digit is not None else ()),
                   icon=":material/my_location:", disabled=digit is None,
                   help="Move the sliders to the mean of your digit's encoding" if digit is not None
                   else "Draw or upload a digit on the Your digit page first")
         z = np.zeros(k, np.float32)
         for i in range(shown):
-            z[i] = st.slider(f"z{i + 1}", -limit, limit, step=SLIDER_STEP, key=slider_key(i))
+            z[i] = st.slider(f"z{i + 1}", -limit, limit, step=SLIDER_STEP, key=slider_key(arch, i))
         if k > shown:
             st.caption(f"The other {k - shown} dimensions stay at 0, the prior's mean.")
     image = decode(view.run.model, z[None])[0]
@@ -141,8 +142,8 @@ def manifold(view: RunView) -> None:
                 "Set *Latent dimensions* to 2 and train.")
         return
     left, right = st.columns(2)
-    n = left.slider("Grid size N (N x N images)", 5, 25, 12, key="vae.manifold.n")
-    limit = right.slider("Range: z from -r to r", 0.5, 4.0, 2.0, step=0.25, key="vae.manifold.r")
+    n = left.slider("Grid size N (N x N images)", 5, 25, 12, key=f"{view.config.arch}.manifold.n")
+    limit = right.slider("Range: z from -r to r", 0.5, 4.0, 2.0, step=0.25, key=f"{view.config.arch}.manifold.r")
     images, grid = _manifold_images(view.key, view.run.model, n, limit)
     st.plotly_chart(figures.manifold(images, grid))
     st.caption("Each image is the decoder's output for the z at its tick marks: "
@@ -158,9 +159,9 @@ def interpolation(view: RunView) -> None:
     # By default, from the first test digit to the first one with a different label.
     other = int(np.argmax(labels != labels[0])) if labels is not None else min(1, last)
     left, middle, right = st.columns(3)
-    a = left.number_input("From test image #", 0, last, 0, key="vae.interp.a")
-    b = middle.number_input("To test image #", 0, last, other, key="vae.interp.b")
-    steps = right.slider("Steps", 3, 16, 10, key="vae.interp.steps")
+    a = left.number_input("From test image #", 0, last, 0, key=f"{view.config.arch}.interp.a")
+    b = middle.number_input("To test image #", 0, last, other, key=f"{view.config.arch}.interp.b")
+    steps = right.slider("Steps", 3, 16, 10, key=f"{view.config.arch}.interp.steps")
     t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
     decoded = decode(view.run.model, (1 - t) * codes[a] + t * codes[b])
     # The two test images themselves stand at the ends of the strip.

@@ -21,16 +21,11 @@ def store(tmp_path):
 
 @pytest.fixture
 def tiny():
-    """A tiny, fast config of an architecture (1 epoch, 256 training images)."""
+    """A tiny, fast config of an architecture: its spec's run of seconds, in batches of 64."""
     from aecore.config import RunConfig
+    from aecore.models import get_spec
 
     def make(arch, **overrides):
-        base = dict(epochs=1, train_size=256, batch_size=64)
-        if arch == "conv":
-            base["width"] = 0.25
-        if arch == "basic":
-            base.pop("train_size")
-        base.update(overrides)
-        return RunConfig.for_arch(arch, **base)
+        return RunConfig.for_arch(arch, **{**get_spec(arch).tiny, "batch_size": 64, **overrides})
 
     return make

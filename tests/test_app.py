@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import aecore.runner
 import aecore.train
+import dashboard.runs
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TIMEOUT = 120  # seconds per script run: training happens inside it
@@ -60,6 +62,12 @@ def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
 
+def trained_here(at: AppTest) -> bool:
+    """Whether this script run trained: its status says so (and no success box says it again)."""
+    trained = any(s.label.startswith("Trained ") for s in at.status)
+    return trained and not any(t.startswith("Trained") for t in texts(at.success))
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_with_defaults_without_training(page, no_training):
     no_training()
@@ -75,7 +83,7 @@ def test_page_renders_with_defaults_without_training(page, no_training):
 @pytest.mark.parametrize("arch", ARCHS)
 def test_train_shows_results_and_repeats_come_from_the_cache(arch, no_training):
     at = press_train(open_page(arch))
-    assert any(t.startswith("Trained in") for t in texts(at.success)), texts(at.success)
+    assert trained_here(at), [s.label for s in at.status]
     assert not at.error, texts(at.error)
     assert any("MSE" in m.label for m in at.metric)
     assert len(at.get("plotly_chart")) >= 3  # loss curves, reconstructions or points, latent scatter
@@ -150,7 +158,7 @@ def test_compare_lists_every_run_of_the_dataset(tiny, no_training):
 
     store = RunStore()  # the app's default store: AECORE_CACHE_DIR from conftest
     for arch in ("stacked", "vae"):
-        aecore.train.get_run(tiny(arch), store)
+        aecore.runner.get_run(tiny(arch), store)
     no_training()
     at = open_page("compare")
     assert not at.error, texts(at.error)
@@ -165,6 +173,7 @@ def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training):
     at = press_train(open_page("stacked"))
     (entry,) = [p for p in Path(at.session_state["store"].root).iterdir() if p.is_dir()]
     (entry / "model.keras").write_bytes(b"not a model")
+    dashboard.runs._held_run.clear()  # the models held in memory are gone, as after a restart
     fresh = open_page("stacked")
     (warning,) = texts(fresh.warning)
     assert "damaged" in warning
@@ -181,7 +190,7 @@ def test_one_sessions_training_never_changes_another_sessions_pictures():
     second = open_page("vae")
     second.sidebar.number_input(key="form.vae.seed").set_value(1)
     press_train(second)
-    assert any(t.startswith("Trained in") for t in texts(second.success))
+    assert trained_here(second)
     assert decoded_image(second) != first_image  # a different model, or the check proves nothing
 
     first.run()  # session A reruns after B trained

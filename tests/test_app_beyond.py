@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+import aecore.runner
 import aecore.train
 from aecore.config import RunConfig
 
@@ -35,7 +36,7 @@ def trained_cache(tmp_path_factory):
     store = RunStore(root)
     # The forms' AECORE_STUDIO_TEST_DEFAULTS configs, so the pages find these runs.
     for arch, extra in (("stacked", {"noise": NOISE}), ("vae", {})):
-        aecore.train.get_run(RunConfig.for_arch(arch, epochs=1, train_size=256, **extra), store)
+        aecore.runner.get_run(RunConfig.for_arch(arch, epochs=1, train_size=256, **extra), store)
     return root
 
 

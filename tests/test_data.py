@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from aecore import data as D
-from aecore.data import DataError, Dataset, check_fits, load_dataset, load_npz
+from aecore.data import DataError, Dataset, load_dataset, load_npz
+from aecore.models import check_fits
 
 FAST = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
@@ -322,7 +323,7 @@ def test_bad_npz_gets_its_own_sentence(tmp_path, make, words):
 
 
 def test_bad_npz_trains_and_caches_nothing(tmp_path, store, tiny):
-    from aecore.train import get_run
+    from aecore.runner import get_run
 
     path = _nan(tmp_path)
     with pytest.raises(DataError):

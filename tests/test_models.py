@@ -6,7 +6,7 @@ import pytest
 
 from aecore.config import RunConfig
 from aecore.data import DataError
-from aecore.models import build_model, decode, encode, encode_distribution, layer_table, reconstruct
+from aecore.models import build_model, custom_objects, decode, encode, encode_distribution, layer_table, reconstruct
 
 
 def shapes(model):
@@ -98,7 +98,7 @@ def test_save_load_round_trip(arch, digits, tmp_path):
     model.fit(x, x, epochs=1, batch_size=16, verbose=0)
     path = tmp_path / f"{arch}.keras"
     model.save(path)
-    loaded = keras.models.load_model(path)
+    loaded = keras.models.load_model(path, custom_objects=custom_objects())
     np.testing.assert_allclose(reconstruct(loaded, x), reconstruct(model, x), atol=1e-6)
     assert encode(loaded, x).shape[0] == len(x)
 
@@ -106,13 +106,14 @@ def test_save_load_round_trip(arch, digits, tmp_path):
 def test_vae_fit_validates_evaluates_predicts_and_reports_both_loss_parts(digits):
     x_train, x_test = digits
     model = build_model(RunConfig.for_arch("vae", latent_dim=2), (28, 28, 1))
-    history = model.fit(x_train, epochs=2, batch_size=32, validation_data=(x_test,), verbose=0).history
+    # Unshuffled: with 4 steps an epoch, the batch order alone can raise one epoch's training loss.
+    history = model.fit(x_train, epochs=2, batch_size=32, shuffle=False, validation_data=(x_test,), verbose=0).history
     for key in ("loss", "rec", "kl", "val_loss", "val_rec", "val_kl"):
         assert len(history[key]) == 2 and np.isfinite(history[key]).all(), key
     # loss = reconstruction + KL, each in nats per image (summed over 784 pixels).
     assert history["loss"][-1] == pytest.approx(history["rec"][-1] + history["kl"][-1], rel=1e-4)
     assert 50 < history["val_rec"][-1] < 784 * np.log(2) * 1.5
-    assert history["loss"][1] < history["loss"][0]
+    assert history["val_loss"][1] < history["val_loss"][0]  # it learns
     scores = model.evaluate(x_test, batch_size=32, verbose=0, return_dict=True)
     assert set(scores) >= {"loss", "rec", "kl"}
     assert model.predict(x_test[:5], verbose=0).shape == (5, 28, 28, 1)

@@ -15,7 +15,7 @@ import pytest
 
 from aecore.models import reconstruct
 from aecore.store import RunStore, run_key
-from aecore.train import get_run
+from aecore.runner import get_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -229,7 +229,7 @@ RACE = textwrap.dedent(
     from aecore.config import RunConfig
     from aecore.data import load_dataset
     from aecore.store import RunStore
-    from aecore.train import get_run
+    from aecore.runner import get_run
 
     root, me, other = sys.argv[1:4]
     config = RunConfig.for_arch("basic", epochs=1)

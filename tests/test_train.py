@@ -12,7 +12,8 @@ from aecore import train as T
 from aecore.config import RunConfig
 from aecore.data import load_dataset
 from aecore.models import build_model, decode, encode, reconstruct, warm_up
-from aecore.train import TrainProgress, evaluate, get_run, train
+from aecore.runner import get_run
+from aecore.train import TrainProgress, evaluate, train
 
 IMAGE_KEYS = {"test_mse", "test_bce", "test_psnr", "seconds", "train_img_per_s"}
 EXPECTED_KEYS = {

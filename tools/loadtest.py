@@ -44,7 +44,7 @@ def prepare_cache(cache_dir: str, fast: bool) -> None:
     if fast:
         os.environ["AECORE_STUDIO_TEST_DEFAULTS"] = "1"
     from aecore.store import RunStore
-    from aecore.train import get_run
+    from aecore.runner import get_run
     from dashboard.forms import defaults_for
 
     get_run(defaults_for("vae"), RunStore(cache_dir))

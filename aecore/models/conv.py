@@ -1,31 +1,87 @@
 """conv: the notes' convolutional autoencoder, 28x28x1 -> 7x7x256 bottleneck -> 28x28x1."""
 
-import keras
-from keras import layers
+from __future__ import annotations
+
+from aecore.models.spec import (
+    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
+)
+
+IMAGE_SHAPE = (28, 28, 1)
 
 
-def build_conv(width: float = 1.0, bottleneck_filters: int = 256) -> keras.Model:
+def filters(count: int, width: float) -> int:
+    """A layer's filter count at this width multiplier (1.0 is the notes' network)."""
+    return max(1, round(count * width))
+
+
+def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0) -> keras.Model:
     """Conv64+pool, Conv128+pool, Conv256 at 7x7, then mirrored. width scales every filter count."""
+    import keras
+    from keras import layers
 
-    def f(filters: int) -> int:
-        return max(1, round(filters * width))
+    seeds = LayerSeeds(seed)
 
-    def conv(filters, name):
-        return layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)
+    def conv(count, name):
+        return layers.Conv2D(filters(count, width), 3, padding="same", activation="relu",
+                             kernel_initializer=seeds.glorot(), name=name)
 
-    inputs = keras.Input((28, 28, 1), name="x")
-    h = conv(f(64), "enc_conv64")(inputs)
+    inputs = keras.Input(IMAGE_SHAPE, name="x")
+    h = conv(64, "enc_conv64")(inputs)
     h = layers.MaxPooling2D(2, name="enc_pool1")(h)
-    h = conv(f(128), "enc_conv128")(h)
+    h = conv(128, "enc_conv128")(h)
     h = layers.MaxPooling2D(2, name="enc_pool2")(h)
-    code = conv(f(bottleneck_filters), "bottleneck")(h)
+    code = conv(bottleneck_filters, "bottleneck")(h)
     encoder = keras.Model(inputs, code, name="encoder")
 
-    code_in = keras.Input((7, 7, f(bottleneck_filters)), name="z")
-    h = conv(f(128), "dec_conv128")(code_in)
+    code_in = keras.Input((7, 7, filters(bottleneck_filters, width)), name="z")
+    h = conv(128, "dec_conv128")(code_in)
     h = layers.UpSampling2D(2, name="dec_up1")(h)
-    h = conv(f(64), "dec_conv64")(h)
+    h = conv(64, "dec_conv64")(h)
     h = layers.UpSampling2D(2, name="dec_up2")(h)
-    outputs = layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="reconstruction")(h)
+    outputs = layers.Conv2D(1, 3, padding="same", activation="sigmoid", kernel_initializer=seeds.glorot(),
+                            name="reconstruction")(h)
     decoder = keras.Model(code_in, outputs, name="decoder")
     return keras.Model(inputs, decoder(encoder(inputs)), name="conv")
+
+
+def _build(config, input_shape):
+    import keras
+
+    model = build_conv(config.width, config.latent_dim, config.seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss="binary_crossentropy",
+                  jit_compile=SPEC.jit_compile)
+    return model
+
+
+def _bottleneck(config) -> tuple[str, int]:
+    count = filters(config.latent_dim, config.width)
+    return f"7x7x{count}", 49 * count
+
+
+SPEC = ArchSpec(
+    name="conv",
+    title="Convolutional",
+    description="Conv64+pool, Conv128+pool, Conv256 bottleneck at 7x7, mirrored decoder, BCE",
+    summary="Conv + pooling down to a 7×7 feature map, upsampling back up; BCE per pixel.",
+    icon=":material/grid_on:",
+    order=3,
+    input_kind=IMAGES,
+    image_shape=IMAGE_SHAPE,
+    build=_build,
+    loss=lambda config: "bce",
+    defaults=dict(dataset="mnist-sample", epochs=3, batch_size=64, latent_dim=256, lr=1e-3, width=0.5),
+    fields=(
+        EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM.with_label("Bottleneck filters (7 x 7 x filters)"),
+        Field("width", "Width (filter multiplier)", "choice", choices=(0.125, 0.25, 0.5, 0.75, 1.0), slider=True,
+              help="scales every filter count; 1.0 is the notes' Conv64/128/256 network"),
+        TRAIN_SIZE, SEED, NOISE,
+    ),
+    latent_label="7 x 7 x filters feature map",
+    bottleneck=_bottleneck,
+    diagram="28×28×1 → 14×14×64 → 7×7×128 → 7×7×256 → 28×28×1",
+    # XLA pays for its compile here; a conv step is long enough to need no more than one step per call.
+    jit_compile=True,
+    steps_per_execution=1,
+    denoises=True,
+    tiny=dict(epochs=1, train_size=256, width=0.25),
+)

@@ -1,9 +1,13 @@
 """stacked: dense encoder, bottleneck and mirrored decoder (784 -> 128 -> 64 -> 32 -> 64 -> 128 -> 784)."""
 
+from __future__ import annotations
+
 import math
 
-import keras
-from keras import layers
+from aecore.models.spec import (
+    ANY, BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, NOISE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
+    latent_bottleneck,
+)
 
 
 def build_stacked(
@@ -11,22 +15,67 @@ def build_stacked(
     hidden: tuple[int, ...] = (128, 64),
     latent_dim: int = 32,
     output_activation: str = "sigmoid",
+    seed: int = 0,
 ) -> keras.Model:
     """Images are flattened on the way in and reshaped on the way out, so one data path serves all models."""
+    import keras
+    from keras import layers
+
+    seeds = LayerSeeds(seed)
     n = math.prod(input_shape)
     inputs = keras.Input(input_shape, name="x")
     h = layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
     for i, units in enumerate(hidden):
-        h = layers.Dense(units, activation="relu", name=f"enc_dense{i + 1}")(h)
-    code = layers.Dense(latent_dim, activation="relu", name="bottleneck")(h)
+        h = layers.Dense(units, activation="relu", kernel_initializer=seeds.glorot(), name=f"enc_dense{i + 1}")(h)
+    code = layers.Dense(latent_dim, activation="relu", kernel_initializer=seeds.glorot(), name="bottleneck")(h)
     encoder = keras.Model(inputs, code, name="encoder")
 
     code_in = keras.Input((latent_dim,), name="z")
     h = code_in
     for i, units in enumerate(reversed(hidden)):
-        h = layers.Dense(units, activation="relu", name=f"dec_dense{i + 1}")(h)
-    h = layers.Dense(n, activation=output_activation, name="reconstruction")(h)
+        h = layers.Dense(units, activation="relu", kernel_initializer=seeds.glorot(), name=f"dec_dense{i + 1}")(h)
+    h = layers.Dense(n, activation=output_activation, kernel_initializer=seeds.glorot(), name="reconstruction")(h)
     if len(input_shape) > 1:
         h = layers.Reshape(input_shape, name="unflatten")(h)
     decoder = keras.Model(code_in, h, name="decoder")
     return keras.Model(inputs, decoder(encoder(inputs)), name="stacked")
+
+
+def _build(config, input_shape):
+    import keras
+
+    is_bce = config.loss == "bce"
+    model = build_stacked(tuple(input_shape), config.hidden, config.latent_dim, "sigmoid" if is_bce else "linear",
+                          config.seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr),
+                  loss="binary_crossentropy" if is_bce else "mse", jit_compile=SPEC.jit_compile)
+    return model
+
+
+SPEC = ArchSpec(
+    name="stacked",
+    title="Stacked",
+    description="dense 784 -> 128 -> 64 -> 32 bottleneck, mirrored decoder",
+    summary="Dense layers around a 32-unit bottleneck on MNIST digits, mirrored decoder, BCE or MSE.",
+    icon=":material/stacks:",
+    order=2,
+    input_kind=ANY,
+    build=_build,
+    loss=lambda config: config.loss,
+    defaults=dict(dataset="mnist-sample", epochs=15, batch_size=64, latent_dim=32, lr=1e-3),
+    fields=(
+        EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM.with_label("Bottleneck units"),
+        Field("hidden", "Hidden layers", "sizes", 1, 8192,
+              help="encoder layer sizes before the bottleneck, comma separated"),
+        Field("loss", "Loss", "choice", choices=("bce", "mse"), help="bce for pixels in [0, 1]; mse for any values"),
+        TRAIN_SIZE, SEED, NOISE,
+    ),
+    latent_label="bottleneck units",
+    bottleneck=latent_bottleneck,
+    diagram="784 → 128 → 64 → 32 → 64 → 128 → 784",
+    # XLA pays together with several steps per call: a dense step is short next to the call around it.
+    jit_compile=True,
+    steps_per_execution=8,
+    denoises=True,
+    tiny=dict(epochs=1, train_size=256),
+)

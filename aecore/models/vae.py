@@ -1,129 +1,116 @@
 """vae: the notes' convolutional variational autoencoder (after keras.io's VAE example).
 
-Keras 3 has no symbolic add_loss, so the loss lives in train_step/test_step and its
-parts are tracked with Mean metrics. Unlike the keras.io example this one validates,
-evaluates, predicts and survives a .keras save/load round trip.
+Its Keras classes (the VAE model with its own train and test steps, and the Sampling
+layer) are in _vae_keras.py, imported when a model is built or loaded: the registry,
+and with it the app's navigation, must not wait for Keras to import.
 """
 
-import keras
-import tensorflow as tf
-from keras import layers, ops
+from __future__ import annotations
 
+from aecore.models.spec import (
+    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, SEED, TRAIN_SIZE, ArchSpec, LayerSeeds, latent_bottleneck,
+)
+
+IMAGE_SHAPE = (28, 28, 1)
 DENSE_UNITS = 16  # the notes' (and keras.io's) small dense layer before the heads
 
 
-@keras.saving.register_keras_serializable(package="aecore")
-class Sampling(layers.Layer):
-    """z = mean + exp(0.5 * log_var) * eps, eps ~ N(0, I): the reparameterisation trick."""
-
-    def __init__(self, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, inputs):
-        mean, log_var = inputs
-        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
-        return mean + ops.exp(0.5 * log_var) * eps
-
-    def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
-
-
-def build_vae_encoder(latent_dim: int) -> keras.Model:
+def build_vae_encoder(latent_dim: int, seeds: LayerSeeds) -> keras.Model:
     """28x28x1 -> (mean, log_var), each of size latent_dim."""
-    inputs = keras.Input((28, 28, 1), name="x")
-    h = layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="enc_conv32")(inputs)
+    import keras
+    from keras import layers
+
+    def conv(filters, name):
+        return layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu",
+                             kernel_initializer=seeds.glorot(), name=name)
+
+    inputs = keras.Input(IMAGE_SHAPE, name="x")
+    h = conv(32, "enc_conv32")(inputs)
     h = layers.BatchNormalization(name="enc_bn1")(h)
-    h = layers.Conv2D(64, 3, strides=2, padding="same", activation="relu", name="enc_conv64")(h)
+    h = conv(64, "enc_conv64")(h)
     h = layers.BatchNormalization(name="enc_bn2")(h)
     h = layers.Flatten(name="flatten")(h)
-    h = layers.Dense(DENSE_UNITS, activation="relu", name="enc_dense")(h)
+    h = layers.Dense(DENSE_UNITS, activation="relu", kernel_initializer=seeds.glorot(), name="enc_dense")(h)
     h = layers.BatchNormalization(name="enc_bn3")(h)
-    mean = layers.Dense(latent_dim, name="mean")(h)
-    log_var = layers.Dense(latent_dim, name="log_var")(h)
+    mean = layers.Dense(latent_dim, kernel_initializer=seeds.glorot(), name="mean")(h)
+    log_var = layers.Dense(latent_dim, kernel_initializer=seeds.glorot(), name="log_var")(h)
     return keras.Model(inputs, [mean, log_var], name="encoder")
 
 
-def build_vae_decoder(latent_dim: int) -> keras.Model:
+def build_vae_decoder(latent_dim: int, seeds: LayerSeeds) -> keras.Model:
     """z -> 28x28x1 image in [0, 1]."""
+    import keras
+    from keras import layers
+
+    def deconv(filters, strides, activation, name):
+        return layers.Conv2DTranspose(filters, 3, strides=strides, padding="same", activation=activation,
+                                      kernel_initializer=seeds.glorot(), name=name)
+
     z = keras.Input((latent_dim,), name="z")
-    h = layers.Dense(7 * 7 * 64, activation="relu", name="dec_dense")(z)
+    h = layers.Dense(7 * 7 * 64, activation="relu", kernel_initializer=seeds.glorot(), name="dec_dense")(z)
     h = layers.BatchNormalization(name="dec_bn1")(h)
     h = layers.Reshape((7, 7, 64), name="reshape")(h)
-    h = layers.Conv2DTranspose(64, 3, strides=2, padding="same", activation="relu", name="dec_convT64")(h)
+    h = deconv(64, 2, "relu", "dec_convT64")(h)
     h = layers.BatchNormalization(name="dec_bn2")(h)
-    h = layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu", name="dec_convT32")(h)
+    h = deconv(32, 2, "relu", "dec_convT32")(h)
     h = layers.BatchNormalization(name="dec_bn3")(h)
-    outputs = layers.Conv2DTranspose(1, 3, strides=1, padding="same", activation="sigmoid", name="reconstruction")(h)
+    outputs = deconv(1, 1, "sigmoid", "reconstruction")(h)
     return keras.Model(z, outputs, name="decoder")
 
 
-@keras.saving.register_keras_serializable(package="aecore")
-class VAE(keras.Model):
-    """Encoder -> Sampling -> decoder; loss = per-image summed BCE + KL (nats per image)."""
-
-    def __init__(self, latent_dim: int = 2, seed=None, **kwargs):
-        super().__init__(**kwargs)
-        self.latent_dim = latent_dim
-        self.seed = seed
-        self.encoder = build_vae_encoder(latent_dim)
-        self.decoder = build_vae_decoder(latent_dim)
-        self.sampling = Sampling(seed, name="sampling")
-        self.loss_tracker = keras.metrics.Mean(name="loss")
-        self.rec_tracker = keras.metrics.Mean(name="rec")
-        self.kl_tracker = keras.metrics.Mean(name="kl")
-
-    def build(self, input_shape=None):
-        # The encoder and decoder are functional models, built when constructed.
-        pass
-
-    @property
-    def metrics(self):
-        return [self.loss_tracker, self.rec_tracker, self.kl_tracker]
-
-    def call(self, x, training=False):
-        # Inference decodes the mean: a deterministic reconstruction.
-        mean, log_var = self.encoder(x, training=training)
-        z = self.sampling([mean, log_var]) if training else mean
-        return self.decoder(z, training=training)
-
-    def loss_parts(self, x, target, training: bool):
-        """(reconstruction, kl), each averaged over the batch, in nats per image."""
-        mean, log_var = self.encoder(x, training=training)
-        z = self.sampling([mean, log_var])
-        recon = self.decoder(z, training=training)
-        rec = ops.mean(ops.sum(keras.losses.binary_crossentropy(target, recon), axis=(1, 2)))
-        kl = ops.mean(-0.5 * ops.sum(1 + log_var - ops.square(mean) - ops.exp(log_var), axis=1))
-        return rec, kl
-
-    def _report(self, rec, kl):
-        self.loss_tracker.update_state(rec + kl)
-        self.rec_tracker.update_state(rec)
-        self.kl_tracker.update_state(kl)
-        return {m.name: m.result() for m in self.metrics}
-
-    def train_step(self, data):
-        x, target, _ = keras.utils.unpack_x_y_sample_weight(data)
-        target = x if target is None else target
-        with tf.GradientTape() as tape:
-            rec, kl = self.loss_parts(x, target, training=True)
-            loss = rec + kl
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        return self._report(rec, kl)
-
-    def test_step(self, data):
-        x, target, _ = keras.utils.unpack_x_y_sample_weight(data)
-        target = x if target is None else target
-        return self._report(*self.loss_parts(x, target, training=False))
-
-    def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "latent_dim": self.latent_dim, "seed": self.seed}
-
-
-def build_vae(latent_dim: int = 2, seed=None) -> VAE:
+def build_vae(latent_dim: int = 2, seed=None):
     """A built VAE (weights exist, so it can be summarised, saved and loaded at once)."""
+    from aecore.models._vae_keras import VAE
+
     model = VAE(latent_dim=latent_dim, seed=seed, name="vae")
-    model.build((None, 28, 28, 1))
+    model.build((None, *IMAGE_SHAPE))
     return model
+
+
+def _build(config, input_shape):
+    import keras
+
+    model = build_vae(config.latent_dim, seed=config.seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), jit_compile=SPEC.jit_compile)
+    return model
+
+
+def _keras_classes() -> dict:
+    from aecore.models._vae_keras import VAE, Sampling
+
+    return {"VAE": VAE, "Sampling": Sampling}
+
+
+def _elbo_metrics(model, config, data, inputs, batch_size) -> dict:
+    """The ELBO and its parts on the test set, in nats per image."""
+    # The estimate samples z: start the draws afresh, so evaluating a model again gives the same numbers.
+    model.sampling.restart()
+    parts = model.evaluate(inputs, data.x_test, batch_size=batch_size, verbose=0, return_dict=True)
+    return {"test_loss": float(parts["loss"]), "test_rec": float(parts["rec"]), "test_kl": float(parts["kl"])}
+
+
+SPEC = ArchSpec(
+    name="vae",
+    title="Variational",
+    description="convolutional VAE with BatchNorm, mean and log-variance heads, BCE + KL",
+    summary="Convolutional VAE with BatchNorm; loss = summed BCE + KL per image. Slide through its latent space.",
+    icon=":material/blur_on:",
+    order=4,
+    input_kind=IMAGES,
+    image_shape=IMAGE_SHAPE,
+    build=_build,
+    loss=lambda config: "elbo",
+    # 6 epochs of batch 32 reach a lower test loss than 10 of batch 64, in less time (README's figures).
+    defaults=dict(dataset="mnist-sample", epochs=6, batch_size=32, latent_dim=2, lr=1e-3),
+    fields=(EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM, TRAIN_SIZE, SEED),
+    latent_label="latent dimensions (mean and log-variance heads)",
+    bottleneck=latent_bottleneck,
+    diagram="28×28×1 → (mean, log_var) of size k → z → 28×28×1",
+    # No XLA: its CPU transposed convolutions are slower than TensorFlow's own, and its compile is long.
+    jit_compile=False,
+    steps_per_execution=2,
+    samples=True,
+    custom_objects=_keras_classes,
+    tiny=dict(epochs=1, train_size=256),
+    extra_metrics=_elbo_metrics,
+)

@@ -1,0 +1,100 @@
+"""The Keras classes of the vae architecture (aecore/models/vae.py): the VAE model and its Sampling layer.
+
+Keras 3 has no symbolic add_loss, so the loss lives in train_step/test_step and its
+parts are tracked with Mean metrics. Unlike the keras.io example this one validates,
+evaluates, predicts and survives a .keras save/load round trip. The classes are not
+registered with Keras globally: loading a saved model names them (aecore.models.custom_objects()).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import layers, ops
+
+from aecore.models.spec import LayerSeeds
+from aecore.models.vae import build_vae_decoder, build_vae_encoder
+
+
+class Sampling(layers.Layer):
+    """z = mean + exp(0.5 * log_var) * eps, eps ~ N(0, I): the reparameterisation trick."""
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        return mean + ops.exp(0.5 * log_var) * eps
+
+    def restart(self) -> None:
+        """Draw the same eps sequence again from now on, as a fresh layer of this seed would."""
+        self.seed_generator.state.assign(keras.random.SeedGenerator(self.seed).state.value)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+class VAE(keras.Model):
+    """Encoder -> Sampling -> decoder; loss = per-image summed BCE + KL (nats per image)."""
+
+    def __init__(self, latent_dim: int = 2, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = latent_dim
+        self.seed = seed
+        seeds = LayerSeeds(0 if seed is None else seed)
+        self.encoder = build_vae_encoder(latent_dim, seeds)
+        self.decoder = build_vae_decoder(latent_dim, seeds)
+        self.sampling = Sampling(seed, name="sampling")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.rec_tracker = keras.metrics.Mean(name="rec")
+        self.kl_tracker = keras.metrics.Mean(name="kl")
+
+    def build(self, input_shape=None):
+        # The encoder and decoder are functional models, built when constructed.
+        pass
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.rec_tracker, self.kl_tracker]
+
+    def call(self, x, training=False):
+        # Inference decodes the mean: a deterministic reconstruction.
+        mean, log_var = self.encoder(x, training=training)
+        z = self.sampling([mean, log_var]) if training else mean
+        return self.decoder(z, training=training)
+
+    def loss_parts(self, x, target, training: bool):
+        """(reconstruction, kl), each averaged over the batch, in nats per image."""
+        mean, log_var = self.encoder(x, training=training)
+        z = self.sampling([mean, log_var])
+        recon = self.decoder(z, training=training)
+        rec = ops.mean(ops.sum(keras.losses.binary_crossentropy(target, recon), axis=(1, 2)))
+        kl = ops.mean(-0.5 * ops.sum(1 + log_var - ops.square(mean) - ops.exp(log_var), axis=1))
+        return rec, kl
+
+    def _report(self, rec, kl):
+        self.loss_tracker.update_state(rec + kl)
+        self.rec_tracker.update_state(rec)
+        self.kl_tracker.update_state(kl)
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        x, target, _ = keras.utils.unpack_x_y_sample_weight(data)
+        target = x if target is None else target
+        with tf.GradientTape() as tape:
+            rec, kl = self.loss_parts(x, target, training=True)
+            loss = rec + kl
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return self._report(rec, kl)
+
+    def test_step(self, data):
+        x, target, _ = keras.utils.unpack_x_y_sample_weight(data)
+        target = x if target is None else target
+        return self._report(*self.loss_parts(x, target, training=False))
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, "latent_dim": self.latent_dim, "seed": self.seed}

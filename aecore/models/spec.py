@@ -1,0 +1,128 @@
+"""What an architecture is, as the rest of the house reads it: ArchSpec, its hyperparameter Fields, and layer seeds.
+
+Each model file in this package exports one ArchSpec as SPEC; aecore.models collects
+them into the registry. Forms, the CLI, shape checks, tables and tests read specs,
+so nothing outside the model files branches on an architecture's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+    from aecore.config import RunConfig
+    from aecore.data import Dataset
+
+# Input kinds: what one example of the data must look like.
+VECTORS = "vectors"  # N x D
+IMAGES = "images"  # N x H x W x C, of the spec's image_shape
+ANY = "any"  # either: the model flattens what it gets
+
+# Loss names a spec's loss() returns, and their units ({per} is "pixel" or "coordinate").
+LOSS_UNITS = {"mse": "MSE per {per}", "bce": "BCE, nats per {per}", "elbo": "nats per image"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One hyperparameter: the RunConfig field it sets, and how a form and the CLI offer it.
+
+    kind: "int" (a number box), "float" (a slider), "choice" (one of choices), "sizes"
+    (comma-separated whole numbers). low, high and step bound what the form offers; RunConfig
+    validates the values whatever their source.
+    """
+
+    name: str
+    label: str
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    choices: tuple = ()
+    help: str = ""
+    slider: bool = False  # a choice drawn as a select slider (ordered values) rather than a select box
+
+    def with_label(self, label: str, help: str | None = None) -> Field:
+        """The same field under the label this architecture gives it."""
+        return Field(self.name, label, self.kind, self.low, self.high, self.step, self.choices,
+                     self.help if help is None else help, self.slider)
+
+
+# The fields most architectures share; a model file lists the ones it uses, in form order.
+EPOCHS = Field("epochs", "Epochs", "int", 1, 200)
+BATCH_SIZE = Field("batch_size", "Batch size", "int", 1, 1024)
+LEARNING_RATE = Field("lr", "Learning rate", "choice", choices=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
+                      slider=True)
+LATENT_DIM = Field("latent_dim", "Latent dimensions", "int", 1, 512)
+TRAIN_SIZE = Field("train_size", "Training images (0 = all)", "int", 0, 60000, step=256,
+                   help="use only the first N training examples (0 = all)")
+SEED = Field("seed", "Seed", "int", 0, 2**31 - 1)
+NOISE = Field("noise", "Noise level (std, 0 = off)", "float", 0.0, 1.0, step=0.05,
+              help="Denoising: train on inputs with Gaussian noise of this standard deviation "
+                   "(pixels in [0, 1]) against the clean images")
+
+
+@dataclass(frozen=True)
+class ArchSpec:
+    """Everything the house needs to know about one architecture."""
+
+    name: str  # the registry key, the CLI's --arch value and the page file's name
+    title: str  # as the navigation shows it
+    description: str  # one line, in the notes' terms
+    summary: str  # a sentence for a newcomer: what it is and what to look at
+    icon: str  # a Material icon for the navigation
+    order: int  # place in the navigation and in listings
+    input_kind: str  # VECTORS, IMAGES or ANY
+    build: Callable[[RunConfig, tuple[int, ...]], keras.Model]  # a compiled, untrained model
+    loss: Callable[[RunConfig], str]  # a key of LOSS_UNITS
+    defaults: Mapping[str, Any]  # RunConfig values this architecture starts from
+    fields: tuple[Field, ...]  # the hyperparameters it uses, in form order (dataset comes first, always)
+    latent_label: str  # what its code is, in words, e.g. "7 x 7 x filters feature map"
+    bottleneck: Callable[[RunConfig], tuple[str, int]]  # (shape as text, number of values) of a run's code
+    diagram: str  # the layer sizes, one line, for the Home page's card
+    jit_compile: bool = False  # XLA for training, where it pays on CPU (the benchmark measures it)
+    steps_per_execution: int = 1  # training steps per call of the compiled step, at most
+    image_shape: tuple[int, ...] | None = None  # the one example shape an IMAGES model takes
+    denoises: bool = False  # offers a noise level (NOISE among its fields)
+    samples: bool = False  # a generative model: its decoder turns prior samples into examples
+    custom_objects: Callable[[], Mapping[str, type]] | None = None  # the Keras classes its saved models need
+    tiny: Mapping[str, Any] = field(default_factory=dict)  # overrides for a run of seconds (tests, quick demos)
+    # Test metrics beyond reconstruction error: (model, config, data, test inputs, batch size) -> {name: value}.
+    extra_metrics: Callable[[keras.Model, RunConfig, Dataset, np.ndarray, int], dict] | None = None
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """The RunConfig fields this architecture uses (dataset and seed among them)."""
+        return ("dataset", *(f.name for f in self.fields))
+
+    def loss_unit(self, config: RunConfig, per: str) -> str:
+        """The training loss's unit, e.g. 'BCE, nats per pixel'; per is 'pixel' or 'coordinate'."""
+        return LOSS_UNITS[self.loss(config)].format(per=per)
+
+
+def latent_bottleneck(config: RunConfig) -> tuple[str, int]:
+    """A flat code of latent_dim values."""
+    return str(config.latent_dim), config.latent_dim
+
+
+class LayerSeeds:
+    """Distinct, reproducible initializer seeds for one model's layers.
+
+    Keras' unseeded initializers draw from process-wide random state, which another
+    session training in the same server moves at any moment; a seeded initializer per
+    layer makes a model's starting weights depend on its run's seed alone.
+    """
+
+    def __init__(self, seed: int):
+        self._next = (int(seed) * 7919) % (2**31 - 1000)
+
+    def glorot(self):
+        """Keras' default kernel initializer, seeded."""
+        import keras
+
+        self._next += 1
+        return keras.initializers.GlorotUniform(seed=self._next)
