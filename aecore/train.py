@@ -18,7 +18,7 @@ from aecore.models import build_model, get_spec, reconstruct
 from aecore.run import Run
 
 REPLAY_IMAGES = 8  # test digits reconstructed after every epoch (the training replay)
-MAX_VALIDATION = 500  # validation examples per epoch: enough for a curve; 1000 cost conv 10% of its epoch
+MAX_VALIDATION = 500  # validation examples per epoch: enough for a curve, a small share of an epoch's time
 VALIDATION_BATCH = 250  # one fixed validation batch shape (divides MAX_VALIDATION): XLA compiles it once
 
 
@@ -156,7 +156,7 @@ def _training_batches(inputs: np.ndarray, targets: np.ndarray, batch_size: int, 
     batches = tf.data.Dataset.zip((indices, tf.data.Dataset.from_tensors(data).repeat()))
     # One gather per batch is cheap next to a step: a plain map and a fixed prefetch need
     # no autotuning. With tf.data's autotuning on, deleting the iterator at fit's end
-    # waited for its tuning thread: measured 1 s (stacked) to 20 s (conv), at random.
+    # waited for its tuning thread, for up to tens of seconds, at random.
     options = tf.data.Options()
     options.autotune.enabled = False
     return batches.map(gather).prefetch(2).with_options(options)

@@ -217,6 +217,6 @@ def _latent_scatter(key: str, _points: np.ndarray, _labels: np.ndarray | None, a
 
 
 def latent_scatter(view: RunView, points: np.ndarray, axis_label: str):
-    """The view's latent scatter (about 70 ms to build), made once per run and shared by all sessions:
+    """The view's latent scatter (costly to build), made once per run and shared by all sessions:
     never mutate it (figures.with_marks copies it)."""
     return _latent_scatter(view.key, points, view.y_view, axis_label)

@@ -18,9 +18,9 @@ def _parts(model: keras.Model) -> tuple[keras.Model, keras.Model]:
 
 
 # Inference calls a graph function per model (or model part), traced once for any batch
-# size, instead of running the model eagerly layer by layer: a one-vector decode costs
-# about 1 ms instead of 10-20, a 20 x 20 grid a few ms instead of hundreds, and both
-# stay far below predict's per-call overhead. Keyed weakly, so a dropped model frees them.
+# size, instead of running the model eagerly layer by layer or through predict, whose
+# per-call overhead dwarfs a small decode (README's Performance section has the figures).
+# Keyed weakly, so a dropped model frees them.
 _INFERENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _INFERENCE_LOCK = threading.Lock()
 
