@@ -11,6 +11,7 @@ from dataclasses import dataclass
 MAX_EPOCHS = 500
 MAX_BATCH_SIZE = 8192
 MAX_LATENT_DIM = 4096
+MAX_BETA = 10.0
 
 
 class ConfigError(ValueError):
@@ -37,6 +38,8 @@ class RunConfig:
     activation: str = "linear"  # the code layer's activation
     loss: str = "bce"  # reconstruction loss where an architecture lets one choose
     noise: float = 0.0  # denoising: std of Gaussian noise added to inputs, 0 = off
+    beta: float = 1.0  # weight of the KL term in a variational model's objective (1 = the ELBO)
+    kl_warmup: int = 0  # epochs over which the KL weight rises linearly from 0 to beta
     train_size: int = 0  # 0 = every training example the dataset has
 
     @classmethod
@@ -69,6 +72,12 @@ class RunConfig:
             raise ConfigError(f"Width multiplier must be between 0.05 and 4, got {self.width}.")
         if not _is_real(self.noise) or not 0 <= self.noise <= 1:
             raise ConfigError(f"Noise level must be between 0 and 1, got {self.noise}.")
+        if not _is_real(self.beta) or not 0 <= self.beta <= MAX_BETA:
+            raise ConfigError(f"The KL weight beta must be a number from 0 to {MAX_BETA:g}, got {self.beta}.")
+        _check_int("KL warm-up", self.kl_warmup, 0, MAX_EPOCHS)
+        if self.kl_warmup > self.epochs:
+            raise ConfigError(f"The KL warm-up ({self.kl_warmup} epochs) cannot be longer than the training "
+                              f"({self.epochs} epochs).")
         if not self.hidden or any(not isinstance(h, int) or not 1 <= h <= 8192 for h in self.hidden):
             raise ConfigError(f"Hidden sizes must be whole numbers from 1 to 8192, got {self.hidden}.")
         for field in spec.fields:  # named choices (activation, loss) come from the architecture

@@ -33,9 +33,7 @@ class Run:
     def summary(self) -> dict:
         """The JSON-ready facts of this run (what the CLI prints and the store keeps)."""
         return {
-            "arch": self.config.arch,
-            "dataset": self.config.dataset,
-            "epochs": self.config.epochs,
+            **self.config.key_dict(),  # arch, dataset and the settings this architecture uses
             "cached": self.cached,
             "parameters": int(self.model.count_params()),
             **self.metrics,

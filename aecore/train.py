@@ -185,6 +185,8 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
     val_batch = min(VALIDATION_BATCH, n_val)
 
     callback = _Progress(steps, batch_size, config.epochs, progress, replay_x)
+    spec_callbacks = get_spec(config.arch).callbacks
+    extra_callbacks = spec_callbacks(config, steps) if spec_callbacks else []
     fit = model.fit(
         _training_batches(inputs_train, x_train, batch_size, config.seed),
         validation_data=(inputs_val[:n_val], x_val[:n_val]),
@@ -192,7 +194,7 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
         epochs=config.epochs,
         steps_per_epoch=steps,
         shuffle=False,  # the batches are shuffled by the pipeline, seeded
-        callbacks=[callback],
+        callbacks=[*extra_callbacks, callback],
         verbose=0,
     )
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}

@@ -38,12 +38,20 @@ class Sampling(layers.Layer):
 
 
 class VAE(keras.Model):
-    """Encoder -> Sampling -> decoder; loss = per-image summed BCE + KL (nats per image)."""
+    """Encoder -> Sampling -> decoder; objective = per-image summed BCE + kl_weight * KL (nats per image).
 
-    def __init__(self, latent_dim: int = 2, seed=None, **kwargs):
+    kl_weight is beta once training is past any KL warm-up (KLWarmup moves it); beta = 1 makes the
+    objective the negative ELBO, the notes' loss.
+    """
+
+    def __init__(self, latent_dim: int = 2, seed=None, beta: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         self.seed = seed
+        self.beta = float(beta)
+        # A variable, not a Python number: the compiled steps read its current value, so a warm-up
+        # can move it between steps without tracing them again.
+        self.kl_weight = keras.Variable(self.beta, dtype="float32", trainable=False, name="kl_weight")
         seeds = LayerSeeds(0 if seed is None else seed)
         self.encoder = build_vae_encoder(latent_dim, seeds)
         self.decoder = build_vae_decoder(latent_dim, seeds)
@@ -76,7 +84,7 @@ class VAE(keras.Model):
         return rec, kl
 
     def _report(self, rec, kl):
-        self.loss_tracker.update_state(rec + kl)
+        self.loss_tracker.update_state(rec + self.kl_weight * kl)
         self.rec_tracker.update_state(rec)
         self.kl_tracker.update_state(kl)
         return {m.name: m.result() for m in self.metrics}
@@ -86,7 +94,7 @@ class VAE(keras.Model):
         target = x if target is None else target
         with tf.GradientTape() as tape:
             rec, kl = self.loss_parts(x, target, training=True)
-            loss = rec + kl
+            loss = rec + self.kl_weight * kl
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         return self._report(rec, kl)
@@ -97,4 +105,32 @@ class VAE(keras.Model):
         return self._report(*self.loss_parts(x, target, training=False))
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, "latent_dim": self.latent_dim, "seed": self.seed}
+        return {"name": self.name, "trainable": self.trainable, "latent_dim": self.latent_dim, "seed": self.seed,
+                "beta": self.beta}
+
+
+class KLWarmup(keras.callbacks.Callback):
+    """Raise the VAE's KL weight linearly from 0 to beta over the first warmup_steps training steps."""
+
+    def __init__(self, beta: float, warmup_steps: int):
+        super().__init__()
+        self.beta, self.warmup_steps = float(beta), int(warmup_steps)
+        self.epoch = 0
+        self.steps_per_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.steps_per_epoch = int(self.params.get("steps") or 0)
+        self._set(0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._set(self.epoch * self.steps_per_epoch + batch)
+
+    def on_train_end(self, logs=None):
+        self.model.kl_weight.assign(self.beta)  # evaluation and later use weigh the KL by beta itself
+
+    def _set(self, step: int) -> None:
+        share = 1.0 if self.warmup_steps <= 0 else min(1.0, step / self.warmup_steps)
+        self.model.kl_weight.assign(self.beta * share)

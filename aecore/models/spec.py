@@ -91,6 +91,8 @@ class ArchSpec:
     samples: bool = False  # a generative model: its decoder turns prior samples into examples
     custom_objects: Callable[[], Mapping[str, type]] | None = None  # the Keras classes its saved models need
     tiny: Mapping[str, Any] = field(default_factory=dict)  # overrides for a run of seconds (tests, quick demos)
+    # Keras callbacks its training needs: (config, steps per epoch) -> callbacks (the VAE's KL warm-up).
+    callbacks: Callable[[RunConfig, int], list] | None = None
     # Test metrics beyond reconstruction error: (model, config, data, test inputs, batch size) -> {name: value}.
     extra_metrics: Callable[[keras.Model, RunConfig, Dataset, np.ndarray, int], dict] | None = None
 
