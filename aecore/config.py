@@ -12,7 +12,7 @@ ARCHS = ("basic", "stacked", "conv", "vae")
 
 # One source of defaults. Each architecture page starts from these; they are
 # chosen so that training (compile and evaluation included) finishes within 30 s on
-# 2 CPU cores with recognisable reconstructions (python -m aecore bench measures them).
+# 2 CPU cores with recognisable reconstructions (python -m benchmarks measures them).
 # vae: 6 epochs of batch 32 reach a lower test loss (170 nats) than 10 of batch 64 (173)
 # in about two thirds of the time.
 ARCH_DEFAULTS: dict[str, dict] = {
