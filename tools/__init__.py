@@ -1,1 +1,1 @@
-"""Developer tools that drive the real app: a server launcher, the load test and the app benchmark."""
+"""Developer tools that drive the real app: a server launcher and the load test (benchmarks/ uses the launcher too)."""
