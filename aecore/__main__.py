@@ -1,4 +1,4 @@
-"""CLI: python -m aecore train | list.
+"""CLI: python -m aecore train | embed | list.
 
 Human progress goes to stderr; the last line of stdout is one JSON object.
 Any bad argument ends with exit code 2 and one sentence on stderr, before
@@ -82,11 +82,22 @@ def _hyperparameters() -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from aecore.models import names
-
     parser = _Parser(prog="python -m aecore", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    t = sub.add_parser("train", help="train one model (or load it from the run cache)")
+    run_options = _Parser(add_help=False)
+    _add_run_options(run_options)
+    sub.add_parser("train", parents=[run_options], help="train one model (or load it from the run cache)")
+    e = sub.add_parser("embed", parents=[run_options],
+                       help="write a run's encodings of its whole dataset (trained first if not cached)")
+    e.add_argument("--out", required=True, help="the file to write: .npz or .csv")
+    sub.add_parser("list", help="name the architectures and datasets")
+    return parser
+
+
+def _add_run_options(t) -> None:
+    """The options that name a run: --arch, --dataset, one per hyperparameter, and the cache's."""
+    from aecore.models import names
+
     t.add_argument("--arch", required=True, choices=names())
     t.add_argument("--dataset", help="a dataset name (see 'list'); default: the architecture's default")
     everyone = set(names())
@@ -98,8 +109,6 @@ def _parser() -> argparse.ArgumentParser:
         t.add_argument("--" + name.replace("_", "-"), dest=name, help=what, **_option(field))
     t.add_argument("--cache-dir", help="run cache folder (default: $AECORE_CACHE_DIR or ~/.cache/aecore)")
     t.add_argument("--no-cache", action="store_true", help="neither read nor write the run cache")
-    sub.add_parser("list", help="name the architectures and datasets")
-    return parser
 
 
 def _print_progress(p) -> None:
@@ -114,7 +123,19 @@ def _print_progress(p) -> None:
         print(file=sys.stderr)
 
 
-def _train(args) -> dict:
+def _embed(args) -> dict:
+    """Check the output path first, then get the run (as train does) and write its encodings."""
+    from aecore import export
+
+    path = export.check_path(args.out)
+    summary, run, data = _train(args, with_run=True)
+    arrays = export.encodings(run.model, data)
+    export.write(arrays, path)
+    print(f"wrote {', '.join(arrays)} of {len(arrays['split'])} examples to {path}", file=sys.stderr)
+    return {"out": str(path), "examples": len(arrays["split"]), "arrays": list(arrays), "run": summary}
+
+
+def _train(args, with_run: bool = False):
     """Validate everything (config, dataset, its fit to the arch, the cache folder), then get the run."""
     from aecore.config import RunConfig
     from aecore.data import load_dataset
@@ -145,7 +166,8 @@ def _train(args) -> dict:
     if run.cached:
         print(f"loaded from the run cache in {elapsed:.1f} s (trained in {run.seconds:.1f} s)", file=sys.stderr)
     # seconds is the training time (of the original run when cached); elapsed_seconds is this command's.
-    return {**run.summary(), "elapsed_seconds": round(elapsed, 3)}
+    summary = {**run.summary(), "elapsed_seconds": round(elapsed, 3)}
+    return (summary, run, data) if with_run else summary
 
 
 def _list() -> None:
@@ -169,6 +191,7 @@ def _json_line(summary: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from aecore.config import ConfigError
     from aecore.data import DataError
+    from aecore.export import ExportError
     from aecore.store import StoreError
 
     try:
@@ -177,7 +200,9 @@ def main(argv: list[str] | None = None) -> int:
             _list()
         elif args.command == "train":
             print(_json_line(_train(args)))
-    except (UsageError, ConfigError, DataError, StoreError) as exc:
+        elif args.command == "embed":
+            print(_json_line(_embed(args)))
+    except (UsageError, ConfigError, DataError, ExportError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

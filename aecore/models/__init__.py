@@ -22,6 +22,7 @@ __all__ = [
     "encode",
     "encode_distribution",
     "get_spec",
+    "has_distribution",
     "layer_table",
     "names",
     "reconstruct",
@@ -36,7 +37,7 @@ _REGISTRY: dict[str, ArchSpec] = {}
 
 
 _NOT_ARCHITECTURES = {"spec", "inference"}  # and private modules (_name): an architecture's Keras classes
-_INFERENCE = {"decode", "encode", "encode_distribution", "layer_table", "reconstruct", "warm_up"}
+_INFERENCE = {"decode", "encode", "encode_distribution", "has_distribution", "layer_table", "reconstruct", "warm_up"}
 
 
 def __getattr__(name: str):

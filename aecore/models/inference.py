@@ -73,6 +73,12 @@ def _batched(fn, x: np.ndarray, batch_size: int):
     return np.concatenate([np.asarray(o) for o in outs])
 
 
+def has_distribution(model: keras.Model) -> bool:
+    """Whether the model's encoder outputs a distribution (mean, log_var) rather than a code."""
+    outputs = _parts(model)[0].outputs
+    return len(outputs) == 2
+
+
 def encode_distribution(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """(mean, log_var) for x, of a model whose encoder outputs a distribution (the VAE)."""
     encoder, _ = _parts(model)

@@ -1,0 +1,92 @@
+"""A run's encodings of a whole dataset, as arrays and as a .npz or .csv file a user can take elsewhere.
+
+Codes for every model; for a model whose encoder outputs a distribution (the VAE), its mean and
+log-variance instead. Files are written to a temporary name and moved into place, so a failed
+export leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from aecore.data import Dataset
+
+FORMATS = (".npz", ".csv")
+
+
+class ExportError(ValueError):
+    """An export that cannot be written; the message is one sentence."""
+
+
+def encodings(model, data: Dataset) -> dict[str, np.ndarray]:
+    """{'split', 'index', ['label'], 'code' or 'mean' and 'log_var'} over the training and test splits."""
+    from aecore.models import encode, encode_distribution
+    from aecore.models.inference import has_distribution
+
+    parts = [("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)]
+    out: dict[str, list] = {"split": [], "index": []}
+    labelled = all(y is not None for _, _, y in parts)
+    for split, x, y in parts:
+        out["split"].append(np.full(len(x), split))
+        out["index"].append(np.arange(len(x)))
+        if labelled:
+            out.setdefault("label", []).append(np.asarray(y))
+        if has_distribution(model):
+            mean, log_var = encode_distribution(model, x)
+            out.setdefault("mean", []).append(mean)
+            out.setdefault("log_var", []).append(log_var)
+        else:
+            out.setdefault("code", []).append(encode(model, x))
+    return {name: np.concatenate(arrays) for name, arrays in out.items()}
+
+
+def check_path(path: str | os.PathLike) -> Path:
+    """The output path, if it names a .npz or .csv file in a folder that exists; ExportError otherwise."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise ExportError(f"The output file must end in .npz or .csv, got '{path.name}'.")
+    if not path.parent.is_dir():
+        raise ExportError(f"The folder '{path.parent}' does not exist; create it or choose another.")
+    return path
+
+
+def to_bytes(arrays: dict[str, np.ndarray], suffix: str) -> bytes:
+    """The encodings as the contents of a .npz or .csv file."""
+    if suffix == ".npz":
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        return buffer.getvalue()
+    text = io.StringIO()
+    writer = csv.writer(text)
+    columns, values = [], []
+    for name, array in arrays.items():
+        if array.ndim == 1:
+            columns.append(name)
+            values.append(array[:, None])
+        else:  # one column per dimension, numbered from 1 as the sliders are
+            columns += [f"{name}{i + 1}" for i in range(array.shape[1])]
+            values.append(array)
+    writer.writerow(columns)
+    writer.writerows(np.concatenate([v.astype(object) for v in values], axis=1).tolist())
+    return text.getvalue().encode()
+
+
+def write(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
+    """Write the encodings to path (.npz or .csv) atomically; the path written."""
+    path = check_path(path)
+    content = to_bytes(arrays, path.suffix.lower())
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
