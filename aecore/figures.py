@@ -209,6 +209,47 @@ def compare_bars(labels: list[str], columns: dict[str, list[float]]) -> go.Figur
     return fig
 
 
+def kl_bars(kl_per_dim: np.ndarray, active: np.ndarray) -> go.Figure:
+    """KL per latent dimension (nats per image), sorted high to low, active dimensions coloured."""
+    order = np.argsort(kl_per_dim)[::-1]
+    frame = pd.DataFrame({
+        "dimension": [f"z{i + 1}" for i in order],
+        "KL (nats per image)": np.asarray(kl_per_dim)[order],
+        "state": np.where(np.asarray(active)[order], "active", "inactive"),
+    })
+    fig = px.bar(frame, x="dimension", y="KL (nats per image)", color="state",
+                 color_discrete_map={"active": "#4f46e5", "inactive": "#c7c9d9"},
+                 category_orders={"dimension": frame["dimension"].tolist(), "state": ["active", "inactive"]})
+    fig.update_layout(height=320, margin=dict(t=30, b=10), legend_title_text=None)
+    return fig
+
+
+def posterior_plane(
+    mean2: np.ndarray, outlines: dict[str, np.ndarray], draws2: np.ndarray, axes: tuple[str, str]
+) -> go.Figure:
+    """One encoding in two latent dimensions over the prior N(0, I): the prior's 1, 2 and 3 sd circles,
+    the encoder's mean, its sd ellipses (label -> closed outline) and draws z = mean + sigma * eps."""
+    fig = go.Figure()
+    angle = np.linspace(0, 2 * np.pi, 97)
+    for r in (1, 2, 3):
+        fig.add_scatter(x=r * np.cos(angle), y=r * np.sin(angle), mode="lines", hoverinfo="skip",
+                        line=dict(color="#c7c9d9", width=1, dash="dot"), name=f"prior N(0, I): {r} sd",
+                        showlegend=r == 1, legendgroup="prior")
+    for (label, outline), width in zip(outlines.items(), (2.5, 1.5)):
+        fig.add_scatter(x=outline[:, 0], y=outline[:, 1], mode="lines", name=label, hoverinfo="skip",
+                        line=dict(color="crimson", width=width))
+    fig.add_scatter(x=draws2[:, 0], y=draws2[:, 1], mode="markers+text", name="draws z",
+                    text=[str(i + 1) for i in range(len(draws2))], textposition="top center",
+                    marker=dict(size=8, color="#4f46e5"), hovertemplate="z (%{x:.2f}, %{y:.2f})<extra></extra>")
+    fig.add_scatter(x=[mean2[0]], y=[mean2[1]], mode="markers", name="mean",
+                    marker=dict(symbol="star", size=14, color="crimson", line=dict(width=1, color="white")),
+                    hovertemplate="mean (%{x:.2f}, %{y:.2f})<extra></extra>")
+    reach = float(max(3.2, np.abs(draws2).max() + 0.3, np.abs(mean2).max() + 0.5))
+    fig.update_layout(height=440, margin=dict(t=20, b=10), xaxis_title=axes[0], yaxis_title=axes[1],
+                      xaxis=dict(range=[-reach, reach]), yaxis=dict(range=[-reach, reach], scaleanchor="x"))
+    return fig
+
+
 def png_grid(rows: list[np.ndarray], captions: list[list[str]] | None = None, scale: int = 3, pad: int = 6) -> bytes:
     """Rows of images tiled into a PNG (made with PIL, so no browser or kaleido is needed), a caption under each."""
     buffer = io.BytesIO()
