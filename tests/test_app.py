@@ -6,16 +6,22 @@ fresh run cache. "No training happened" is checked by replacing aecore.train.tra
 with a function that fails the test (AppTest runs the script in this process).
 """
 
-import json
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import aecore.train
+from tests.helpers import (
+    APP,
+    assert_clean,
+    decoded_image,
+    open_page,
+    press_train,
+    refuse_training,
+    slider_point,
+    texts,
+)
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 120  # seconds per script run: training happens inside it
 ARCHS = ["basic", "stacked", "conv", "vae"]
 PAGES = ["home", *ARCHS, "compare"]
 
@@ -29,35 +35,10 @@ def _tiny_defaults(monkeypatch):
 def no_training(monkeypatch):
     """From now on, any training fails the test."""
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("training happened, but the run should have come from the cache")
-
     def forbid():
-        monkeypatch.setattr(aecore.train, "train", refuse)
+        monkeypatch.setattr(aecore.train, "train", refuse_training)
 
     return forbid
-
-
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    if page != "home":
-        at.switch_page(f"app_pages/{page}.py").run()
-    assert_clean(at)
-    return at
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def press_train(at: AppTest) -> AppTest:
-    at.form_submit_button[0].click().run()
-    assert_clean(at)
-    return at
-
-
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -88,21 +69,6 @@ def test_train_shows_results_and_repeats_come_from_the_cache(arch, no_training):
     fresh = open_page(arch)  # a new session: the store has it, so results show without pressing Train
     assert any(t.startswith("Loaded from cache (trained") for t in texts(fresh.success)), texts(fresh.success)
     assert not fresh.info
-
-
-def decoded_image(at: AppTest) -> str:
-    """The decoded image's media URL: its file id hashes the PNG's bytes, so equal URLs mean equal pixels."""
-    (image,) = [e for e in at.get("image") if e.proto.imgs[0].caption == "decoder(z)"]
-    url = image.proto.imgs[0].url
-    assert url.endswith(".png"), url
-    return url
-
-
-def slider_point(at: AppTest) -> tuple[list, list]:
-    """The sliders' cross on the latent scatter, as the browser would get it."""
-    specs = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    (trace,) = [t for spec in specs for t in spec["data"] if t.get("name") == "slider point"]
-    return trace["x"], trace["y"]
 
 
 def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
