@@ -146,17 +146,26 @@ def test_the_vae_page_draws_your_digit_and_jumps_the_sliders_to_it():
     assert_clean(at)
     chart_names = [t.get("name") for t in chart_traces(at)]
     assert "your digit (±1 sd)" in chart_names and "your digit (mean)" in chart_names
-    jump = next(b for b in at.button if b.label == "Jump to my digit")
-    assert not jump.disabled
-    jump.click().run()
-    assert_clean(at)
-
     from aecore.models import encode_distribution
     from aecore.store import RunStore
 
     (entry,) = [e for e in RunStore().entries() if e["config"]["arch"] == "vae"]
-    mean, _ = encode_distribution(RunStore().load_key(entry["key"]).model, digit[None, ..., None])
-    for i, value in enumerate(mean[0]):
+    (mean,), _ = encode_distribution(RunStore().load_key(entry["key"]).model, digit[None, ..., None])
+    assert len(mean) == 2
+    # Put the sliders at least 1 away from the digit's mean in every dimension, so the jump has to move them all.
+    for i, value in enumerate(mean):
+        slider = at.slider(key=f"vae.z{i}")
+        slider.set_value(value - 1.0 if value + 1.0 > slider.max else value + 1.0)
+    at.run()
+    assert_clean(at)
+    for i, value in enumerate(mean):
+        assert abs(at.slider(key=f"vae.z{i}").value - value) >= 0.95
+
+    jump = next(b for b in at.button if b.label == "Jump to my digit")
+    assert not jump.disabled
+    jump.click().run()
+    assert_clean(at)
+    for i, value in enumerate(mean):
         assert at.slider(key=f"vae.z{i}").value == pytest.approx(value, abs=0.05)
 
 
