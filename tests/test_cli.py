@@ -5,12 +5,12 @@ import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
 TINY = ["--epochs", "1", "--train-size", "128"]
 
 
@@ -33,7 +33,7 @@ def cli(*args, cache=None, timeout=300, env=None, no_training=False):
     if cache is not None:
         command += ["--cache-dir", str(cache)]
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    return subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
 def last_json(result) -> dict:

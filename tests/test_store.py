@@ -16,8 +16,7 @@ import pytest
 from aecore.models import reconstruct
 from aecore.store import RunStore, run_key
 from aecore.train import get_run
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 @pytest.fixture
@@ -249,14 +248,14 @@ def test_two_processes_training_the_same_config_leave_one_valid_entry(tmp_path):
     from aecore.data import load_dataset
 
     root = tmp_path / "shared"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     logs = [tmp_path / f"racer-{i}.log" for i in (1, 2)]  # stderr to files: a full pipe cannot block a racer
     racers = []
     for log in logs:
         with log.open("w") as stderr:
             racers.append(subprocess.Popen(
                 [sys.executable, "-c", RACE, str(root)],
-                cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
+                cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
             ))
     try:
         for racer, log in zip(racers, logs):
