@@ -7,23 +7,19 @@ st.file_uploader, and the canvas's conversion through dashboard.digit_views.
 """
 
 import io
-import json
 import os
 import shutil
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
-from streamlit.testing.v1 import AppTest
 
 import aecore.runner
 import aecore.train
 from aecore.config import RunConfig
+from tests.helpers import assert_clean, chart_traces, metrics, open_page, refuse_training, texts
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 120
 NOISE = 0.3
 
 
@@ -45,30 +41,7 @@ def _tiny_defaults_and_runs(monkeypatch, trained_cache, tmp_path):
     monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no Fashion-MNIST here, whatever the machine has
     shutil.copytree(trained_cache, os.environ["AECORE_CACHE_DIR"])
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("training happened, but every run here should come from the cache")
-
-    monkeypatch.setattr(aecore.train, "train", refuse)
-
-
-def open_page(page: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page(f"app_pages/{page}.py").run()
-    assert_clean(at)
-    return at
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-
-
-def texts(elements) -> list[str]:
-    return [e.value for e in elements]
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    monkeypatch.setattr(aecore.train, "train", refuse_training)  # every run here comes from the cache
 
 
 def digit_png() -> bytes:
@@ -172,19 +145,28 @@ def test_the_vae_page_draws_your_digit_and_jumps_the_sliders_to_it():
     at.session_state["my_digit"] = {"image": digit, "source": "test"}
     at.run()
     assert_clean(at)
-    chart_names = [t.get("name") for c in at.get("plotly_chart") for t in json.loads(c.proto.spec).get("data", [])]
+    chart_names = [t.get("name") for t in chart_traces(at)]
     assert "your digit (±1 sd)" in chart_names and "your digit (mean)" in chart_names
-    jump = next(b for b in at.button if b.label == "Jump to my digit")
-    assert not jump.disabled
-    jump.click().run()
-    assert_clean(at)
-
     from aecore.models import encode_distribution
     from aecore.store import RunStore
 
     (entry,) = [e for e in RunStore().entries() if e["config"]["arch"] == "vae"]
-    mean, _ = encode_distribution(RunStore().load_key(entry["key"]).model, digit[None, ..., None])
-    for i, value in enumerate(mean[0]):
+    (mean,), _ = encode_distribution(RunStore().load_key(entry["key"]).model, digit[None, ..., None])
+    assert len(mean) == 2
+    # Put the sliders at least 1 away from the digit's mean in every dimension, so the jump has to move them all.
+    for i, value in enumerate(mean):
+        slider = at.slider(key=f"vae.z{i}")
+        slider.set_value(value - 1.0 if value + 1.0 > slider.max else value + 1.0)
+    at.run()
+    assert_clean(at)
+    for i, value in enumerate(mean):
+        assert abs(at.slider(key=f"vae.z{i}").value - value) >= 0.95
+
+    jump = next(b for b in at.button if b.label == "Jump to my digit")
+    assert not jump.disabled
+    jump.click().run()
+    assert_clean(at)
+    for i, value in enumerate(mean):
         assert at.slider(key=f"vae.z{i}").value == pytest.approx(value, abs=0.05)
 
 

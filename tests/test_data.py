@@ -1,10 +1,11 @@
 """aecore.data: named datasets, and npz:PATH files that are validated sentence by sentence."""
 
 import io
+import socket
 import threading
-import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -90,13 +91,36 @@ def test_concurrent_loads_of_one_dataset_share_one_call(monkeypatch):
     @D._single_flight(maxsize=2)
     def slow_load(name):
         calls.append(name)
-        release.wait(5)
+        release.wait(30)
         return object()
+
+    # Count the callers that reach the per-arguments lock, to know when all 8 are in flight together.
+    arrived = threading.Condition()
+    at_lock = []
+
+    class CountedLock:
+        def __init__(self):
+            self._lock = threading.Lock()
+
+        def __enter__(self):
+            with arrived:
+                at_lock.append(threading.get_ident())
+                arrived.notify_all()
+            return self._lock.__enter__()
+
+        def __exit__(self, *exc):
+            return self._lock.__exit__(*exc)
+
+    monkeypatch.setattr(D, "threading", SimpleNamespace(Lock=CountedLock))
 
     with ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(slow_load, "a") for _ in range(8)]
-        time.sleep(0.2)  # all 8 are waiting on the first call now
-        release.set()
+        try:
+            with arrived:  # all 8 are at the lock while the first call is still loading
+                assert arrived.wait_for(lambda: len(at_lock) == 8, timeout=30), f"{len(at_lock)} of 8 at the lock"
+            assert calls == ["a"]
+        finally:
+            release.set()
         results = {id(f.result()) for f in futures}
     assert calls == ["a"] and len(results) == 1
     assert slow_load("b") is not slow_load("a") and calls == ["a", "b"]
@@ -401,9 +425,35 @@ def test_damaged_npz_bytes(tmp_path, good_npz_bytes, data):
     _dataset_or_data_error(path)
 
 
-def test_network_probe_is_bounded():
-    import time
+def test_network_probe_is_bounded(monkeypatch):
+    """The probe hands its timeout to the connection attempt, and a timed-out attempt means 'not reachable'."""
+    attempts = []
 
-    started = time.perf_counter()
-    D._reachable("10.255.255.1", 9, timeout=0.5)  # unroutable: either refused at once or timed out
-    assert time.perf_counter() - started < 3
+    def times_out(address, timeout=None, *args, **kwargs):
+        attempts.append((address, timeout))
+        raise socket.timeout("timed out")  # what an unroutable host gives once the timeout has passed
+
+    monkeypatch.setattr(D.socket, "create_connection", times_out)
+    assert D._reachable("10.255.255.1", 9, timeout=0.5) is False
+    assert attempts == [(("10.255.255.1", 9), 0.5)]
+
+
+def test_keras_datasets_probe_with_a_finite_timeout(monkeypatch, tmp_path):
+    probes = []
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # nothing downloaded before: the probe must run
+    monkeypatch.setattr(D, "_reachable", lambda *args: probes.append(args) or False)
+    with pytest.raises(DataError, match="mnist-sample"):
+        D._keras_dataset("mnist")
+    ((host, port, timeout),) = probes
+    assert (host, port) == D.DOWNLOAD_HOST
+    assert timeout is not None and 0 < timeout <= 10, timeout  # keras' own download has no timeout
+
+
+def test_network_probe_on_loopback():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert D._reachable("127.0.0.1", server.getsockname()[1], timeout=5) is True
+    with socket.socket() as closed:  # bound but not listening: refused at once
+        closed.bind(("127.0.0.1", 0))
+        assert D._reachable("127.0.0.1", closed.getsockname()[1], timeout=5) is False

@@ -16,8 +16,7 @@ import pytest
 from aecore.models import reconstruct
 from aecore.store import RunStore, run_key
 from aecore.runner import get_run
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
 
 
 @pytest.fixture
@@ -225,22 +224,19 @@ def test_stale_temporary_folders_are_cleared(store, basic):
 
 RACE = textwrap.dedent(
     """
-    import json, os, sys, time
+    import json, sys
     from aecore.config import RunConfig
     from aecore.data import load_dataset
     from aecore.store import RunStore
     from aecore.runner import get_run
 
-    root, me, other = sys.argv[1:4]
+    root = sys.argv[1]
     config = RunConfig.for_arch("basic", epochs=1)
     data = load_dataset(config.dataset)
     store = RunStore(root)
     assert store.load(config, data.fingerprint) is None
-    open(os.path.join(os.path.dirname(root), me), "w").close()
-    deadline = time.time() + 120
-    while not os.path.exists(os.path.join(os.path.dirname(root), other)):  # start training together
-        assert time.time() < deadline, "the other process never came"
-        time.sleep(0.01)
+    print("ready", flush=True)
+    assert sys.stdin.readline().strip() == "go"  # the test says go once both are ready: they train together
     run = get_run(config, store, data=data)
     print(json.dumps({"cached": run.cached, "problems": store.problems}))
     """
@@ -252,21 +248,29 @@ def test_two_processes_training_the_same_config_leave_one_valid_entry(tmp_path):
     from aecore.data import load_dataset
 
     root = tmp_path / "shared"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACE, str(root), me, other],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for me, other in (("ready-1", "ready-2"), ("ready-2", "ready-1"))
-    ]
-    outputs = [racer.communicate(timeout=300) for racer in racers]
-    for racer, (out, err) in zip(racers, outputs):
-        assert racer.returncode == 0, err
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    logs = [tmp_path / f"racer-{i}.log" for i in (1, 2)]  # stderr to files: a full pipe cannot block a racer
+    racers = []
+    for log in logs:
+        with log.open("w") as stderr:
+            racers.append(subprocess.Popen(
+                [sys.executable, "-c", RACE, str(root)],
+                cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, text=True,
+            ))
+    try:
+        for racer, log in zip(racers, logs):
+            assert racer.stdout.readline() == "ready\n", log.read_text()[-2000:]
+        for racer in racers:  # both have found no entry: now they train at once
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        outputs = [racer.communicate(timeout=300)[0] for racer in racers]
+    finally:
+        for racer in racers:
+            if racer.poll() is None:
+                racer.kill()
+                racer.wait()
+    for racer, out, log in zip(racers, outputs, logs):
+        assert racer.returncode == 0, log.read_text()[-2000:]
         assert json.loads(out.strip().splitlines()[-1]) == {"cached": False, "problems": []}
     store = RunStore(root)
     config, fingerprint = RunConfig.for_arch("basic", epochs=1), load_dataset("points3d").fingerprint

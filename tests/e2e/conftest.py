@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tools.appserver import CHROMIUM, REPO, launch_chromium, running_app
+from tests.helpers import REPO, browser_watch_runs
+from tools.appserver import CHROMIUM, launch_chromium, running_app
 
 # Screenshots land here (ignored by git). The README's are made by this same suite:
 #   E2E_REAL_DEFAULTS=1 E2E_SCREENSHOT_DIR=docs/screenshots python -m pytest tests/e2e
@@ -33,9 +34,15 @@ def _require_chromium() -> None:
 
 
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """A real Streamlit server on a free loopback port, stopped at the end whatever happens."""
+def chromium() -> str:
+    """The path of Debian's Chromium: skips (or, in CI, fails) where it is missing."""
     _require_chromium()
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory, chromium):
+    """A real Streamlit server on a free loopback port, stopped at the end whatever happens."""
     env = {"AECORE_CACHE_DIR": str(tmp_path_factory.mktemp("e2e-cache"))}
     if not os.environ.get("E2E_REAL_DEFAULTS"):
         env["AECORE_STUDIO_TEST_DEFAULTS"] = "1"  # tiny runs; the README's screenshots use the real defaults
@@ -50,8 +57,7 @@ def app_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    _require_chromium()
+def browser(chromium):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -67,6 +73,7 @@ def page(browser, app_url):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(60_000)
+    browser_watch_runs(page)  # before any goto: the helpers wait for runs on the app's websocket
     try:
         yield page
     finally:

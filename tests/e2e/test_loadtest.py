@@ -4,11 +4,10 @@ import json
 import subprocess
 import sys
 
-from tests.e2e.conftest import REPO, _require_chromium
+from tests.helpers import REPO
 
 
-def test_two_sessions_move_sliders_without_errors():
-    _require_chromium()
+def test_two_sessions_move_sliders_without_errors(chromium):
     # Its own process: the browser fixtures' event loop must not meet the script's asyncio loop.
     done = subprocess.run(
         [sys.executable, "-m", "tools.loadtest", "--sessions", "2", "--seconds", "5", "--fast"],

@@ -1,0 +1,227 @@
+"""Helpers shared by the test modules (fixtures stay in the conftest.py files).
+
+Two sections:
+  * AppTest helpers: drive app.py in this process with streamlit.testing.
+  * Browser helpers (named browser_*): drive a real server through Playwright. Each takes the
+    Playwright page as its first argument; nothing here imports Playwright, so the AppTest
+    modules can use this file where Playwright is missing.
+
+Browser waits are for conditions, never for fixed times: the run an action caused is seen
+finishing on Streamlit's own websocket (its script_finished message), the app is idle when
+its root says so (data-test-script-state), and an image is loaded when the browser has
+decoded it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import weakref
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# --- AppTest helpers ------------------------------------------------------------------------
+
+APP = str(REPO / "app.py")
+TIMEOUT = 120  # seconds per script run: training happens inside some
+
+
+def refuse_training(*args, **kwargs):
+    """Put in place of aecore.train.train where no training may happen."""
+    raise AssertionError("training happened, but the run should have come from the cache")
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def open_page(page: str) -> AppTest:
+    """A new session of the app on app_pages/<page>.py ('home' stays on the entry page)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    if page != "home":
+        at.switch_page(f"app_pages/{page}.py").run()
+    assert_clean(at)
+    return at
+
+
+def press_train(at: AppTest) -> AppTest:
+    at.form_submit_button[0].click().run()
+    assert_clean(at)
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def trained_here(at: AppTest) -> bool:
+    """Whether this script run trained: its status says so (and no success box says it again)."""
+    trained = any(s.label.startswith("Trained ") for s in at.status)
+    return trained and not any(t.startswith("Trained") for t in texts(at.success))
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def chart_traces(at: AppTest) -> list[dict]:
+    """Every trace of every plotly chart on the page, as the browser would get it."""
+    return [trace for chart in at.get("plotly_chart") for trace in json.loads(chart.proto.spec).get("data", [])]
+
+
+def decoded_image(at: AppTest) -> str:
+    """The VAE explorer's decoded image's media URL: its file id hashes the PNG's bytes, so equal URLs mean equal
+    pixels."""
+    (image,) = [e for e in at.get("image") if e.proto.imgs[0].caption == "decoder(z)"]
+    url = image.proto.imgs[0].url
+    assert url.endswith(".png"), url
+    return url
+
+
+def slider_point(at: AppTest) -> tuple[list, list]:
+    """The sliders' cross on the latent scatter."""
+    (trace,) = [t for t in chart_traces(at) if t.get("name") == "slider point"]
+    return trace["x"], trace["y"]
+
+
+# --- Browser helpers (Playwright) ------------------------------------------------------------
+
+TRAIN_TIMEOUT_MS = 180_000
+WAIT_MS = 60_000
+
+# The page's current Streamlit websocket, and every script_finished status it carried, in order.
+_SOCKETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_RUN_ENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app !== null && app.dataset.testConnectionState === "CONNECTED"
+    && app.dataset.testScriptState === "notRunning"
+    && document.querySelector('[data-testid="stStatusWidget"]') === null;
+}"""
+
+# The src of the loaded <img> whose caption is exactly `caption`, when it differs from `before`; else null.
+IMAGE_JS = """([caption, before]) => {
+  const label = [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+    .find(e => e.textContent === caption);
+  const img = label && label.parentElement.querySelector("img");
+  return img && img.complete && img.naturalWidth > 0 && img.src !== before ? img.src : null;
+}"""
+
+
+def _run_end(payload) -> str | None:
+    """The status name of a script_finished ForwardMsg, or None for any other frame."""
+    if not isinstance(payload, bytes):
+        return None
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    message = ForwardMsg()
+    message.ParseFromString(payload)  # Streamlit sends one ForwardMsg per frame
+    if message.WhichOneof("type") != "script_finished":
+        return None
+    return ForwardMsg.ScriptFinishedStatus.Name(message.script_finished)
+
+
+def _finished(payload) -> bool:
+    """A run is over: finished, fragment finished or compile error (not 'stopped early for a rerun')."""
+    status = _run_end(payload)
+    return status is not None and status != "FINISHED_EARLY_FOR_RERUN"
+
+
+def browser_watch_runs(page) -> None:
+    """Follow the page's Streamlit websocket from now on (call before the first goto)."""
+    ends = _RUN_ENDS.setdefault(page, [])
+
+    def on_frame(payload) -> None:
+        if status := _run_end(payload):
+            ends.append(status)
+
+    def on_websocket(socket) -> None:
+        if socket.url.endswith("/_stcore/stream"):
+            _SOCKETS[page] = socket
+            socket.on("framereceived", on_frame)
+
+    page.on("websocket", on_websocket)
+
+
+def browser_run_ends(page) -> list[str]:
+    """The statuses of every script run the page has seen end, in order (FINISHED_SUCCESSFULLY for a whole run,
+    FINISHED_FRAGMENT_RUN_SUCCESSFULLY for a fragment's)."""
+    return list(_RUN_ENDS[page])
+
+
+def browser_wait_idle(page, timeout_ms: int = WAIT_MS) -> None:
+    """Wait until the app is connected and no run is under way (its root says notRunning, no status widget)."""
+    page.wait_for_function(IDLE_JS, timeout=timeout_ms)
+
+
+@contextlib.contextmanager
+def browser_rerun(page, timeout_ms: int = WAIT_MS):
+    """Around an action that makes Streamlit run the script (a click, a widget change): on leaving the block,
+    a run that began after the action started has finished, and the app is idle."""
+    socket = _SOCKETS.get(page)
+    assert socket is not None and not socket.is_closed(), "no Streamlit websocket: browser_watch_runs before goto"
+    with socket.expect_event("framereceived", predicate=_finished, timeout=timeout_ms):
+        yield
+    browser_wait_idle(page, timeout_ms)
+
+
+def browser_goto(page, url: str, heading: str = "Autoencoder Studio") -> None:
+    """Load the app and wait for its first run to finish with `heading` shown."""
+    page.goto(url)
+    page.get_by_role("heading", name=heading).first.wait_for()
+    browser_wait_idle(page)
+
+
+def browser_reload(page, heading: str) -> None:
+    """Reload the page (a new session) and wait for its first run to finish with `heading` shown."""
+    page.reload()
+    page.get_by_role("heading", name=heading).first.wait_for()
+    browser_wait_idle(page)
+
+
+def browser_open_page(page, label: str, heading: str) -> None:
+    """Open a page through the sidebar navigation and wait for its run to finish and its heading."""
+    link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=label, exact=True)
+    with browser_rerun(page):
+        link.click()
+    page.get_by_role("heading", name=heading).first.wait_for()
+
+
+def browser_train(page) -> None:
+    """Press Train in the sidebar; return when that run has finished and says where its model came from."""
+    with browser_rerun(page, TRAIN_TIMEOUT_MS):
+        page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text(re.compile(r"^(Trained .* in [0-9.]+ s|Loaded from cache)")).first.wait_for()
+
+
+def browser_provenance(page) -> str:
+    """The run's 'Trained <run> in ... s' (the training status) or 'Loaded from cache (...)' sentence."""
+    return page.get_by_text(re.compile(r"^(Trained .* in [0-9.]+ s|Loaded from cache)")).first.inner_text()
+
+
+def browser_wait_image(page, caption: str, before: str | None = None, timeout_ms: int = WAIT_MS) -> str:
+    """Wait until the image captioned `caption` is loaded (complete, with pixels) from a src other than
+    `before`; return that src."""
+    return page.wait_for_function(IMAGE_JS, arg=[caption, before], timeout=timeout_ms).json_value()
+
+
+def browser_element_png(page, locator) -> bytes:
+    """A screenshot of an element, retried while a rerun briefly detaches it."""
+    for attempt in range(5):
+        try:
+            return locator.screenshot(timeout=10_000)
+        except Exception:  # playwright's Error: "not attached to the DOM" during a rerun
+            if attempt == 4:
+                raise
+            browser_wait_idle(page)
+    raise AssertionError("unreachable")
+
+
+def browser_assert_no_exception(page) -> None:
+    errors = page.locator('[data-testid="stException"]')
+    assert errors.count() == 0, errors.first.inner_text()
