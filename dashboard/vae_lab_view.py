@@ -122,13 +122,13 @@ def _quality(key: str, _view: RunView) -> vae_lab.SampleQuality:
 def scorecard(view: RunView) -> None:
     """Importance-sampled NLL beside the ELBO, and the quality of prior samples through a classifier."""
     arch = view.config.arch
-    if not st.session_state.get(f"{arch}.lab.scorecard.{view.key}"):
+    asked = f"{arch}.lab.scorecard.{view.key}"
+    if not st.session_state.get(asked):
         st.markdown("How good is this model? A likelihood estimate tighter than the ELBO, and how a digit "
                     "classifier sees the model's samples. It takes seconds, once per run.")
-        if st.button("Compute the scorecard", icon=":material/scoreboard:", key=f"{arch}.lab.compute"):
-            st.session_state[f"{arch}.lab.scorecard.{view.key}"] = True
-            st.rerun(scope="fragment")
-        return
+        if not st.button("Compute the scorecard", icon=":material/scoreboard:", key=f"{arch}.lab.compute"):
+            return
+        st.session_state[asked] = True
     x = view.data.x_test[:NLL_IMAGES]
     estimate = _nll(view.key, view.run.model, x)
     m = view.run.metrics

@@ -1,0 +1,99 @@
+"""AppTest of the Variational page's lab tabs: Dimensions, Reparameterisation and Scorecard.
+
+The tiny default VAE is trained once for the module and copied into each test's fresh run
+cache, so the page loads it (no test here trains it again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+import aecore.train
+import dashboard.vae_lab_view
+from aecore.runner import get_run
+from aecore.store import RunStore
+from dashboard.forms import defaults_for
+from tests.helpers import assert_clean, open_page, refuse_training, texts
+
+
+@pytest.fixture(scope="module")
+def trained_cache(tmp_path_factory):
+    root = tmp_path_factory.mktemp("lab")
+    os.environ["AECORE_STUDIO_TEST_DEFAULTS"] = "1"
+    try:
+        get_run(defaults_for("vae"), RunStore(root))
+    finally:
+        del os.environ["AECORE_STUDIO_TEST_DEFAULTS"]
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _cached_tiny_vae(monkeypatch, trained_cache):
+    monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
+    shutil.copytree(trained_cache, os.environ["AECORE_CACHE_DIR"])
+    monkeypatch.setattr(aecore.train, "train", refuse_training)
+
+
+def metric(at, label: str) -> str:
+    (value,) = [m.value for m in at.metric if m.label == label]
+    return value
+
+
+def plotly_traces(at, name: str) -> list[dict]:
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return [t for spec in specs for t in spec["data"] if t.get("name") == name]
+
+
+def test_dimensions_tab_counts_active_dimensions_and_warns_of_collapse():
+    at = open_page("vae")
+    k = defaults_for("vae").latent_dim
+    active, total = metric(at, "Active dimensions").split(" of ")
+    assert int(total) == k and 0 <= int(active) <= k
+    assert metric(at, "KL weight β") == "1"
+    bars = plotly_traces(at, "active") + plotly_traces(at, "inactive")
+    assert sum(len(t["x"]) for t in bars) == k  # one bar per dimension
+    # One epoch on 256 images: the tiny run's codes carry nothing yet, and the page says so.
+    if int(active) == 0:
+        assert any("posterior has collapsed" in w for w in texts(at.warning))
+    assert any(d.label.startswith("Download the encodings") for d in at.get("download_button"))
+
+
+def test_reparameterisation_draws_as_many_points_as_asked():
+    at = open_page("vae")
+    (draws,) = plotly_traces(at, "draws z")
+    assert len(draws["text"]) == 8  # one numbered point per draw
+    at.slider(key="vae.lab.draws").set_value(5).run()
+    assert_clean(at)
+    (draws,) = plotly_traces(at, "draws z")
+    assert len(draws["text"]) == 5
+    assert {t["name"] for t in plotly_traces(at, "1 sd of q(z | x)") + plotly_traces(at, "2 sd of q(z | x)")} == {
+        "1 sd of q(z | x)", "2 sd of q(z | x)"}
+
+
+def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_classifier_figures():
+    at = open_page("vae")
+    assert not [m for m in at.metric if m.label.startswith("NLL estimate")]  # nothing computed on page load
+    (button,) = [b for b in at.button if b.label == "Compute the scorecard"]
+    button.click().run()
+    assert_clean(at)
+    nll = float(metric(at, "NLL estimate (nats per image)"))
+    same_draws = float(metric(at, "ELBO loss, same draws (nats per image)"))
+    assert nll <= same_draws
+    assert metric(at, "Classes covered").endswith(" of 10")
+    assert float(metric(at, "Classifier test accuracy (%)").rstrip("%")) > 50  # the yardstick is a real classifier
+    at.run()  # the scorecard stays for this run
+    assert [m for m in at.metric if m.label.startswith("NLL estimate")]
+
+
+def test_the_classifier_is_cached_in_the_run_store():
+    dashboard.vae_lab_view._quality.clear()  # figures of an earlier test's run would be served from memory
+    at = open_page("vae")
+    [b for b in at.button if b.label == "Compute the scorecard"][0].click().run()
+    root = RunStore().root
+    assert list((root / ".classifiers").glob("*.keras"))
+    assert all(e["config"]["arch"] == "vae" for e in RunStore().entries())  # no entry was made of it
+
