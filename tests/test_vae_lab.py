@@ -1,4 +1,5 @@
-"""The VAE lab (aecore.vae_lab): KL per dimension, activity and collapse, traversals and posterior draws."""
+"""The VAE lab (aecore.vae_lab): KL per dimension, activity and collapse, traversals, posterior draws
+and the importance-sampled NLL."""
 
 import numpy as np
 import pytest
@@ -9,8 +10,8 @@ from aecore.models import decode, encode_distribution
 from aecore.runner import get_run
 
 _RUNS = {}
-# A tiny run's first epoch leaves the posterior all but collapsed (KL of thousandths of a nat); three
-# epochs at a higher rate give its dimensions some KL and activity to measure.
+# A tiny run's first epoch leaves the posterior all but collapsed (KL of thousandths of a nat), where
+# the NLL's gain over the ELBO is lost in rounding; three epochs at a higher rate give it some KL.
 TRAINED = dict(epochs=3, lr=1e-2)
 
 
@@ -118,3 +119,86 @@ def test_posterior_draws_are_seeded_and_spread_by_the_posterior_scale(vae, test_
     other = L.posterior_draws(model, test_images[3], n=4000, seed=6)[2]
     np.testing.assert_array_equal(z, again)
     assert not np.allclose(z, other)
+
+
+# Importance-sampled NLL
+
+
+def test_nll_is_below_the_elbo_of_the_same_samples_and_close_to_the_evaluated_elbo(vae, test_images):
+    model = vae()
+    est = L.importance_sampled_nll(model, test_images, samples=50, seed=1)
+    assert (est.samples, est.images) == (50, 200)
+    assert np.all(np.isfinite(est.per_image_nll)) and est.per_image_nll.shape == (200,)
+    assert np.all(est.per_image_nll <= est.per_image_elbo_loss)
+    assert est.nll == pytest.approx(est.per_image_nll.mean()) and est.elbo_loss == pytest.approx(
+        est.per_image_elbo_loss.mean())
+    assert 0 < est.gap < 0.1 * est.elbo_loss
+    # The negative ELBO of 50 draws per image estimates what evaluate estimates with one draw and exact KL.
+    model.sampling.restart()
+    reported = model.evaluate(test_images, test_images, batch_size=len(test_images), verbose=0, return_dict=True)
+    assert est.elbo_loss == pytest.approx(reported["loss"], rel=0.01)
+
+
+def test_nll_is_seeded_and_does_not_depend_on_the_batch_size(vae, test_images):
+    model = vae()
+    a = L.importance_sampled_nll(model, test_images[:20], samples=8, seed=3)
+    b = L.importance_sampled_nll(model, test_images[:20], samples=8, seed=3, batch_size=3)
+    c = L.importance_sampled_nll(model, test_images[:20], samples=8, seed=4)
+    np.testing.assert_allclose(a.per_image_nll, b.per_image_nll, rtol=1e-6)
+    assert a.nll != c.nll
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_more_samples_do_not_raise_the_nll_on_average(vae, test_images, seed):
+    model = vae()
+    one, few, many = (L.importance_sampled_nll(model, test_images[:100], samples=k, seed=seed) for k in (1, 5, 50))
+    assert many.nll < few.nll < one.nll
+    np.testing.assert_array_equal(one.per_image_nll, one.per_image_elbo_loss)  # K = 1: the ELBO itself
+
+
+def test_nll_matches_the_integral_over_a_one_dimensional_latent(test_images):
+    """-log p(x) = -log of the integral of p(x|z) N(z; 0, 1) over z, on a fine grid, for a 1-D latent model.
+
+    The decoder depends on z only mildly and q(z|x) = N(0.3, 1.3^2) is set wider than the prior,
+    so the importance weights are bounded and K = 2000 samples pin the estimate to hundredths of a nat."""
+    from aecore.models.vae import build_vae
+
+    model = build_vae(1, seed=0)
+    encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+    for head, value in (("mean", 0.3), ("log_var", 2 * np.log(1.3))):
+        kernel, bias = encoder.get_layer(head).get_weights()
+        encoder.get_layer(head).set_weights([np.zeros_like(kernel), np.full_like(bias, value)])
+    kernel, bias = decoder.get_layer("dec_dense").get_weights()
+    decoder.get_layer("dec_dense").set_weights([kernel * 0.05, bias])
+    x = test_images[:4]
+    est = L.importance_sampled_nll(model, x, samples=2000, seed=0)
+
+    grid = np.linspace(-10.0, 10.0, 4001)
+    p = np.clip(decode(model, grid[:, None]).astype(np.float64), 1e-7, 1 - 1e-7)
+    log_px_z = np.stack([(xi * np.log(p) + (1 - xi) * np.log(1 - p)).sum(axis=(1, 2, 3)) for xi in x])
+    log_joint = log_px_z - 0.5 * (np.log(2 * np.pi) + grid**2)
+    top = log_joint.max(axis=1, keepdims=True)
+    exact = -(top[:, 0] + np.log(np.sum(np.exp(log_joint - top), axis=1) * (grid[1] - grid[0])))
+    np.testing.assert_allclose(est.per_image_nll, exact, atol=0.05)
+    assert np.all(est.per_image_elbo_loss - exact > 0.01)  # the ELBO's bound is not tight here
+
+
+def test_the_likelihood_is_the_training_loss(test_images):
+    """With the posterior squeezed onto its mean, the estimate is evaluate's loss, also where the decoder saturates.
+
+    There Keras computes the training loss from the decoder's logits (no clipping at 1e-7), so a
+    likelihood taken from clipped probabilities would differ by thousands of nats."""
+    from aecore.models.vae import build_vae
+
+    model = build_vae(2, seed=0)
+    model.compile(optimizer="adam")
+    head = model.get_layer("encoder").get_layer("log_var")
+    kernel, bias = head.get_weights()
+    head.set_weights([np.zeros_like(kernel), np.full_like(bias, -60.0)])
+    out = model.get_layer("decoder").get_layer("reconstruction")
+    kernel, bias = out.get_weights()
+    out.set_weights([kernel, bias + 25.0])  # probabilities of 1.0 in float32
+    x = test_images[:50]
+    est = L.importance_sampled_nll(model, x, samples=20)
+    reported = model.evaluate(x, x, batch_size=len(x), verbose=0, return_dict=True)
+    assert est.elbo_loss == pytest.approx(reported["loss"], rel=1e-4)
