@@ -1,13 +1,19 @@
-"""The VAE lab (aecore.vae_lab): KL per dimension, activity and collapse, traversals, posterior draws
-and the importance-sampled NLL."""
+"""The VAE lab (aecore.vae_lab): KL per dimension, activity and collapse, traversals, posterior draws,
+the importance-sampled NLL, and sample quality by a cached classifier."""
 
+import math
+import subprocess
+import sys
+
+import keras
 import numpy as np
 import pytest
 
 from aecore import vae_lab as L
-from aecore.data import load_dataset
+from aecore.data import DataError, Dataset, load_dataset
 from aecore.models import decode, encode_distribution
 from aecore.runner import get_run
+from aecore.store import RunStore
 
 _RUNS = {}
 # A tiny run's first epoch leaves the posterior all but collapsed (KL of thousandths of a nat), where
@@ -31,6 +37,14 @@ def vae(tiny):
 @pytest.fixture(scope="module")
 def test_images():
     return load_dataset("mnist-sample").x_test[:200]
+
+
+def small_labelled(n_train=1000, n_test=300, labels=True):
+    """A small labelled image dataset cut from mnist-sample (its own fingerprint)."""
+    d = load_dataset("mnist-sample")
+    y_train, y_test = (d.y_train[:n_train], d.y_test[:n_test]) if labels else (None, None)
+    return Dataset(f"small-{n_train}-{labels}", d.x_train[:n_train], d.x_test[:n_test], y_train, y_test,
+                   f"test{n_train}{n_test}{labels}")
 
 
 # KL per dimension, activity, collapse
@@ -202,3 +216,93 @@ def test_the_likelihood_is_the_training_loss(test_images):
     est = L.importance_sampled_nll(model, x, samples=20)
     reported = model.evaluate(x, x, batch_size=len(x), verbose=0, return_dict=True)
     assert est.elbo_loss == pytest.approx(reported["loss"], rel=1e-4)
+
+
+# The classifier and sample quality
+
+
+def test_classifier_is_trained_once_saved_and_loaded(tmp_path, monkeypatch):
+    data = small_labelled()
+    first = L.get_classifier(data, tmp_path)
+    path = tmp_path / ".classifiers" / f"{data.fingerprint}.keras"
+    assert path.is_file()
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+    assert first.get_layer("features").units == 64 and first.output_shape[1:] == (10,)
+
+    monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained again"))
+    store = RunStore(tmp_path)  # a run store over the same folder: the same file, and no entry of its own
+    second = L.get_classifier(data, store)
+    x = data.x_test[:50]
+    np.testing.assert_allclose(second(x, training=False), first(x, training=False), atol=1e-6)
+    store.evict()
+    assert store.entries() == [] and store.take_problems() == [] and path.is_file()
+
+
+def test_a_damaged_classifier_file_is_retrained(tmp_path, monkeypatch):
+    data = small_labelled()
+    path = L.classifier_path(data, tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a keras file")
+    fits = []
+    fit = keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", lambda self, *a, **k: fits.append(1) or fit(self, *a, **k))
+    model = L.get_classifier(data, tmp_path)
+    assert fits and model.output_shape[1:] == (10,)
+    reloaded = keras.models.load_model(path, compile=False)  # replaced by a good one
+    np.testing.assert_allclose(reloaded(data.x_test[:5]), model(data.x_test[:5]), atol=1e-6)
+
+
+def test_classifier_training_is_seeded(tmp_path):
+    data = small_labelled(n_train=300, n_test=50)
+    a = L.get_classifier(data, tmp_path / "a")
+    b = L.get_classifier(data, tmp_path / "b")
+    np.testing.assert_allclose(a(data.x_test), b(data.x_test), atol=1e-5)
+
+
+def test_an_unlabelled_dataset_raises_one_sentence(tmp_path):
+    data = small_labelled(labels=False)
+    with pytest.raises(DataError) as caught:
+        L.get_classifier(data, tmp_path)
+    message = str(caught.value)
+    assert "has no labels, so sample quality cannot be measured by a classifier;" in message
+    assert message.endswith(".") and message.count(". ") == 0 and "\n" not in message
+    assert not (tmp_path / ".classifiers").exists()
+
+
+def test_sample_quality_fields_are_in_range(vae, tmp_path):
+    data = small_labelled()
+    classifier = L.get_classifier(data, tmp_path)
+    q = L.sample_quality(vae(), classifier, data, n=300, seed=0)
+    assert q.samples == 300 and q.classes == 10
+    assert 0.0 <= q.confident_share <= 1.0
+    assert 0 <= q.classes_covered <= q.classes
+    assert q.classes_covered >= 1 if q.confident_share > 0 else q.classes_covered == 0
+    assert math.isfinite(q.frechet_distance) and q.frechet_distance > 0
+    assert 0.7 < q.classifier_test_accuracy <= 1.0
+    assert L.sample_quality(vae(), classifier, data, n=300, seed=0) == q
+
+
+def test_frechet_distance_by_hand():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((20000, 3))
+    assert L.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    # N(0, I) against N(m, 4I) in 3D: |m|^2 + 3 * (1 + 4 - 2 * 2).
+    b = rng.standard_normal((20000, 3)) * 2.0 + np.array([1.0, 0.0, 2.0])
+    assert L.frechet_distance(a, b) == pytest.approx(5.0 + 3.0, rel=0.05)
+
+
+def test_frechet_distance_agrees_with_scipy_sqrtm():
+    from scipy import linalg
+
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 6))
+    b = rng.standard_normal((500, 6)) @ rng.standard_normal((6, 6)) + 0.5
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    by_sqrtm = (np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b)
+                - 2 * np.trace(np.real(linalg.sqrtm(cov_a @ cov_b))))
+    assert L.frechet_distance(a, b) == pytest.approx(by_sqrtm, rel=1e-9)
+
+
+def test_the_lab_never_imports_streamlit_and_imports_keras_only_when_used():
+    code = "import sys, aecore.vae_lab; assert not {'streamlit', 'keras'} & set(sys.modules), sorted(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
