@@ -86,7 +86,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run_options = _Parser(add_help=False)
     _add_run_options(run_options)
-    sub.add_parser("train", parents=[run_options], help="train one model (or load it from the run cache)")
+    t = sub.add_parser("train", parents=[run_options], help="train one model (or load it from the run cache)")
+    t.add_argument("--scorecard", action="store_true",
+                   help="variational models: add the importance-sampled NLL and, for a labelled dataset, the "
+                        "quality of prior samples as a classifier of the dataset sees them (takes seconds)")
     e = sub.add_parser("embed", parents=[run_options],
                        help="write a run's encodings of its whole dataset (trained first if not cached)")
     e.add_argument("--out", required=True, help="the file to write: .npz or .csv")
@@ -139,7 +142,7 @@ def _train(args, with_run: bool = False):
     """Validate everything (config, dataset, its fit to the arch, the cache folder), then get the run."""
     from aecore.config import RunConfig
     from aecore.data import load_dataset
-    from aecore.models import check_fits
+    from aecore.models import check_fits, get_spec
     from aecore.store import RunStore, StoreError
 
     settings = {name: getattr(args, name) for name in _hyperparameters()}
@@ -147,6 +150,12 @@ def _train(args, with_run: bool = False):
     with contextlib.redirect_stdout(sys.stderr):  # keras' download messages are progress, not the result
         data = load_dataset(config.dataset)
     check_fits(config.arch, data)
+    scorecard = getattr(args, "scorecard", False)
+    if scorecard and not get_spec(config.arch).samples:
+        raise UsageError(f"The --scorecard is for variational models; the {config.arch} model has none.")
+    if scorecard and (data.y_train is None or data.y_test is None):
+        raise UsageError(f"'{data.name}' has no labels, so the --scorecard's classifier cannot be trained; "
+                         "leave out --scorecard or use a labelled dataset.")
     store = None
     if not args.no_cache:
         if args.cache_dir is not None and not args.cache_dir.strip():
@@ -167,6 +176,12 @@ def _train(args, with_run: bool = False):
         print(f"loaded from the run cache in {elapsed:.1f} s (trained in {run.seconds:.1f} s)", file=sys.stderr)
     # seconds is the training time (of the original run when cached); elapsed_seconds is this command's.
     summary = {**run.summary(), "elapsed_seconds": round(elapsed, 3)}
+    if get_spec(config.arch).samples:
+        from aecore import vae_lab
+
+        if scorecard:
+            print("scorecard: importance-sampled NLL and sample quality...", file=sys.stderr)
+        summary.update(vae_lab.run_figures(run.model, data, store or RunStore(), scorecard))
     return (summary, run, data) if with_run else summary
 
 

@@ -437,3 +437,27 @@ def sample_quality(model, classifier, data: Dataset, n: int = 1000, seed: int = 
         classifier_test_accuracy=accuracy,
         samples=int(n),
     )
+
+
+# The figures of a run, for the CLI's JSON line
+
+
+def run_figures(model, data: Dataset, root=None, scorecard: bool = False, nll_images: int = 1000) -> dict:
+    """Active dimensions (always); with scorecard, the NLL estimate and, when data has labels, the classifier's
+    figures (root: the run store whose folder caches the classifier). Keys as the CLI prints them."""
+    from aecore.models import encode_distribution
+
+    x = data.x_test[:nll_images]
+    mean, _ = encode_distribution(model, data.x_test[:1000])
+    out: dict = {"active_dims": int(active_dimensions(mean).sum())}
+    if not scorecard:
+        return out
+    estimate = importance_sampled_nll(model, x)
+    out.update(test_nll=estimate.nll, nll_elbo_loss=estimate.elbo_loss, nll_samples=estimate.samples,
+               nll_images=estimate.images)
+    if data.y_train is not None and data.y_test is not None:
+        quality = sample_quality(model, get_classifier(data, root), data)
+        out.update(sample_confident_share=quality.confident_share, sample_classes_covered=quality.classes_covered,
+                   sample_frechet_distance=quality.frechet_distance,
+                   classifier_test_accuracy=quality.classifier_test_accuracy)
+    return out

@@ -100,3 +100,32 @@ def test_the_cli_json_carries_beta(tmp_path, capsys):
 def test_beta_is_refused_where_the_architecture_has_none():
     with pytest.raises(ConfigError, match="does not use beta"):
         RunConfig.for_arch("conv", beta=2.0)
+
+
+def _small_npz(path, labelled: bool):
+    data = load_dataset("mnist-sample")
+    arrays = {"x_train": data.x_train[:256], "x_test": data.x_test[:64]}
+    if labelled:
+        arrays.update(y_train=data.y_train[:256], y_test=data.y_test[:64])
+    np.savez(path, **arrays)
+    return f"npz:{path}"
+
+
+def test_the_scorecard_on_an_unlabelled_dataset_is_one_sentence_and_caches_nothing(tmp_path, capsys):
+    dataset = _small_npz(tmp_path / "unlabelled.npz", labelled=False)
+    cache = tmp_path / "cache"
+    assert main(["train", "--arch", "vae", "--dataset", dataset, "--epochs", "1", "--scorecard",
+                 "--cache-dir", str(cache)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "has no labels" in err and err.count("\n") == 0
+    assert not RunStore(cache).entries()
+
+
+def test_the_scorecard_adds_the_likelihood_and_the_classifier_figures(tmp_path, capsys):
+    dataset = _small_npz(tmp_path / "labelled.npz", labelled=True)
+    assert main(["train", "--arch", "vae", "--dataset", dataset, "--epochs", "1", "--scorecard",
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["test_nll"] <= summary["nll_elbo_loss"] and summary["nll_images"] == 64
+    assert 0 <= summary["sample_confident_share"] <= 1 and 0 <= summary["sample_classes_covered"] <= 10
+    assert summary["sample_frechet_distance"] >= 0 and 0 <= summary["active_dims"] <= 2

@@ -13,7 +13,6 @@ import shutil
 import pytest
 
 import aecore.train
-import dashboard.vae_lab_view
 from aecore.runner import get_run
 from aecore.store import RunStore
 from dashboard.forms import defaults_for
@@ -90,7 +89,9 @@ def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_cl
 
 
 def test_the_classifier_is_cached_in_the_run_store():
-    dashboard.vae_lab_view._quality.clear()  # figures of an earlier test's run would be served from memory
+    from dashboard import vae_lab_view  # after AppTest has set up Streamlit (the drawing canvas it imports needs it)
+
+    vae_lab_view._quality.clear()  # figures of an earlier test's run would be served from memory
     at = open_page("vae")
     [b for b in at.button if b.label == "Compute the scorecard"][0].click().run()
     root = RunStore().root

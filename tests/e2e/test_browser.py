@@ -109,9 +109,9 @@ def test_model_download_opens_in_keras(page, app_url, tmp_path):
 
     import keras
 
-    import aecore.models  # noqa: F401  (registers aecore's Keras classes)
+    from aecore.models import custom_objects
 
-    model = keras.models.load_model(path)
+    model = keras.models.load_model(path, custom_objects=custom_objects())
     assert model.output_shape == (None, 28, 28, 1)
 
 
@@ -147,3 +147,29 @@ def test_beyond_the_notes_views(page, app_url, screenshot_dir):
     page.get_by_text(re.compile(r"ROC-AUC")).first.wait_for()
     browser_assert_no_exception(page)
     page.screenshot(path=screenshot_dir / "anomaly-scores.png", full_page=True)
+
+
+def test_vae_lab_tabs(page, app_url, screenshot_dir):
+    """The Variational page's lab: KL per dimension and traversals, one image's posterior, and the scorecard."""
+    browser_goto(page, app_url)
+    browser_open_page(page, "Variational", "Variational autoencoder")
+    browser_train(page)
+    # Tabs switch in the browser, no run: wait for each tab's own content to show.
+    page.get_by_role("tab", name="Dimensions").click()
+    page.get_by_text(re.compile(r"^Traversals")).wait_for()
+    page.get_by_role("button", name=re.compile(r"Download the encodings")).wait_for()
+    browser_assert_no_exception(page)
+    page.screenshot(path=screenshot_dir / "vae-dimensions.png", full_page=True)
+
+    page.get_by_role("tab", name="Reparameterisation").click()
+    page.get_by_text(re.compile(r"^The encoder maps test image #0")).wait_for()
+    browser_assert_no_exception(page)
+    page.screenshot(path=screenshot_dir / "vae-reparameterisation.png", full_page=True)
+
+    page.get_by_role("tab", name="Scorecard").click()
+    with browser_rerun(page, 300_000):  # the likelihood estimate and the classifier take a while
+        page.get_by_role("button", name="Compute the scorecard").click()
+    page.get_by_text("NLL estimate (nats per image)").wait_for()
+    page.get_by_text("Classes covered").wait_for()
+    browser_assert_no_exception(page)
+    page.screenshot(path=screenshot_dir / "vae-scorecard.png", full_page=True)
