@@ -30,9 +30,9 @@ def header(view: RunView) -> None:
     if view.data.is_image:
         shown += [("BCE (nats/pixel)", m.get("test_bce"), "{:.4f}"), ("PSNR (dB)", m.get("test_psnr"), "{:.1f}")]
     if "test_loss" in m:  # a variational model's ELBO
-        shown += [("ELBO loss (nats/image)", m["test_loss"], "{:.1f}"), ("KL (nats/image)", m.get("test_kl"), "{:.2f}")]
+        shown += [("ELBO loss (nats)", m["test_loss"], "{:.1f}"), ("KL (nats/img)", m.get("test_kl"), "{:.2f}")]
     if "test_objective" in m:  # trained with a KL weight other than 1: what it minimised, apart from the ELBO
-        shown += [("Objective, rec + β KL (nats/image)", m["test_objective"], "{:.1f}")]
+        shown += [("Objective (nats/img)", m["test_objective"], "{:.1f}")]
     if "pca_mse" in m:
         shown += [(f"PCA MSE (per {per})", m["pca_mse"], "{:.4f}")]
     if "pca_angle_deg" in m:

@@ -124,23 +124,29 @@ def scorecard(view: RunView) -> None:
     arch = view.config.arch
     asked = f"{arch}.lab.scorecard.{view.key}"
     if not st.session_state.get(asked):
-        st.markdown("How good is this model? A likelihood estimate tighter than the ELBO, and how a digit "
-                    "classifier sees the model's samples. It takes seconds, once per run.")
-        if not st.button("Compute the scorecard", icon=":material/scoreboard:", key=f"{arch}.lab.compute"):
+        intro = st.empty()  # the offer goes once it is taken
+        with intro.container():
+            st.markdown("How good is this model? A likelihood estimate tighter than the ELBO, and how a digit "
+                        "classifier sees the model's samples. It takes several seconds, once per run (the "
+                        "classifier trains once per dataset).")
+            pressed = st.button("Compute the scorecard", icon=":material/scoreboard:", key=f"{arch}.lab.compute")
+        if not pressed:
             return
+        intro.empty()
         st.session_state[asked] = True
     x = view.data.x_test[:NLL_IMAGES]
     estimate = _nll(view.key, view.run.model, x)
     m = view.run.metrics
-    shown = [("NLL estimate (nats per image)", f"{estimate.nll:.1f}",
+    shown = [("NLL estimate (nats/image)", f"{estimate.nll:.1f}",
               f"-log p(x), importance-sampled with K = {estimate.samples} draws from the encoder per image, "
               f"over the first {estimate.images} test images."),
-             ("ELBO loss, same draws (nats per image)", f"{estimate.elbo_loss:.1f}",
-              "The negative ELBO from the very same draws: the NLL estimate can only be lower."),
-             ("ELBO loss, whole test set (nats per image)", f"{m['test_loss']:.1f}" if "test_loss" in m else "n/a",
-              "The run's reported test loss (reconstruction + KL)."),
-             ("keras.io's VAE (nats per image)", f"{KERAS_IO_ELBO:.2f}",
-              "Its loss after 30 epochs on all 70 000 MNIST digits: more data and epochs than these runs.")]
+             ("ELBO loss, same draws (nats)", f"{estimate.elbo_loss:.1f}",
+              "The negative ELBO from the very same draws, nats per image: the NLL estimate can only be lower."),
+             ("ELBO loss, test set (nats)", f"{m['test_loss']:.1f}" if "test_loss" in m else "n/a",
+              "The run's reported test loss (reconstruction + KL), nats per image, on the whole test set."),
+             ("keras.io VAE loss (nats)", f"{KERAS_IO_ELBO:.2f}",
+              "Its loss in nats per image after 30 epochs on all 70 000 MNIST digits: more data and epochs "
+              "than these runs.")]
     for column, (label, value, meaning) in zip(st.columns(len(shown)), shown):
         column.metric(label, value, help=meaning)
     st.caption(f"K = {estimate.samples} importance samples per image, {estimate.images} test images; the gap to the "
@@ -158,7 +164,7 @@ def scorecard(view: RunView) -> None:
               f"above {vae_lab.CONFIDENT:g}."),
              ("Classes covered", f"{quality.classes_covered} of {quality.classes}",
               "Distinct classes among the confident samples: fewer means the model favours some digits."),
-             ("Fréchet distance (classifier features)", f"{quality.frechet_distance:.1f}",
+             ("Fréchet distance (features)", f"{quality.frechet_distance:.1f}",
               "Between the classifier's penultimate-layer features of the samples and of as many test images: "
               "lower is closer. Only comparable between runs on the same dataset."),
              ("Classifier test accuracy (%)", f"{quality.classifier_test_accuracy:.1%}",

@@ -169,7 +169,7 @@ def test_vae_lab_tabs(page, app_url, screenshot_dir):
     page.get_by_role("tab", name="Scorecard").click()
     with browser_rerun(page, 300_000):  # the likelihood estimate and the classifier take a while
         page.get_by_role("button", name="Compute the scorecard").click()
-    page.get_by_text("NLL estimate (nats per image)").wait_for()
+    page.get_by_text("NLL estimate (nats/image)").wait_for()
     page.get_by_text("Classes covered").wait_for()
     browser_assert_no_exception(page)
     page.screenshot(path=screenshot_dir / "vae-scorecard.png", full_page=True)
