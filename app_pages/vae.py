@@ -13,25 +13,11 @@ st.caption(get_spec("vae").description + ". Loss per image: reconstruction (summ
 
 if view := current_run("vae"):
     sections.header(view)
-    tabs = st.tabs(["Latent explorer", "Manifold", "Interpolation", "Dimensions", "Reparameterisation", "Scorecard",
-                    "Reconstructions", "Training", "Replay", "Model"])
-    with tabs[0]:
-        vae_views.explorer(view)
-    with tabs[1]:
-        vae_views.manifold(view)
-    with tabs[2]:
-        vae_views.interpolation(view)
-    with tabs[3]:
-        vae_lab_view.dimensions(view)
-    with tabs[4]:
-        vae_lab_view.reparameterisation(view)
-    with tabs[5]:
-        vae_lab_view.scorecard(view)
-    with tabs[6]:
-        sections.reconstruction_grid(view)
-    with tabs[7]:
-        sections.training(view)
-    with tabs[8]:
-        replay_view.replay(view)
-    with tabs[9]:
-        sections.model_summary(view)
+    views = {"Latent explorer": vae_views.explorer, "Manifold": vae_views.manifold,
+             "Interpolation": vae_views.interpolation, "Dimensions": vae_lab_view.dimensions,
+             "Reparameterisation": vae_lab_view.reparameterisation, "Scorecard": vae_lab_view.scorecard,
+             "Reconstructions": sections.reconstruction_grid, "Training": sections.training,
+             "Replay": replay_view.replay, "Model": sections.model_summary}
+    for tab, draw in zip(st.tabs(list(views)), views.values()):
+        with tab:
+            draw(view)
