@@ -49,14 +49,13 @@ def _number(kind):
 
 
 def _sizes(text):
-    """An argparse type for comma-separated whole numbers, e.g. '128,64'."""
+    """An argparse type for a "sizes" field, e.g. '128,64'."""
+    from aecore.models.spec import parse_sizes
+
     try:
-        sizes = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        sizes = ()
-    if not sizes:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a list of whole numbers such as 128,64")
-    return sizes
+        return parse_sizes(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
 
 
 def _option(field):

@@ -9,7 +9,7 @@ import streamlit as st
 from aecore.config import ConfigError, RunConfig
 from aecore.data import DATASETS
 from aecore.models import get_spec
-from aecore.models.spec import Field
+from aecore.models.spec import Field, parse_sizes
 
 TEST_DEFAULTS_ENV = "AECORE_STUDIO_TEST_DEFAULTS"
 DATASET_CHOICES = [name for name in DATASETS if not name.startswith("npz:")]
@@ -60,19 +60,11 @@ def config_form(arch: str) -> tuple[RunConfig | None, bool]:
     try:
         for field in spec.fields:
             if field.kind == "sizes":
-                values[field.name] = parse_sizes(values[field.name], field.label)
+                try:
+                    values[field.name] = parse_sizes(values[field.name])
+                except ValueError as exc:
+                    raise ConfigError(f"{field.label}: {exc}") from None
         return RunConfig.for_arch(arch, **values), submitted
     except ConfigError as exc:
         st.error(str(exc))
         return None, submitted
-
-
-def parse_sizes(text: str, label: str = "Hidden layers") -> tuple[int, ...]:
-    """'128, 64' -> (128, 64); ConfigError with one sentence otherwise."""
-    try:
-        sizes = tuple(int(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise ConfigError(f"{label} must be whole numbers separated by commas, got '{text}'.") from None
-    if not sizes:
-        raise ConfigError(f"Give at least one size for {label.lower()}, for example '128, 64'.")
-    return sizes

@@ -144,3 +144,15 @@ def test_two_runs_in_two_threads_give_what_each_gives_alone(tiny):
         assert metrics_together == pytest.approx(metrics_alone, rel=1e-6)
         for a, b in zip(weights_alone, weights_together):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_sizes_are_parsed_in_one_place_for_form_and_cli(capsys):
+    from aecore.models.spec import parse_sizes
+
+    assert parse_sizes("128, 64") == (128, 64) and parse_sizes("8") == (8,)
+    for bad in ("", "a, 3", ",,"):
+        with pytest.raises(ValueError, match="whole numbers separated by commas"):
+            parse_sizes(bad)
+    assert main(["train", "--arch", "stacked", "--hidden", "12,x", "--no-cache"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "whole numbers separated by commas" in err and err.count("\n") == 0

@@ -52,6 +52,17 @@ class Field:
                      self.help if help is None else help, self.slider)
 
 
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """A "sizes" field's text, e.g. '128, 64' -> (128, 64); ValueError with one sentence otherwise."""
+    try:
+        sizes = tuple(int(part) for part in str(text).replace(" ", "").split(",") if part)
+    except ValueError:
+        sizes = ()
+    if not sizes:
+        raise ValueError(f"'{text}' is not a list of whole numbers separated by commas, such as '128, 64'.")
+    return sizes
+
+
 # The fields most architectures share; a model file lists the ones it uses, in form order.
 EPOCHS = Field("epochs", "Epochs", "int", 1, 200)
 BATCH_SIZE = Field("batch_size", "Batch size", "int", 1, 1024)
