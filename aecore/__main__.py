@@ -86,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
     run_options = _Parser(add_help=False)
     _add_run_options(run_options)
     t = sub.add_parser("train", parents=[run_options], help="train one model (or load it from the run cache)")
+    from aecore.distribute import DEVICES, STRATEGIES
+
+    t.add_argument("--strategy", choices=STRATEGIES, default="auto",
+                   help="tf.distribute strategy: one device; mirrored over all local GPUs (or --cpu-devices); "
+                        "multiworker as TF_CONFIG says; auto: mirrored when there are several local devices, else one")
+    t.add_argument("--device", choices=DEVICES, default="auto", help="train on the CPU or a GPU (auto: a GPU if any)")
+    t.add_argument("--cpu-devices", type=_number(int), default=1, metavar="N",
+                   help="split the CPU into N logical devices, for --strategy mirrored without GPUs")
     t.add_argument("--scorecard", action="store_true",
                    help="variational models: add the importance-sampled NLL and, for a labelled dataset, the "
                         "quality of prior samples as a classifier of the dataset sees them (takes seconds)")
@@ -162,12 +170,18 @@ def _train(args, with_run: bool = False):
         store = RunStore(args.cache_dir)
         store.check_writable()
 
+    strategy = None
+    if args.command == "train":  # last of the checks (a GPU check imports TensorFlow), before anything runs on it
+        from aecore.distribute import Placement
+
+        strategy = Placement(args.strategy, args.device, args.cpu_devices).checked(config.batch_size).start()
+
     from aecore.runner import get_run
 
     n_train = min(config.train_size or len(data.x_train), len(data.x_train))
     print(f"{config.describe()}: {n_train} training examples", file=sys.stderr)
     started = time.perf_counter()
-    run = get_run(config, store, progress=_print_progress, data=data)
+    run = get_run(config, store, progress=_print_progress, data=data, strategy=strategy)
     elapsed = time.perf_counter() - started
     for problem in store.take_problems() if store else []:
         print(problem, file=sys.stderr)
@@ -205,6 +219,7 @@ def _json_line(summary: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     from aecore.config import ConfigError
     from aecore.data import DataError
+    from aecore.distribute import DistributeError
     from aecore.export import ExportError
     from aecore.store import StoreError
 
@@ -216,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
             print(_json_line(_train(args)))
         elif args.command == "embed":
             print(_json_line(_embed(args)))
-    except (UsageError, ConfigError, DataError, ExportError, StoreError) as exc:
+    except (UsageError, ConfigError, DataError, DistributeError, ExportError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

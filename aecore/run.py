@@ -25,6 +25,7 @@ class Run:
     replay: np.ndarray | None = None  # (epochs + 1, replay images, *example shape): before training, then per epoch
     cached: bool = False
     trained_at: float = field(default_factory=time.time)
+    placement: dict | None = None  # where it trained: strategy, devices, replicas, workers (aecore.distribute)
 
     @property
     def seconds(self) -> float:
@@ -37,4 +38,5 @@ class Run:
             "cached": self.cached,
             "parameters": int(self.model.count_params()),
             **self.metrics,
+            **(self.placement or {}),
         }

@@ -117,7 +117,8 @@ class RunStore:
             os.utime(entry / "run.json")  # least-recently-used bookkeeping
         except OSError:
             pass  # evicted by another process since: the run in hand is still good
-        return Run(config, model, meta["history"], meta["metrics"], fingerprint, replay, True, meta["trained_at"])
+        return Run(config, model, meta["history"], meta["metrics"], fingerprint, replay, True, meta["trained_at"],
+                   meta.get("placement"))
 
     def discard(self, key: str, why: str) -> None:
         """Remove a damaged entry and note it in problems."""
@@ -167,6 +168,7 @@ class RunStore:
                 "metrics": run.metrics,
                 "data_fingerprint": run.data_fingerprint,
                 "trained_at": run.trained_at,
+                "placement": run.placement,
                 "parameters": int(run.model.count_params()),
                 "aecore_version": __version__,
             }

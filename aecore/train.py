@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from aecore import distribute
 from aecore import metrics as M
 from aecore.config import RunConfig
 from aecore.data import Dataset, load_dataset, subsample
@@ -104,6 +105,21 @@ class _Progress(keras.callbacks.Callback):
         return self.images / self.busy if self.busy > 0 else float("nan")
 
 
+class _ReplicaWork(keras.callbacks.Callback):
+    """Examples each of this process's replicas trained on in the last epoch, read from the loss metric's
+    per-replica counts at the epoch's last step (before validation resets them)."""
+
+    def __init__(self, steps: int):
+        super().__init__()
+        self.steps = steps
+        self.examples: list[int] = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch >= self.steps - 1:
+            count = next(v for v in self.model.metrics[0].variables if v.name == "count").value
+            self.examples = [int(c.numpy()) for c in self.model.distribute_strategy.experimental_local_results(count)]
+
+
 # Denoising runs draw fixed noise per seed and purpose, so a run's exact inputs can be drawn again.
 NOISE_SEED_OFFSETS = {"train": 0, "validation": 1, "replay": 2, "test": 3}
 
@@ -159,11 +175,19 @@ def _training_batches(inputs: np.ndarray, targets: np.ndarray, batch_size: int, 
     # waited for its tuning thread, for up to tens of seconds, at random.
     options = tf.data.Options()
     options.autotune.enabled = False
+    # Under several workers each takes its share of every global batch (the source is in memory, not files).
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return batches.map(gather).prefetch(2).with_options(options)
 
 
-def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn | None = None) -> Run:
-    """Train config's model on its dataset (seeded) and evaluate it on the test split."""
+def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn | None = None,
+          strategy: tf.distribute.Strategy | None = None) -> Run:
+    """Train config's model on its dataset (seeded) and evaluate it on the test split.
+
+    With a tf.distribute strategy (aecore.distribute), the model is built in its scope and
+    config.batch_size is the global batch, split across the replicas.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
     config = config.validated()
     data = data or load_dataset(config.dataset)
     x_train, _ = subsample(data.x_train, data.y_train, config.train_size)
@@ -171,7 +195,8 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
     started = time.perf_counter()  # wall seconds: building, compiling, training and evaluating
     # Seeded by the config alone (layer initializers, sampling, shuffling), never through process-wide
     # random state: other sessions of the same server may be training at this moment.
-    model = build_model(config, data.input_shape)
+    with strategy.scope():
+        model = build_model(config, data.input_shape)
 
     # Denoising: noisy inputs, clean targets. The noise is fixed per seed so runs repeat.
     inputs_train = noisy(x_train, config, "train")
@@ -181,10 +206,12 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
     batch_size = min(config.batch_size, len(x_train))
     steps = math.ceil(len(x_train) / batch_size)
     model.steps_per_execution = _steps_per_execution(config.arch, steps)
+    distribute.prepare(model, strategy, data.input_shape)
     n_val = _validation_size(len(x_val))
     val_batch = min(VALIDATION_BATCH, n_val)
 
     callback = _Progress(steps, batch_size, config.epochs, progress, replay_x)
+    replica_work = _ReplicaWork(steps)
     spec_callbacks = get_spec(config.arch).callbacks
     extra_callbacks = spec_callbacks(config, steps) if spec_callbacks else []
     fit = model.fit(
@@ -194,7 +221,7 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
         epochs=config.epochs,
         steps_per_epoch=steps,
         shuffle=False,  # the batches are shuffled by the pipeline, seeded
-        callbacks=[*extra_callbacks, callback],
+        callbacks=[*extra_callbacks, callback, replica_work],
         verbose=0,
     )
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
@@ -202,7 +229,8 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
     seconds = time.perf_counter() - started
     results.update(seconds=round(seconds, 3), train_img_per_s=round(callback.img_per_s, 1))
     replay = np.stack(callback.replay).astype(np.float16) if callback.replay else None
-    return Run(config, model, history, results, data.fingerprint, replay)
+    placement = {**distribute.describe(strategy), "replica_examples": replica_work.examples}
+    return Run(config, model, history, results, data.fingerprint, replay, placement=placement)
 
 
 def evaluate(model: keras.Model, config: RunConfig, data: Dataset) -> dict[str, float]:

@@ -13,9 +13,10 @@ from benchmarks.report import Figure, log, table  # noqa: E402
 
 
 def bench(quick: bool) -> list[Figure]:
-    """Training, inference, cached runs, default configs and import time, in that order."""
+    """Training, inference, cached runs, default configs, import time and placements, in that order."""
     import keras  # noqa: F401  (loaded once here, before anything is timed)
 
+    from benchmarks.distribute import bench_placements
     from benchmarks.footprint import bench_default_runs, bench_import
     from benchmarks.inference import bench_cached_ready, bench_inference
     from benchmarks.training import bench_training
@@ -33,6 +34,8 @@ def bench(quick: bool) -> list[Figure]:
     log("default configs, one process each:")
     figures += bench_default_runs(quick)
     figures += bench_import(quick, train_import_s)
+    log("placements (tf.distribute), one process each:")
+    figures += bench_placements(quick)
     return figures
 
 

@@ -24,6 +24,7 @@ FUNCTIONS = {
     "import_aecore": "benchmarks.footprint:import_aecore",
     "train_default": "benchmarks.footprint:train_default",
     "cached_run_ready": "benchmarks.inference:cached_run_ready",
+    "train_placed": "benchmarks.distribute:train_placed",
 }
 
 

@@ -25,6 +25,7 @@ EXPECTED = (
     + [f"train_peak_rss_{a}" for a in ARCHS]
     + [f"default_train_seconds_{a}" for a in ARCHS]
     + ["import_aecore", "import_aecore_train"]
+    + [f"train_throughput_{a}_{n}" for a in ("conv", "vae") for n in ("1cpu", "2cpu")]
 )
 WITH_REFERENCE = (
     [f"train_throughput_{a}" for a in IMAGE_ARCHS]

@@ -83,10 +83,11 @@ class VAE(keras.Model):
         kl = ops.mean(-0.5 * ops.sum(1 + log_var - ops.square(mean) - ops.exp(log_var), axis=1))
         return rec, kl
 
-    def _report(self, rec, kl):
-        self.loss_tracker.update_state(rec + self.kl_weight * kl)
-        self.rec_tracker.update_state(rec)
-        self.kl_tracker.update_state(kl)
+    def _report(self, rec, kl, images):
+        # Weighted by the batch's images, as Keras weighs its own loss tracker: the counts are images.
+        self.loss_tracker.update_state(rec + self.kl_weight * kl, sample_weight=images)
+        self.rec_tracker.update_state(rec, sample_weight=images)
+        self.kl_tracker.update_state(kl, sample_weight=images)
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
@@ -95,14 +96,16 @@ class VAE(keras.Model):
         with tf.GradientTape() as tape:
             rec, kl = self.loss_parts(x, target, training=True)
             loss = rec + self.kl_weight * kl
-        grads = tape.gradient(loss, self.trainable_weights)
+            # tf.distribute sums the replicas' gradients, so each replica contributes its share of the mean.
+            share = loss / tf.distribute.get_strategy().num_replicas_in_sync
+        grads = tape.gradient(share, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
-        return self._report(rec, kl)
+        return self._report(rec, kl, ops.cast(ops.shape(x)[0], "float32"))
 
     def test_step(self, data):
         x, target, _ = keras.utils.unpack_x_y_sample_weight(data)
         target = x if target is None else target
-        return self._report(*self.loss_parts(x, target, training=False))
+        return self._report(*self.loss_parts(x, target, training=False), ops.cast(ops.shape(x)[0], "float32"))
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "latent_dim": self.latent_dim, "seed": self.seed,
