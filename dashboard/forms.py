@@ -10,6 +10,7 @@ from aecore.config import ConfigError, RunConfig
 from aecore.data import DATASETS
 from aecore.models import get_spec
 from aecore.models.spec import Field, parse_sizes
+from dashboard import share
 
 TEST_DEFAULTS_ENV = "AECORE_STUDIO_TEST_DEFAULTS"
 DATASET_CHOICES = [name for name in DATASETS if not name.startswith("npz:")]
@@ -43,10 +44,12 @@ def config_form(arch: str) -> tuple[RunConfig | None, bool]:
     """Draw the sidebar form; return (config of its values, whether Train was pressed).
 
     The config is None (and an error is shown) when the values do not make a valid run.
-    Widget values persist for the session, so leaving the page and coming back keeps them.
+    Widget values persist for the session, so leaving the page and coming back keeps them. A shared link
+    (dashboard.share) fills the form when opened, and the URL follows a valid config.
     """
     spec = get_spec(arch)
     base = defaults_for(arch)
+    share.apply_link(arch, base, DATASET_CHOICES, f"form.{arch}.")
     with st.sidebar.form(f"form.{arch}"):
         st.subheader("Hyperparameters")
         values = {"dataset": st.selectbox(
@@ -64,7 +67,9 @@ def config_form(arch: str) -> tuple[RunConfig | None, bool]:
                     values[field.name] = parse_sizes(values[field.name])
                 except ValueError as exc:
                     raise ConfigError(f"{field.label}: {exc}") from None
-        return RunConfig.for_arch(arch, **values), submitted
+        config = RunConfig.for_arch(arch, **values)
     except ConfigError as exc:
         st.error(str(exc))
         return None, submitted
+    share.follow(arch, config)
+    return config, submitted

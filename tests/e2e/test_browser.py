@@ -173,3 +173,23 @@ def test_vae_lab_tabs(page, app_url, screenshot_dir):
     page.get_by_text("Classes covered").wait_for()
     browser_assert_no_exception(page)
     page.screenshot(path=screenshot_dir / "vae-scorecard.png", full_page=True)
+
+
+def test_a_shared_link_fills_the_form(page, app_url):
+    """A page URL with parameters opens with the form filled with them, and the page offers that link to copy."""
+    from playwright.sync_api import expect
+
+    query = "epochs=3&latent_dim=12&hidden=32,16&loss=mse"
+    browser_goto(page, f"{app_url}/stacked?{query}", heading="Stacked autoencoder")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar.get_by_role("spinbutton", name="Epochs", exact=True)).to_have_value("3")
+    expect(sidebar.get_by_role("spinbutton", name="Bottleneck units", exact=True)).to_have_value("12")
+    expect(sidebar.get_by_role("textbox", name="Hidden layers", exact=True)).to_have_value("32, 16")
+    expect(sidebar.get_by_role("radio", name="mse")).to_be_checked()
+    page.get_by_text("stacked, mnist-sample, 3 epochs, latent 12").first.wait_for()  # the run it offers to train
+    browser_assert_no_exception(page)
+
+    sidebar.get_by_role("button", name="Share this run").click()
+    link = page.locator('[data-testid="stCode"]').filter(has_text=f"{app_url}/stacked?").first
+    expect(link).to_contain_text("epochs=3")
+    assert "latent_dim=12" in page.url  # the address bar holds the whole link
