@@ -201,6 +201,7 @@ def _train(args, with_run: bool = False):
 def _list() -> None:
     from aecore.data import DATASETS
     from aecore.models import specs
+    from aecore.uploads import stored_datasets
 
     print("architectures:")
     for spec in specs():
@@ -208,6 +209,8 @@ def _list() -> None:
     print("datasets:")
     for name, text in DATASETS.items():
         print(f"  {name:14s} {text}")
+    for name in stored_datasets():
+        print(f"  {name:14s} stored from an upload")
 
 
 def _json_line(summary: dict) -> str:

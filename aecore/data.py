@@ -397,7 +397,7 @@ def _as_examples(a: np.ndarray, key: str) -> np.ndarray:
 def check_image_size(height: int, width: int, what: str) -> None:
     """Raise DataError unless both sides lie in MIN_SIDE..MAX_SIDE."""
     if not (MIN_SIDE <= height <= MAX_SIDE and MIN_SIDE <= width <= MAX_SIDE):
-        raise DataError(f"{what} must be {MIN_SIDE} to {MAX_SIDE} pixels a side, got {height}x{width}.")
+        raise DataError(f"{what} must be {MIN_SIDE} to {MAX_SIDE} pixels a side, got {height} high by {width} wide.")
 
 
 def _as_labels(a: np.ndarray | None, key: str, n: int) -> np.ndarray | None:

@@ -229,8 +229,8 @@ def _read_zip(filename, content, budget, subsample) -> Preview:
         if most < len(sizes):
             odd = next(i for i, s in enumerate(sizes) if s != (width, height))
             w, h = sizes[odd]
-            raise DataError(f"'{members[odd].filename}' is {w}x{h} pixels but most images are {width}x{height}; "
-                            "all images must have one size.")
+            raise DataError(f"'{members[odd].filename}' is {w} wide by {h} high but most images are {width} wide "
+                            f"by {height} high; all images must have one size.")
         D.check_image_size(height, width, "Images")
         channels = 1 if grey else 3
         n = len(members)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from aecore import data as D
-from aecore.data import DataError, Dataset, load_dataset, load_npz
+from aecore.data import DataError, Dataset, holds_images, load_dataset, load_npz
 from aecore.models import check_fits
 
 FAST = settings(
@@ -131,12 +131,58 @@ def test_unknown_dataset_names_the_choices():
         load_dataset("nope")
 
 
-@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "cifar10"])
 def test_keras_datasets_without_network_name_the_offline_one(monkeypatch, tmp_path, name):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # nothing downloaded before
     monkeypatch.setattr(D, "_reachable", lambda *args: False)
-    with pytest.raises(DataError, match="mnist-sample"):
+    with pytest.raises(DataError, match=r"^Could not download '[a-z0-9-]+' \(no network\?\); use an offline dataset "
+                                        r"\(mnist-sample, digits-8x8\) instead\.$"):
         D._keras_dataset(name)
+
+
+def test_cifar10_is_colour_32x32_with_flat_labels(monkeypatch):
+    import keras
+
+    rng = np.random.default_rng(0)
+    fake = ((rng.integers(0, 256, (5, 32, 32, 3), np.uint8), rng.integers(0, 10, (5, 1))),
+            (rng.integers(0, 256, (2, 32, 32, 3), np.uint8), rng.integers(0, 10, (2, 1))))
+    monkeypatch.setattr(D, "in_keras_cache", lambda name: True)
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: fake)
+    data = D._keras_dataset("cifar10")
+    assert data.x_train.shape == (5, 32, 32, 3) and data.x_test.shape == (2, 32, 32, 3)
+    assert data.y_train.shape == (5,) and data.y_train.dtype == np.int64
+    np.testing.assert_allclose(data.x_train, fake[0][0] / 255, atol=1e-6)
+    assert holds_images("cifar10")
+
+
+def test_digits_8x8_is_offline_seeded_and_labelled():
+    data = load_dataset("digits-8x8")
+    assert data.x_train.shape == (1437, 8, 8, 1) and data.x_test.shape == (360, 8, 8, 1)
+    assert data.x_train.dtype == np.float32 and data.x_train.min() == 0 and data.x_train.max() == 1
+    assert set(np.unique(data.y_test)) == set(range(10)) and data.y_train.dtype == np.int64
+    assert D._digits().fingerprint == data.fingerprint and holds_images("digits-8x8")
+    from sklearn.datasets import load_digits
+
+    # The split is a permutation of scikit-learn's digits, each image with its own label.
+    every = np.concatenate([data.x_train, data.x_test])[..., 0] * 16
+    assert sorted(map(bytes, np.rint(every).astype(np.uint8))) == sorted(map(bytes, load_digits().images.astype(np.uint8)))
+    first = np.flatnonzero((load_digits().images == np.rint(data.x_train[0, ..., 0] * 16)).all(axis=(1, 2)))
+    assert data.y_train[0] in load_digits().target[first]
+
+
+@pytest.mark.parametrize("name", ["swiss-roll", "s-curve"])
+def test_sklearn_3d_sets_are_seeded_standardised_vectors(name):
+    data = load_dataset(name)
+    assert data.x_train.shape == (1000, 3) and data.x_test.shape == (300, 3) and data.x_train.dtype == np.float32
+    np.testing.assert_allclose(data.x_train.mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(data.x_train.std(0), 1, atol=1e-4)
+    assert data.y_train is None and not data.is_image and holds_images(name) is False
+    assert D._sklearn_3d(name).fingerprint == data.fingerprint
+    check_fits("basic", data)
+
+
+def test_swiss_roll_and_s_curve_differ():
+    assert load_dataset("swiss-roll").fingerprint != load_dataset("s-curve").fingerprint
 
 
 @pytest.mark.parametrize(
@@ -178,6 +224,15 @@ def test_npz_float_images_with_channel_and_vectors(tmp_path):
     vectors = load_npz(save_npz(tmp_path / "v.npz", x_train=np.ones((5, 7)), x_test=np.zeros((2, 7))))
     assert vectors.input_shape == (7,) and not vectors.is_image
     check_fits("basic", vectors)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (12, 40), (128, 128), (16, 20, 1), (32, 32, 3), (9, 128, 3)])
+def test_npz_images_of_any_size_grey_or_colour(tmp_path, shape):
+    x = np.random.default_rng(0).integers(0, 256, (3, *shape), np.uint8)
+    data = load_npz(save_npz(tmp_path / "d.npz", x_train=x, x_test=x[:1]))
+    expected = shape if len(shape) == 3 else (*shape, 1)
+    assert data.input_shape == expected and data.is_image
+    np.testing.assert_allclose(data.x_train.reshape(3, -1), x.reshape(3, -1) / 255, atol=1e-6)
 
 
 def test_npz_edited_file_is_not_served_stale(tmp_path):
@@ -227,16 +282,20 @@ def _rank_5(tmp_path):
     return save_npz(tmp_path / "r.npz", x_train=np.zeros((2, 28, 28, 1, 1)), x_test=np.zeros((2, 28, 28, 1, 1)))
 
 
-def _rgb(tmp_path):
-    return save_npz(tmp_path / "r.npz", x_train=np.zeros((2, 28, 28, 3)), x_test=np.zeros((2, 28, 28, 3)))
+def _two_channels(tmp_path):
+    return save_npz(tmp_path / "r.npz", x_train=np.zeros((2, 28, 28, 2)), x_test=np.zeros((2, 28, 28, 2)))
 
 
 def _rank_1(tmp_path):
     return save_npz(tmp_path / "r.npz", x_train=np.zeros(5), x_test=np.zeros(5))
 
 
-def _size_32(tmp_path):
-    return save_npz(tmp_path / "s.npz", x_train=np.zeros((2, 32, 32)), x_test=np.zeros((2, 32, 32)))
+def _size_4(tmp_path):
+    return save_npz(tmp_path / "s.npz", x_train=np.zeros((2, 4, 4)), x_test=np.zeros((2, 4, 4)))
+
+
+def _size_129(tmp_path):
+    return save_npz(tmp_path / "s.npz", x_train=np.zeros((2, 129, 16, 3)), x_test=np.zeros((2, 129, 16, 3)))
 
 
 def _no_examples(tmp_path):
@@ -316,10 +375,11 @@ BAD_FILES = {
     "no x_train": (_no_x_train, "no array named x_train"),
     "no x_test": (_no_x_test, "no array named x_test"),
     "member not an array": (_not_an_array, "x_train entry is not a NumPy array"),
-    "rank 5": (_rank_5, "N x 28 x 28"),
-    "rgb images": (_rgb, "N x 28 x 28"),
-    "rank 1": (_rank_1, "N x 28 x 28"),
-    "32x32 images": (_size_32, "must be 28x28, got 32x32"),
+    "rank 5": (_rank_5, "N x H x W"),
+    "two channels": (_two_channels, "N x H x W x 3"),
+    "rank 1": (_rank_1, "N x H x W"),
+    "4x4 images": (_size_4, "must be 8 to 128 pixels a side, got 4 high by 4 wide"),
+    "129 pixels high": (_size_129, "must be 8 to 128 pixels a side, got 129 high by 16 wide"),
     "no examples": (_no_examples, "x_train holds no examples"),
     "train and test differ": (_train_test_differ, "x_test examples have"),
     "NaN": (_nan, "x_train contains NaN or infinite"),

@@ -1,0 +1,375 @@
+"""aecore.uploads: each accepted format, each bad input in one sentence with nothing written, the budget."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aecore import data as D
+from aecore import uploads as U
+from aecore.data import DataError, load_dataset
+
+
+def image_bytes(pixels: np.ndarray, fmt: str = "PNG", mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.fromarray(pixels)
+    if mode:
+        image = image.convert(mode)
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def pixels(shape=(12, 20), seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, shape, np.uint8)
+
+
+def zip_of(files: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, payload in files.items():
+            archive.writestr(name, payload)
+    return buffer.getvalue()
+
+
+def class_zip(n_per_class=5, shape=(12, 20)) -> bytes:
+    return zip_of({f"pets/{c}/{i}.png": image_bytes(pixels(shape, 10 * k + i))
+                   for k, c in enumerate(["dog", "cat"]) for i in range(n_per_class)})
+
+
+def npz_of(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def written(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+
+
+# --- each format ------------------------------------------------------------------------------
+
+
+def test_zip_with_a_folder_per_class_gives_sorted_labels(tmp_path):
+    preview = U.inspect("pets.zip", class_zip())
+    assert (preview.format, preview.kind, preview.n, preview.n_train, preview.n_test) == ("zip", "images", 10, 8, 2)
+    assert preview.example_shape == (12, 20, 1)  # height x width x grey
+    assert preview.label_names == ("cat", "dog") and preview.label_counts == (5, 5)
+    assert preview.value_range == (float(min(pixels((12, 20), s).min() for s in [0, 1, 2, 3, 4, 10, 11, 12, 13, 14])),
+                                   float(max(pixels((12, 20), s).max() for s in [0, 1, 2, 3, 4, 10, 11, 12, 13, 14])))
+    assert preview.float32_bytes == 10 * 12 * 20 * 4 and not preview.over_budget
+    assert preview.examples.shape == (8, 12, 20, 1)
+    assert U.accept(preview, "pets", tmp_path) == "pets"
+    assert U.stored_datasets(tmp_path) == ["pets"] and U.stored_label_names("pets", tmp_path) == ["cat", "dog"]
+    # Each stored image keeps its class: dog/0.png was drawn from seed 0.
+    data = preview.dataset
+    every = np.concatenate([data.x_train, data.x_test])
+    labels = np.concatenate([data.y_train, data.y_test])
+    dog0 = np.flatnonzero((np.rint(every[..., 0] * 255) == pixels((12, 20), 0)).all(axis=(1, 2)))
+    assert list(labels[dog0]) == [1]
+
+
+def test_zip_without_folders_of_colour_jpegs_is_unlabelled(tmp_path):
+    colour = {f"{i}.jpg": image_bytes(pixels((16, 9, 3), i), "JPEG") for i in range(4)}
+    preview = U.inspect("photos.zip", zip_of(colour))
+    assert preview.example_shape == (16, 9, 3) and preview.label_names is None and preview.label_counts is None
+    assert (preview.n_train, preview.n_test) == (3, 1)
+    U.accept(preview, "photos", tmp_path)
+    data = load_dataset_at(tmp_path, "photos")
+    assert data.input_shape == (16, 9, 3) and data.y_train is None and 0 <= data.x_train.min() <= data.x_train.max() <= 1
+
+
+def test_zip_of_grey_palette_and_rgba_pngs_is_colour_throughout(tmp_path):
+    files = {"a.png": image_bytes(pixels((10, 10)), mode="L"),
+             "b.png": image_bytes(pixels((10, 10, 3), 1), mode="P"),
+             "c.png": image_bytes(np.dstack([pixels((10, 10, 3), 2), np.zeros((10, 10), np.uint8)]))}
+    preview = U.inspect("mixed.zip", zip_of(files))
+    assert preview.example_shape == (10, 10, 3)
+    data = preview.dataset
+    every = np.concatenate([data.x_train, data.x_test])
+    assert any((x == 1).all() for x in every)  # the fully transparent image is white, as a viewer shows it
+    grey = U.inspect("grey.zip", zip_of({"a.png": image_bytes(pixels((10, 10))),
+                                         "b.png": image_bytes(pixels((10, 10), 1))}))
+    assert grey.example_shape == (10, 10, 1)
+
+
+def test_zip_leaves_out_the_files_zipping_adds(tmp_path):
+    files = {"d/a.png": image_bytes(pixels()), "d/b.png": image_bytes(pixels(seed=1)),
+             "__MACOSX/d/._a.png": b"\x00\x05", "d/.DS_Store": b"\x00", "d/": b""}
+    assert U.inspect("d.zip", zip_of(files)).n == 2
+
+
+def test_csv_with_a_label_column(tmp_path):
+    text = "x,y,label,z\n" + "".join(f"{i},{i * 2},{'odd' if i % 2 else 'even'},-{i}.5\n" for i in range(10))
+    preview = U.inspect("points.csv", text.encode())
+    assert (preview.format, preview.kind, preview.example_shape, preview.n) == ("csv", "vectors", (3,), 10)
+    assert preview.label_names == ("even", "odd") and preview.label_counts == (5, 5)
+    assert preview.value_range == (-9.5, 18.0)
+    U.accept(preview, "points", tmp_path)
+    data = load_dataset_at(tmp_path, "points")
+    rows = np.concatenate([data.x_train, data.x_test])
+    labels = np.concatenate([data.y_train, data.y_test])
+    assert sorted(map(tuple, rows.tolist())) == sorted((i, 2 * i, -i - 0.5) for i in range(10))
+    assert all(label == (row[0] % 2) for row, label in zip(rows, labels))
+
+
+def test_csv_without_a_header_and_whole_number_labels_in_number_order():
+    preview = U.inspect("v.csv", b"1,2\n3,4\n5,6.5\n")
+    assert preview.example_shape == (2,) and preview.label_names is None and preview.value_range == (1, 6.5)
+    labelled = U.inspect("v.csv", ("a,label\n" + "".join(f"{i},{i % 11}\n" for i in range(22))).encode())
+    assert labelled.label_names == tuple(str(k) for k in range(11))
+
+
+def test_npz_upload_reuses_the_npz_reader(tmp_path):
+    x = pixels((6, 9, 11))
+    preview = U.inspect("mine.npz", npz_of(x_train=x, x_test=x[:2], y_train=np.arange(6), y_test=np.arange(2)))
+    assert (preview.format, preview.example_shape, preview.n_train, preview.n_test) == ("npz", (9, 11, 1), 6, 2)
+    assert preview.value_range == (float(x.min()), float(x.max())) and preview.label_counts == (2, 2, 1, 1, 1, 1)
+    U.accept(preview, "mine", tmp_path)
+    np.testing.assert_allclose(load_dataset_at(tmp_path, "mine").x_train[..., 0], x / 255, atol=1e-6)
+
+
+def test_format_is_told_by_content_whatever_the_name():
+    assert U.inspect("upload", class_zip()).format == "zip"
+    assert U.inspect("upload.bin", npz_of(x_train=pixels((3, 8, 8)), x_test=pixels((1, 8, 8)))).format == "npz"
+
+
+# --- stored datasets by name --------------------------------------------------------------------
+
+
+def load_dataset_at(root, name):
+    """A stored dataset under another root than the run cache's (load_dataset reads that one)."""
+    return D.load_npz(str(U.stored_path(name, root)))
+
+
+def test_a_stored_name_loads_everywhere(tmp_path, monkeypatch, capsys):
+    from aecore.__main__ import main
+    from aecore.config import ConfigError, RunConfig
+
+    root = tmp_path / "cache"  # conftest points AECORE_CACHE_DIR here
+    preview = U.inspect("v.csv", ("a,b,c,label\n" + "".join(f"{i},{-i},{i % 3},{i % 2}\n" for i in range(40))).encode())
+    U.accept(preview, "my-vectors")
+    assert U.stored_datasets() == ["my-vectors"] and (root / "datasets" / U.INDEX_FILE).is_file()
+    data = load_dataset("my-vectors")
+    assert data.name == "my-vectors" and data.fingerprint == preview.dataset.fingerprint
+    assert D.holds_images("my-vectors") is False
+    assert RunConfig.for_arch("stacked", dataset="my-vectors").dataset == "my-vectors"
+    with pytest.raises(ConfigError, match="choose one of .*digits-8x8.*my-vectors"):
+        RunConfig.for_arch("stacked", dataset="my-vector")
+    assert main(["list"]) == 0
+    assert "my-vectors" in capsys.readouterr().out
+    assert main(["train", "--arch", "stacked", "--dataset", "my-vectors", "--epochs", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["dataset"] == "my-vectors" and summary["cached"] is False
+
+
+def test_content_is_addressed_once(tmp_path):
+    first = U.inspect("a.zip", class_zip())
+    U.accept(first, "pets", tmp_path)
+    assert U.accept(first, "pets", tmp_path) == "pets"  # again: nothing new
+    with pytest.raises(DataError, match=r"^This data is stored already, as 'pets'; use that name\.$"):
+        U.accept(U.inspect("b.zip", class_zip()), "pets-again", tmp_path)
+    with pytest.raises(DataError, match=r"^The name 'pets' is taken by another stored dataset; choose another\.$"):
+        U.accept(U.inspect("c.zip", class_zip(n_per_class=4)), "pets", tmp_path)
+    (file,) = (tmp_path / "datasets").glob("*.npz")
+    assert file.name == f"{first.dataset.fingerprint}.npz" and U.stored_datasets(tmp_path) == ["pets"]
+    assert not list((tmp_path / "datasets").glob(".tmp-*"))
+
+
+def test_a_damaged_index_lists_nothing(tmp_path):
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / U.INDEX_FILE).write_text("{not json")
+    assert U.stored_datasets(tmp_path) == [] and U.stored_path("x", tmp_path) is None
+
+
+# --- the memory budget ----------------------------------------------------------------------------
+
+
+def test_over_the_budget_is_refused_unless_subsampled(tmp_path, monkeypatch):
+    content = class_zip(n_per_class=10)  # 20 images of 12 x 20 x 1: 960 bytes each as float32
+    decoded = []
+    real = U._pixels
+    monkeypatch.setattr(U, "_pixels", lambda *args: decoded.append(1) or real(*args))
+    preview = U.inspect("pets.zip", content, budget_bytes=12 * 960 + 5)
+    assert preview.over_budget and preview.suggested_subsample == 12 and preview.dataset is None
+    assert preview.float32_bytes == 20 * 960 and preview.label_counts == (10, 10)
+    assert len(decoded) == U.N_EXAMPLES and len(preview.examples) == U.N_EXAMPLES  # not decoded in full
+    with pytest.raises(DataError, match=r"over the budget of .*; keep a subsample of at most 12 examples\.$"):
+        U.accept(preview, "pets", tmp_path)
+    assert written(tmp_path) == []
+    with pytest.raises(DataError, match=r"^A subsample of 13 examples is over the memory budget"):
+        U.accept(preview, "pets", tmp_path, subsample=13)
+    assert written(tmp_path) == []
+    U.accept(preview, "pets", tmp_path, subsample=12)
+    data = load_dataset_at(tmp_path, "pets")
+    assert len(data.x_train) + len(data.x_test) == 12 and len(data.x_test) == 2
+
+
+def test_csv_over_the_budget_subsamples_seeded_rows(tmp_path):
+    content = ("a,b\n" + "".join(f"{i},{i}\n" for i in range(100))).encode()
+    preview = U.inspect("v.csv", content, budget_bytes=8 * 30)
+    assert preview.suggested_subsample == 30
+    one = U.inspect("v.csv", content, budget_bytes=8 * 30, subsample=30).dataset
+    two = U.inspect("v.csv", content, budget_bytes=8 * 30, subsample=30).dataset
+    assert one.fingerprint == two.fingerprint and len(one.x_train) + len(one.x_test) == 30
+    assert one.x_train[:, 0].max() > 30  # chosen across the file, not its first rows
+
+
+def test_npz_over_the_budget_is_refused_from_its_headers(tmp_path):
+    content = npz_of(x_train=pixels((100, 28, 28)), x_test=pixels((10, 28, 28)))
+    with pytest.raises(DataError, match=r"^'big.npz' would need .* GiB of memory; the limit is"):
+        U.inspect("big.npz", content, budget_bytes=1000)
+
+
+def test_the_budget_is_one_number_for_every_file():
+    assert U.inspect("x.csv", b"1\n2\n").budget_bytes == D.MAX_DATASET_BYTES
+
+
+# --- each bad input: one sentence, nothing stored ----------------------------------------------
+
+
+def _non_image():
+    return "d.zip", zip_of({"a.png": image_bytes(pixels()), "notes.txt": b"hello"})
+
+
+def _mixed_sizes():
+    files = {f"{i}.png": image_bytes(pixels((12, 20), i)) for i in range(3)}
+    files["1b.png"] = image_bytes(pixels((20, 12)))
+    return "d.zip", zip_of(files)
+
+
+def _zip_bomb():
+    return "bomb.zip", zip_of({"a.png": image_bytes(pixels()), "b.png": b"\x00" * (3 * 2**20)})
+
+
+def _zip_too_big_unpacked(monkeypatch):
+    monkeypatch.setattr(U, "MAX_ZIP_BYTES", 1000)
+    return "big.zip", zip_of({f"{i}.png": image_bytes(pixels(seed=i)) for i in range(4)}, zipfile.ZIP_STORED)
+
+
+def _zip_too_many_files(monkeypatch):
+    monkeypatch.setattr(U, "MAX_ZIP_MEMBERS", 3)
+    return "many.zip", zip_of({f"{i}.png": image_bytes(pixels(seed=i)) for i in range(4)})
+
+
+def _pixel_bomb(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # PIL's own limit, lowered to what a 12 x 20 image passes
+    return "d.zip", zip_of({f"{i}.png": image_bytes(pixels(seed=i)) for i in range(2)})
+
+
+def _corrupt_png():
+    good = image_bytes(pixels((12, 20)))
+    bad = good[:40] + bytes(b ^ 0xFF for b in good[40:80]) + good[80:]  # inside the IDAT stream
+    return "d.zip", zip_of({"a.png": image_bytes(pixels(seed=1)), "b.png": bad})
+
+
+def _truncated_png():
+    return "d.zip", zip_of({"a.png": image_bytes(pixels(seed=1)), "b.png": image_bytes(pixels())[:30]})
+
+
+def _one_image():
+    return "d.zip", zip_of({"a.png": image_bytes(pixels())})
+
+
+def _one_row():
+    return "d.csv", b"a,b\n1,2\n"
+
+
+def _too_small_images():
+    return "d.zip", zip_of({f"{i}.png": image_bytes(pixels((4, 20), i)) for i in range(2)})
+
+
+def _csv_text():
+    return "d.csv", b"a,b\n1,2\n3,four\n"
+
+
+def _csv_nan():
+    return "d.csv", b"a,b\n1,2\nnan,4\n"
+
+
+def _csv_empty_cell():
+    return "d.csv", b"1,2\n3,\n"
+
+
+def _csv_ragged():
+    return "d.csv", b"a,b,label\n1,2,x\n3,4\n"
+
+
+def _csv_missing_label():
+    return "d.csv", b"a,b,label\n1,2,x\n3,4, \n"
+
+
+def _npz_labels_mismatch():
+    return "d.npz", npz_of(x_train=pixels((6, 8, 8)), x_test=pixels((2, 8, 8)), y_train=np.arange(5))
+
+
+def _random_bytes():
+    return "d.bin", bytes(np.random.default_rng(0).integers(0, 256, 500, np.uint8))
+
+
+def _a_png_alone():
+    return "digit.png", image_bytes(pixels())
+
+
+def _damaged_zip():
+    content = class_zip()
+    return "d.zip", content[:100] + content[-22:]
+
+
+BAD_INPUTS = {
+    "zip with a non-image file": (_non_image, r"^'notes.txt' in 'd.zip' is not a PNG or JPEG image; a zip must hold"),
+    "images of mixed sizes": (_mixed_sizes, r"^'1b.png' is 12 wide by 20 high but most images are 20 wide by 12 high; all images"),
+    "zip bomb": (_zip_bomb, r"^'b.png' in 'bomb.zip' unpacks to 3.0 MiB from far less, like a zip bomb"),
+    "zip too big unpacked": (_zip_too_big_unpacked, r"^'big.zip' would unpack to .* MiB; the limit is"),
+    "zip of too many files": (_zip_too_many_files, r"^'many.zip' holds 4 files; the limit is 3\.$"),
+    "pixel bomb": (_pixel_bomb, r"^'0.png' in 'd.zip' has more pixels than any image allowed\.$"),
+    "corrupt png": (_corrupt_png, r"^'b.png' in 'd.zip' is damaged"),
+    "truncated png": (_truncated_png, r"^'b.png' in 'd.zip' is damaged"),
+    "1-image dataset": (_one_image, r"^'d.zip' holds 1 image; a dataset needs at least 2"),
+    "1-row dataset": (_one_row, r"^'d.csv' holds 1 row; a dataset needs at least 2"),
+    "images below 8 pixels": (_too_small_images, r"^Images must be 8 to 128 pixels a side, got 4 high by 20 wide\.$"),
+    "csv with text": (_csv_text, r"^Row 3, column 'b' of 'd.csv' holds 'four', not a number\.$"),
+    "csv with NaN": (_csv_nan, r"^Row 3, column 'a' of 'd.csv' holds 'nan', not a number\.$"),
+    "csv with an empty cell": (_csv_empty_cell, r"^Row 2, column '2' of 'd.csv' holds '', not a number\.$"),
+    "csv ragged": (_csv_ragged, r"^Row 3 of 'd.csv' has 2 cells but the first row has 3\.$"),
+    "csv label missing": (_csv_missing_label, r"^Row 3 of 'd.csv' has no label; label every row or none\.$"),
+    "labels count mismatch": (_npz_labels_mismatch, r"^y_train must hold 6 whole-number labels \(one per example\)"),
+    "random bytes": (_random_bytes, r"^'d.bin' is none of the accepted formats: \.npz, \.zip of PNG/JPEG images, "
+                                    r"or \.csv of numbers\.$"),
+    "a png alone": (_a_png_alone, r"^'digit.png' is none of the accepted formats"),
+    "damaged zip": (_damaged_zip, r"^'d.zip' is a damaged zip archive\.$"),
+}
+
+
+@pytest.mark.parametrize("make, words", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, monkeypatch, make, words):
+    filename, content = make(monkeypatch) if make.__code__.co_argcount else make()
+    with pytest.raises(DataError, match=words) as caught:
+        U.accept(content, "mine", tmp_path, filename=filename)
+    message = str(caught.value)
+    assert message.endswith(".") and "\n" not in message and "Traceback" not in message
+    assert written(tmp_path) == []
+
+
+@pytest.mark.parametrize("name, words", [
+    ("mnist", "is the name of a built-in dataset"),
+    ("Digits-8x8", "is the name of a built-in dataset"),
+    ("npz", "is the name of a built-in dataset"),
+    ("npz:x", "1 to 40 letters"),
+    ("", "1 to 40 letters"),
+    ("a" * 41, "1 to 40 letters"),
+    ("my data", "1 to 40 letters"),
+    ("../up", "1 to 40 letters"),
+    (None, "1 to 40 letters"),
+])
+def test_bad_names_are_refused_before_anything_is_read(tmp_path, name, words):
+    with pytest.raises(DataError, match=words):
+        U.accept(class_zip(), name, tmp_path, filename="pets.zip")
+    assert written(tmp_path) == []
+
+
+def test_a_bad_subsample_is_one_sentence():
+    with pytest.raises(DataError, match="at least 2 examples"):
+        U.inspect("x.csv", b"1\n2\n3\n", subsample=1)
