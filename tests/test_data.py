@@ -135,9 +135,15 @@ def test_unknown_dataset_names_the_choices():
 def test_keras_datasets_without_network_name_the_offline_one(monkeypatch, tmp_path, name):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # nothing downloaded before
     monkeypatch.setattr(D, "_reachable", lambda *args: False)
+    import keras
+
+    downloads = []
+    module = {"mnist": "mnist", "fashion-mnist": "fashion_mnist", "cifar10": "cifar10"}[name]
+    monkeypatch.setattr(getattr(keras.datasets, module), "load_data", lambda: downloads.append(name) or 1 / 0)
     with pytest.raises(DataError, match=r"^Could not download '[a-z0-9-]+' \(no network\?\); use an offline dataset "
                                         r"\(mnist-sample, digits-8x8\) instead\.$"):
         D._keras_dataset(name)
+    assert downloads == []  # the probe answered: no download was tried (it could hang without a timeout)
 
 
 def test_cifar10_is_colour_32x32_with_flat_labels(monkeypatch):

@@ -92,12 +92,12 @@ def test_zip_of_grey_palette_and_rgba_pngs_is_colour_throughout(tmp_path):
     assert any((x == 1).all() for x in every)  # the fully transparent image is white, as a viewer shows it
     grey = U.inspect("grey.zip", zip_of({"a.png": image_bytes(pixels((10, 10))),
                                          "b.png": image_bytes(pixels((10, 10), 1))}))
-    assert grey.example_shape == (10, 10, 1)
+    assert grey.example_shape == (10, 10, 1) and (grey.n_train, grey.n_test) == (1, 1)
 
 
 def test_zip_leaves_out_the_files_zipping_adds(tmp_path):
     files = {"d/a.png": image_bytes(pixels()), "d/b.png": image_bytes(pixels(seed=1)),
-             "__MACOSX/d/._a.png": b"\x00\x05", "d/.DS_Store": b"\x00", "d/": b""}
+             "__MACOSX/d/._a.png": b"\x00\x05", "__MACOSX/d/a.png": b"\x00", "d/.DS_Store": b"\x00", "d/": b""}
     assert U.inspect("d.zip", zip_of(files)).n == 2
 
 
@@ -255,13 +255,14 @@ def _zip_too_many_files(monkeypatch):
 
 
 def _pixel_bomb(monkeypatch):
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # PIL's own limit, lowered to what a 12 x 20 image passes
+    # PIL's own limit, lowered so that a 12 x 20 image is over it but under twice it (a warning, not an error).
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 150)
     return "d.zip", zip_of({f"{i}.png": image_bytes(pixels(seed=i)) for i in range(2)})
 
 
 def _corrupt_png():
     good = image_bytes(pixels((12, 20)))
-    bad = good[:40] + bytes(b ^ 0xFF for b in good[40:80]) + good[80:]  # inside the IDAT stream
+    bad = good[:60] + bytes(b ^ 0xFF for b in good[60:90]) + good[90:]  # inside the IDAT stream: the header reads
     return "d.zip", zip_of({"a.png": image_bytes(pixels(seed=1)), "b.png": bad})
 
 
@@ -313,6 +314,10 @@ def _a_png_alone():
     return "digit.png", image_bytes(pixels())
 
 
+def _text_of_another_kind():
+    return "notes.md", b"hello\nworld\n"
+
+
 def _damaged_zip():
     content = class_zip()
     return "d.zip", content[:100] + content[-22:]
@@ -339,6 +344,7 @@ BAD_INPUTS = {
     "random bytes": (_random_bytes, r"^'d.bin' is none of the accepted formats: \.npz, \.zip of PNG/JPEG images, "
                                     r"or \.csv of numbers\.$"),
     "a png alone": (_a_png_alone, r"^'digit.png' is none of the accepted formats"),
+    "text not named .csv": (_text_of_another_kind, r"^'notes.md' is none of the accepted formats"),
     "damaged zip": (_damaged_zip, r"^'d.zip' is a damaged zip archive\.$"),
 }
 
