@@ -37,7 +37,15 @@ CHANNELS = (1, 3)
 VECTOR_DATASETS = ("points3d", "swiss-roll", "s-curve")  # the named datasets of vectors; the others hold images
 # The one memory budget (as float32) of any dataset read from a file: npz:PATH, uploads and
 # stored uploads. It is checked on headers, before any data is decoded in full.
-MAX_DATASET_BYTES = int(float(os.environ.get("AECORE_MAX_DATASET_MB", 1024)) * 2**20)
+def _budget_from_env(default_mb: float = 1024) -> int:
+    try:
+        mb = float(os.environ.get("AECORE_MAX_DATASET_MB", default_mb))
+    except ValueError:
+        mb = default_mb  # a typo in the environment must not stop every import of aecore
+    return int(mb * 2**20) if mb > 0 else int(default_mb * 2**20)
+
+
+MAX_DATASET_BYTES = _budget_from_env()
 MAX_NPZ_EXAMPLES = 1_000_000
 MAX_VECTOR_DIM = 4096
 NPZ_KEYS = ("x_train", "x_test", "y_train", "y_test")

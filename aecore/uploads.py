@@ -43,6 +43,7 @@ N_EXAMPLES = 16  # images or vectors a preview shows
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
 DATASETS_FOLDER = "datasets"
 INDEX_FILE = "index.json"
+STORED_FILE = re.compile(r"[0-9a-f]{16}\.npz")  # a Dataset fingerprint
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,7 +147,10 @@ def stored_datasets(root: str | os.PathLike | None = None) -> list[str]:
 def stored_path(name: str, root: str | os.PathLike | None = None) -> Path | None:
     """The .npz file of a stored dataset, or None when no upload has this name."""
     entry = _read_index(_folder(root)).get(name)
-    return None if entry is None else _folder(root) / entry["file"]
+    # The index names a file of this folder only, whatever an edited index says.
+    if entry is None or not STORED_FILE.fullmatch(str(entry.get("file"))):
+        return None
+    return _folder(root) / entry["file"]
 
 
 def stored_kind(name: str, root: str | os.PathLike | None = None) -> str | None:
@@ -459,11 +463,10 @@ def _folder(root) -> Path:
 
 def _read_index(folder: Path) -> dict:
     try:
-        return json.loads((folder / INDEX_FILE).read_text())
-    except FileNotFoundError:
+        index = json.loads((folder / INDEX_FILE).read_text())
+    except (OSError, ValueError):  # none yet, or damaged: list nothing rather than break every page
         return {}
-    except (OSError, ValueError):
-        return {}  # a damaged index lists nothing rather than breaking every page
+    return index if isinstance(index, dict) else {}
 
 
 class _index_lock:

@@ -178,10 +178,39 @@ def test_content_is_addressed_once(tmp_path):
     assert not list((tmp_path / "datasets").glob(".tmp-*"))
 
 
-def test_a_damaged_index_lists_nothing(tmp_path):
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_a_damaged_index_lists_nothing(tmp_path, text):
     (tmp_path / "datasets").mkdir()
-    (tmp_path / "datasets" / U.INDEX_FILE).write_text("{not json")
+    (tmp_path / "datasets" / U.INDEX_FILE).write_text(text)
     assert U.stored_datasets(tmp_path) == [] and U.stored_path("x", tmp_path) is None
+
+
+def test_an_edited_index_names_no_file_outside_its_folder(tmp_path):
+    folder = tmp_path / "cache" / "datasets"  # the run cache's, as conftest sets it
+    folder.mkdir(parents=True)
+    (folder / U.INDEX_FILE).write_text(json.dumps({"evil": {"file": "../../../etc/passwd", "kind": "images"}}))
+    assert U.stored_path("evil") is None
+    with pytest.raises(DataError, match="Unknown dataset 'evil'"):
+        load_dataset("evil")
+
+
+def test_accepts_at_once_keep_every_name(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def store(k):
+        rows = "".join(f"{k},{i}\n" for i in range(5))
+        return U.accept(U.inspect("v.csv", rows.encode()), f"set-{k}", tmp_path)
+
+    with ThreadPoolExecutor(8) as pool:
+        names = list(pool.map(store, range(16)))
+    assert U.stored_datasets(tmp_path) == sorted(names) and len(list((tmp_path / "datasets").glob("*.npz"))) == 16
+
+
+def test_the_budget_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("AECORE_MAX_DATASET_MB", "2")
+    assert D._budget_from_env() == 2 * 2**20
+    monkeypatch.setenv("AECORE_MAX_DATASET_MB", "lots")
+    assert D._budget_from_env() == 1024 * 2**20
 
 
 # --- the memory budget ----------------------------------------------------------------------------
