@@ -52,6 +52,7 @@ NPZ_KEYS = ("x_train", "x_test", "y_train", "y_test")
 
 # Where keras.datasets downloads from, and the files it keeps under $KERAS_HOME/datasets.
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+DOWNLOAD_HOSTS = {"cifar10": ("www.cs.toronto.edu", 443)}  # the others download from DOWNLOAD_HOST
 PROBE_TIMEOUT_S = 5.0
 KERAS_CACHE_FILES = {
     "mnist": ("mnist.npz",),
@@ -64,7 +65,7 @@ KERAS_CACHE_FILES = {
             "t10k-images-idx3-ubyte.gz",
         )
     ),
-    "cifar10": ("cifar-10-batches-py.tar.gz",),
+    "cifar10": ("cifar-10-batches-py-target_archive",),  # get_file's name for an extracted download
 }
 
 
@@ -239,7 +240,7 @@ def _keras_dataset(name: str) -> Dataset:
         f"Could not download '{name}' (no network?); use an offline dataset ({', '.join(OFFLINE_DATASETS)}) instead."
     )
     # keras' download has no timeout and could hang on a dead network, so look first, briefly.
-    if not in_keras_cache(name) and not _reachable(*DOWNLOAD_HOST, PROBE_TIMEOUT_S):
+    if not in_keras_cache(name) and not _reachable(*DOWNLOAD_HOSTS.get(name, DOWNLOAD_HOST), PROBE_TIMEOUT_S):
         raise offline
     import keras
 

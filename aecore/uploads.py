@@ -111,10 +111,10 @@ def accept(upload: Preview | bytes, name: str, root: str | os.PathLike | None = 
     with _index_lock(folder):
         index = _read_index(folder)
         for other, entry in index.items():
-            if entry["file"] == filename and other != name:
+            if isinstance(entry, dict) and entry.get("file") == filename and other != name:
                 raise DataError(f"This data is stored already, as '{other}'; use that name.")
         if name in index:
-            if index[name]["file"] == filename:
+            if isinstance(index[name], dict) and index[name].get("file") == filename:
                 return name
             raise DataError(f"The name '{name}' is taken by another stored dataset; choose another.")
         buffer = io.BytesIO()
@@ -141,28 +141,31 @@ def check_name(name) -> None:
 
 def stored_datasets(root: str | os.PathLike | None = None) -> list[str]:
     """The names of the stored uploads, sorted."""
-    return sorted(_read_index(_folder(root)))
+    return sorted(_entries(root))
 
 
 def stored_path(name: str, root: str | os.PathLike | None = None) -> Path | None:
     """The .npz file of a stored dataset, or None when no upload has this name."""
-    entry = _read_index(_folder(root)).get(name)
-    # The index names a file of this folder only, whatever an edited index says.
-    if entry is None or not STORED_FILE.fullmatch(str(entry.get("file"))):
-        return None
-    return _folder(root) / entry["file"]
+    entry = _entries(root).get(name)
+    return None if entry is None else _folder(root) / entry["file"]
 
 
 def stored_kind(name: str, root: str | os.PathLike | None = None) -> str | None:
     """'images' or 'vectors' for a stored dataset, None when no upload has this name."""
-    entry = _read_index(_folder(root)).get(name)
-    return None if entry is None else entry["kind"]
+    entry = _entries(root).get(name)
+    return None if entry is None else entry.get("kind")
 
 
 def stored_label_names(name: str, root: str | os.PathLike | None = None) -> list[str] | None:
     """The class names of a stored dataset (label i is names[i]), or None."""
-    entry = _read_index(_folder(root)).get(name)
+    entry = _entries(root).get(name)
     return None if entry is None else entry.get("label_names")
+
+
+def _entries(root) -> dict[str, dict]:
+    """The index's well-formed entries: each names a file of this folder only, whatever an edited index says."""
+    return {name: entry for name, entry in _read_index(_folder(root)).items()
+            if isinstance(entry, dict) and STORED_FILE.fullmatch(str(entry.get("file")))}
 
 
 # --- formats ---------------------------------------------------------------------------------

@@ -513,6 +513,22 @@ def test_keras_datasets_probe_with_a_finite_timeout(monkeypatch, tmp_path):
     ((host, port, timeout),) = probes
     assert (host, port) == D.DOWNLOAD_HOST
     assert timeout is not None and 0 < timeout <= 10, timeout  # keras' own download has no timeout
+    with pytest.raises(DataError, match="digits-8x8"):
+        D._keras_dataset("cifar10")
+    assert probes[1][:2] == ("www.cs.toronto.edu", 443)  # where keras.datasets.cifar10 downloads from
+
+
+def test_keras_cache_names_the_files_keras_keeps(monkeypatch, tmp_path):
+    import inspect
+
+    import keras
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "cifar-10-batches-py-target_archive").write_bytes(b"")
+    assert D.in_keras_cache("cifar10") and not D.in_keras_cache("mnist")
+    # get_file keeps an extracted download as <fname>_archive; the name is keras' own.
+    assert 'dirname = "cifar-10-batches-py-target"' in inspect.getsource(keras.datasets.cifar10.load_data)
 
 
 def test_network_probe_on_loopback():

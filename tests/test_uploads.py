@@ -178,7 +178,7 @@ def test_content_is_addressed_once(tmp_path):
     assert not list((tmp_path / "datasets").glob(".tmp-*"))
 
 
-@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"x": 3}', '{"x": {"kind": "images"}}'])
 def test_a_damaged_index_lists_nothing(tmp_path, text):
     (tmp_path / "datasets").mkdir()
     (tmp_path / "datasets" / U.INDEX_FILE).write_text(text)
