@@ -261,7 +261,7 @@ def _keras_dataset(name: str) -> Dataset:
 
 
 def in_keras_cache(name: str) -> bool:
-    """Whether keras.datasets already holds every file of name (a key of KERAS_CACHE_FILES), so no download is needed."""
+    """Whether keras.datasets already holds every file of name (a key of KERAS_CACHE_FILES): no download needed."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return all(os.path.isfile(os.path.join(home, "datasets", f)) for f in KERAS_CACHE_FILES[name])
 

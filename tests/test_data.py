@@ -171,7 +171,8 @@ def test_digits_8x8_is_offline_seeded_and_labelled():
 
     # The split is a permutation of scikit-learn's digits, each image with its own label.
     every = np.concatenate([data.x_train, data.x_test])[..., 0] * 16
-    assert sorted(map(bytes, np.rint(every).astype(np.uint8))) == sorted(map(bytes, load_digits().images.astype(np.uint8)))
+    stored = sorted(map(bytes, np.rint(every).astype(np.uint8)))
+    assert stored == sorted(map(bytes, load_digits().images.astype(np.uint8)))
     first = np.flatnonzero((load_digits().images == np.rint(data.x_train[0, ..., 0] * 16)).all(axis=(1, 2)))
     assert data.y_train[0] in load_digits().target[first]
 
