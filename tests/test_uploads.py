@@ -410,3 +410,40 @@ def test_bad_names_are_refused_before_anything_is_read(tmp_path, name, words):
 def test_a_bad_subsample_is_one_sentence():
     with pytest.raises(DataError, match="at least 2 examples"):
         U.inspect("x.csv", b"1\n2\n3\n", subsample=1)
+
+
+# --- damaged uploads of every kind: a Preview or one DataError, never another exception ------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+GOOD = {
+    "pets.zip": class_zip(n_per_class=2),
+    "v.csv": b"a,b,label\n1,2,x\n3,4,y\n5,6,x\n",
+    "d.npz": npz_of(x_train=pixels((3, 8, 8)), x_test=pixels((1, 8, 8)), y_train=np.arange(3), y_test=np.arange(1)),
+}
+
+
+@FUZZ
+@given(st.sampled_from(sorted(GOOD)), st.data())
+def test_damaged_uploads_end_in_a_preview_or_one_sentence(filename, data):
+    content = bytearray(GOOD[filename])
+    for _ in range(data.draw(st.integers(1, 8))):
+        content[data.draw(st.integers(0, len(content) - 1))] = data.draw(st.integers(0, 255))
+    # Mostly whole: a cut zip has lost its directory, and fails at once.
+    cut = data.draw(st.integers(1, len(content))) if data.draw(st.booleans()) else len(content)
+    try:
+        preview = U.inspect(filename, bytes(content[:cut]))
+    except DataError as exc:
+        assert str(exc).endswith(".") and "\n" not in str(exc)
+    else:
+        assert preview.n >= 2 and preview.n_test >= 1
+
+
+@FUZZ
+@given(st.binary(max_size=400), st.sampled_from(["x.zip", "x.csv", "x.npz", "x", "x.png"]), st.booleans())
+def test_random_bytes_end_in_one_sentence(content, filename, zip_magic):
+    zip_magic = zip_magic or filename in ("x.csv", "x")  # random text may well be a CSV of numbers
+    with pytest.raises(DataError):
+        U.inspect(filename, (b"PK\x03\x04" if zip_magic else b"") + content)
