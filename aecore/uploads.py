@@ -307,6 +307,11 @@ def _pixels(filename: str, member: str, image, channels: int) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            if image.mode in ("I", "I;16", "I;16B", "I;16L"):
+                # 16-bit grey: PIL's convert("L") would clip every value above 255 to white.
+                wide = np.asarray(image, dtype=np.float64) / 257
+                grey = np.clip(np.rint(wide), 0, 255).astype(np.uint8)
+                return grey if channels == 1 else np.repeat(grey[..., None], 3, axis=-1)
             if image.mode == "P" or image.mode in ("RGBA", "LA", "PA"):
                 # Transparent pixels over white, as an image viewer shows them.
                 rgba = image.convert("RGBA")

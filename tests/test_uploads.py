@@ -96,6 +96,13 @@ def test_zip_of_grey_palette_and_rgba_pngs_is_colour_throughout(tmp_path):
     assert grey.example_shape == (10, 10, 1) and (grey.n_train, grey.n_test) == (1, 1)
 
 
+def test_zip_of_16_bit_grey_pngs_keeps_their_levels():
+    levels = (np.arange(100).reshape(10, 10) * 600).astype(np.uint16)
+    preview = U.inspect("deep.zip", zip_of({"a.png": image_bytes(levels), "b.png": image_bytes(levels)}))
+    assert preview.example_shape == (10, 10, 1)
+    np.testing.assert_allclose(preview.examples[0, ..., 0], np.rint(levels / 257) / 255, atol=1e-6)
+
+
 def test_zip_leaves_out_the_files_zipping_adds(tmp_path):
     files = {"d/a.png": image_bytes(pixels()), "d/b.png": image_bytes(pixels(seed=1)),
              "__MACOSX/d/._a.png": b"\x00\x05", "__MACOSX/d/a.png": b"\x00", "d/.DS_Store": b"\x00", "d/": b""}
