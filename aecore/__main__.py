@@ -228,12 +228,16 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args = _parser().parse_args(argv)
-        if args.command == "list":
-            _list()
-        elif args.command == "train":
-            print(_json_line(_train(args)))
-        elif args.command == "embed":
-            print(_json_line(_embed(args)))
+        from aecore.uploads import cache_root
+
+        # Stored datasets live in the run cache folder, so --cache-dir moves where their names are looked up too.
+        with cache_root(getattr(args, "cache_dir", None) or None):
+            if args.command == "list":
+                _list()
+            elif args.command == "train":
+                print(_json_line(_train(args)))
+            elif args.command == "embed":
+                print(_json_line(_embed(args)))
     except (UsageError, ConfigError, DataError, DistributeError, ExportError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -10,6 +10,8 @@ problem is a DataError of one sentence, with nothing written.
 from __future__ import annotations
 
 import collections
+import contextlib
+import contextvars
 import csv
 import fcntl
 import io
@@ -461,7 +463,21 @@ def _mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
 
 
+_CACHE_ROOT: contextvars.ContextVar[str | None] = contextvars.ContextVar("aecore_cache_root", default=None)
+
+
+@contextlib.contextmanager
+def cache_root(root: str | os.PathLike | None):
+    """Within this block, stored datasets are looked up under root (the CLI's --cache-dir); None: the default."""
+    token = _CACHE_ROOT.set(None if root is None else str(root))
+    try:
+        yield
+    finally:
+        _CACHE_ROOT.reset(token)
+
+
 def _folder(root) -> Path:
+    root = root if root is not None else _CACHE_ROOT.get()
     if root is None:
         from aecore.store import default_cache_dir  # store imports config, which imports this module lazily
 

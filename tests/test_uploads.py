@@ -173,6 +173,21 @@ def test_a_stored_name_loads_everywhere(tmp_path, monkeypatch, capsys):
     assert summary["dataset"] == "my-vectors" and summary["cached"] is False
 
 
+def test_the_cli_looks_up_stored_names_under_its_cache_dir(tmp_path, capsys):
+    from aecore.__main__ import main
+
+    elsewhere = tmp_path / "elsewhere"
+    U.accept(U.inspect("v.csv", b"a,b\n1,2\n3,4\n5,6\n7,8\n"), "moved", elsewhere)
+    assert U.stored_datasets() == []  # not in the run cache of the environment
+    assert main(["list"]) == 0
+    assert "moved" not in capsys.readouterr().out
+    assert main(["train", "--arch", "basic", "--dataset", "moved", "--epochs", "1", "--latent-dim", "1",
+                 "--cache-dir", str(elsewhere)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["dataset"] == "moved"
+    assert main(["train", "--arch", "basic", "--dataset", "moved", "--epochs", "1"]) == 2
+    assert "Unknown dataset 'moved'" in capsys.readouterr().err
+
+
 def test_content_is_addressed_once(tmp_path):
     first = U.inspect("a.zip", class_zip())
     U.accept(first, "pets", tmp_path)
