@@ -38,6 +38,7 @@ pages = {
     "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
     "Architectures": [st.Page(f"app_pages/{spec.name}.py", title=spec.title, icon=spec.icon) for spec in specs()],
     "Results": [st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:")],
+    "Data": [st.Page("app_pages/data.py", title="Your data", icon=":material/upload_file:")],
     "Beyond the notes": [
         st.Page("app_pages/your_digit.py", title="Your digit", icon=":material/draw:"),
         st.Page("app_pages/anomaly.py", title="Anomaly scores", icon=":material/troubleshoot:"),

@@ -8,12 +8,18 @@ import streamlit as st
 
 from aecore.config import ConfigError, RunConfig
 from aecore.data import DATASETS
+from aecore.uploads import stored_datasets
 from aecore.models import get_spec
 from aecore.models.spec import Field, parse_sizes
 from dashboard import share
 
 TEST_DEFAULTS_ENV = "AECORE_STUDIO_TEST_DEFAULTS"
-DATASET_CHOICES = [name for name in DATASETS if not name.startswith("npz:")]
+BUILT_IN_DATASETS = [name for name in DATASETS if not name.startswith("npz:")]
+
+
+def dataset_choices() -> list[str]:
+    """The Dataset select's names: the built-in datasets, then the stored uploads."""
+    return BUILT_IN_DATASETS + stored_datasets()
 
 
 def defaults_for(arch: str) -> RunConfig:
@@ -49,16 +55,19 @@ def config_form(arch: str) -> tuple[RunConfig | None, bool]:
     """
     spec = get_spec(arch)
     base = defaults_for(arch)
-    share.apply_link(arch, base, DATASET_CHOICES, f"form.{arch}.")
+    datasets = dataset_choices()
+    share.apply_link(arch, base, datasets, f"form.{arch}.")
     with st.sidebar.form(f"form.{arch}"):
         st.subheader("Hyperparameters")
         values = {"dataset": st.selectbox(
-            "Dataset", DATASET_CHOICES, index=DATASET_CHOICES.index(base.dataset),
-            help="mnist-sample works offline; mnist and fashion-mnist download once.",
+            "Dataset", datasets, index=datasets.index(base.dataset),
+            help="mnist-sample and digits-8x8 work offline; mnist, fashion-mnist and cifar10 download once; "
+                 "your own datasets come from the Your data page.",
             key=f"form.{arch}.dataset", persist_state="session")}
         for field in spec.fields:
             values[field.name] = _widget(field, getattr(base, field.name), f"form.{arch}.{field.name}")
         submitted = st.form_submit_button("Train", type="primary", width="stretch")
+    st.sidebar.page_link("app_pages/data.py", label="Train on your own data", icon=":material/upload_file:")
 
     try:
         for field in spec.fields:

@@ -1,0 +1,93 @@
+"""The Your data page (AppTest): an upload is shown before it is stored, bad files are one sentence and store
+nothing, and a stored dataset appears in the architecture pages' Dataset select."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aecore import uploads
+from tests.helpers import assert_clean, open_page, press_train, texts
+
+
+def _png(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def colour_zip(n_per_class: int = 6, side: int = 32) -> bytes:
+    """A zip of side x side RGB PNGs, a folder per class (red-ish and blue-ish)."""
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for label, channel in (("blue", 2), ("red", 0)):
+            for i in range(n_per_class):
+                image = rng.integers(0, 60, (side, side, 3), dtype=np.uint8)
+                image[..., channel] = 200
+                archive.writestr(f"{label}/{i}.png", _png(image))
+    return buffer.getvalue()
+
+
+def vectors_csv(n: int = 40, dim: int = 5) -> bytes:
+    rng = np.random.default_rng(1)
+    rows = [",".join([f"x{i}" for i in range(dim)] + ["label"])]
+    rows += [",".join(f"{v:.4f}" for v in rng.normal(size=dim)) + f",{i % 2}" for i in range(n)]
+    return "\n".join(rows).encode()
+
+
+def upload(at, name: str, content: bytes):
+    at.file_uploader(key="data.upload").set_value((name, content, "application/octet-stream")).run()
+    assert_clean(at)
+    return at
+
+
+def test_a_zip_of_colour_images_is_shown_then_stored_and_offered_on_the_pages():
+    at = upload(open_page("data"), "swatches.zip", colour_zip())
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Examples"] == "12" and shown["Each example"] == "32 × 32 × 3" and shown["Classes"] == "2"
+    assert shown["Memory (float32)"].endswith("MB")
+    assert at.text_input[0].value == "swatches"
+    assert uploads.stored_datasets() == []  # nothing stored before the user agrees
+    at.button(key="FormSubmitter:data.store-Store the dataset").click().run()
+    assert_clean(at)
+    assert uploads.stored_datasets() == ["swatches"]
+    assert any("Stored as **swatches**" in s for s in texts(at.success))
+
+    conv = open_page("conv")
+    assert "swatches" in conv.selectbox(key="form.conv.dataset").options
+
+
+def test_a_csv_of_vectors_shows_its_rows_and_classes():
+    at = upload(open_page("data"), "sensors.csv", vectors_csv())
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Each example"] == "5" and shown["Classes"] == "2" and shown["Examples"] == "40"
+    assert len(at.dataframe) >= 1
+
+
+@pytest.mark.parametrize("name, content, says", [
+    ("junk.csv", bytes(range(256)) * 4, "none of the accepted formats"),
+    ("broken.zip", b"PK\x03\x04 not really a zip", "zip"),
+    ("one.zip", None, "at least"),
+])
+def test_a_bad_upload_is_one_sentence_and_stores_nothing(name, content, says):
+    if content is None:  # a zip of a single image
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("a.png", _png(np.zeros((16, 16, 3), np.uint8)))
+        content = buffer.getvalue()
+    at = upload(open_page("data"), name, content)
+    assert len(at.error) == 1 and says in at.error[0].value.lower(), texts(at.error)
+    assert not at.metric  # no preview, no store button
+    assert uploads.stored_datasets() == []
+
+
+def test_a_clashing_name_is_one_sentence_and_stores_nothing():
+    at = upload(open_page("data"), "swatches.zip", colour_zip())
+    at.text_input[0].set_value("mnist-sample")
+    at.button(key="FormSubmitter:data.store-Store the dataset").click().run()
+    assert_clean(at)
+    assert len(at.error) == 1 and "built-in" in at.error[0].value
+    assert uploads.stored_datasets() == []
