@@ -1,9 +1,15 @@
-"""conv: the notes' convolutional autoencoder, 28x28x1 -> 7x7x256 bottleneck -> 28x28x1."""
+"""conv: the notes' convolutional autoencoder, 28x28x1 -> 7x7x256 bottleneck -> 28x28x1.
+
+Other image shapes (8 to 128 pixels a side, grey or colour) keep the layer pattern: the
+input is zero-padded to multiples of 4, so both 2x2 poolings divide, and the output is
+cropped back to the input's shape.
+"""
 
 from __future__ import annotations
 
 from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
+    padding_to_multiple,
 )
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -14,8 +20,9 @@ def filters(count: int, width: float) -> int:
     return max(1, round(count * width))
 
 
-def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0) -> keras.Model:
-    """Conv64+pool, Conv128+pool, Conv256 at 7x7, then mirrored. width scales every filter count."""
+def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
+               image_shape: tuple[int, ...] = IMAGE_SHAPE) -> keras.Model:
+    """Conv64+pool, Conv128+pool, Conv256 at (H/4)x(W/4), then mirrored. width scales every filter count."""
     import keras
     from keras import layers
 
@@ -25,21 +32,30 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0)
         return layers.Conv2D(filters(count, width), 3, padding="same", activation="relu",
                              kernel_initializer=seeds.glorot(), name=name)
 
-    inputs = keras.Input(IMAGE_SHAPE, name="x")
-    h = conv(64, "enc_conv64")(inputs)
+    (top, bottom), (left, right) = pad = padding_to_multiple(image_shape, 4)
+    padded = (image_shape[0] + top + bottom, image_shape[1] + left + right)
+    # Padding and cropping layers only where the shape needs them: they hold no weights, so the seeds
+    # of the layers after them are the same, and a 28x28 model is the notes' network layer for layer.
+    needs_padding = any(pad[0] + pad[1])
+
+    inputs = keras.Input(image_shape, name="x")
+    h = layers.ZeroPadding2D(pad, name="pad")(inputs) if needs_padding else inputs
+    h = conv(64, "enc_conv64")(h)
     h = layers.MaxPooling2D(2, name="enc_pool1")(h)
     h = conv(128, "enc_conv128")(h)
     h = layers.MaxPooling2D(2, name="enc_pool2")(h)
     code = conv(bottleneck_filters, "bottleneck")(h)
     encoder = keras.Model(inputs, code, name="encoder")
 
-    code_in = keras.Input((7, 7, filters(bottleneck_filters, width)), name="z")
+    code_in = keras.Input((padded[0] // 4, padded[1] // 4, filters(bottleneck_filters, width)), name="z")
     h = conv(128, "dec_conv128")(code_in)
     h = layers.UpSampling2D(2, name="dec_up1")(h)
     h = conv(64, "dec_conv64")(h)
     h = layers.UpSampling2D(2, name="dec_up2")(h)
-    outputs = layers.Conv2D(1, 3, padding="same", activation="sigmoid", kernel_initializer=seeds.glorot(),
-                            name="reconstruction")(h)
+    outputs = layers.Conv2D(image_shape[2], 3, padding="same", activation="sigmoid",
+                            kernel_initializer=seeds.glorot(), name="reconstruction")(h)
+    if needs_padding:
+        outputs = layers.Cropping2D(pad, name="crop")(outputs)
     decoder = keras.Model(code_in, outputs, name="decoder")
     return keras.Model(inputs, decoder(encoder(inputs)), name="conv")
 
@@ -47,7 +63,7 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0)
 def _build(config, input_shape):
     import keras
 
-    model = build_conv(config.width, config.latent_dim, config.seed)
+    model = build_conv(config.width, config.latent_dim, config.seed, tuple(input_shape))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss="binary_crossentropy",
                   jit_compile=SPEC.jit_compile)
     return model
