@@ -23,11 +23,14 @@ LOSS_PARTS = {"loss": "total", "rec": "reconstruction", "kl": "KL divergence"}
 
 
 def _planes(images: np.ndarray) -> np.ndarray:
-    """(N, H, W[, C]) floats in [0, 1] -> uint8 (N, H, W) grey or (N, H, W, 3) RGB, as plotly and PIL draw them."""
+    """(N, H, W[, C]) -> (N, H, W) grey or (N, H, W, 3) RGB: the channel axis only where there is colour."""
     images = np.asarray(images, np.float32)
-    if images.ndim == 4 and images.shape[-1] == 1:
-        images = images[..., 0]
-    return (np.clip(images, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    return images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images
+
+
+def _bytes(images: np.ndarray) -> np.ndarray:
+    """Floats in [0, 1] as uint8 levels, as plotly and PIL draw them."""
+    return (np.clip(images, 0.0, 1.0) * 255).astype(np.uint8)
 
 
 def _imshow(images: np.ndarray, colour: bool, **kwargs) -> go.Figure:
@@ -60,7 +63,7 @@ def loss_curves(history: dict[str, list[float]], unit: str) -> go.Figure:
 def image_grid(rows: list[np.ndarray], titles: list[list[str]] | None = None, tile_px: int = 110) -> go.Figure:
     """Rows of images (each an (n, H, W[, C]) array, all of the same n), with a title over each image."""
     n = len(rows[0])
-    stack = np.concatenate([_planes(r) for r in rows])
+    stack = _bytes(np.concatenate([_planes(r) for r in rows]))
     flat_titles = [t for row in titles for t in row] if titles else [""] * len(stack)
     fig = _imshow(stack, stack.ndim == 4, facet_col=0, facet_col_wrap=n, facet_col_spacing=0.01, facet_row_spacing=0.12 / len(rows))
     fig.for_each_annotation(lambda a: a.update(text=flat_titles[int(a.text.split("=")[-1])], font_size=11))
@@ -71,7 +74,7 @@ def image_grid(rows: list[np.ndarray], titles: list[list[str]] | None = None, ti
 
 
 def tile(images: np.ndarray, n_cols: int) -> np.ndarray:
-    """Images (rows * n_cols, H, W[, C]) tiled row by row into one uint8 (rows * H, n_cols * W[, 3]) array."""
+    """Images (rows * n_cols, H, W[, C]) tiled row by row into one (rows * H, n_cols * W[, 3]) array."""
     images = _planes(images)
     n, h, w = images.shape[:3]
     depth = images.shape[3:]
@@ -85,7 +88,7 @@ def manifold(images: np.ndarray, grid: np.ndarray) -> go.Figure:
     n = len(grid)
     height, width = images.shape[1:3]
     labels = [f"{v:.2g}" for v in grid]
-    sheet = tile(images, n)
+    sheet = _bytes(tile(images, n))
     fig = _imshow(sheet, sheet.ndim == 3)
     fig.update_xaxes(tickvals=np.arange(n) * width + width / 2, ticktext=labels, title_text="z1")
     fig.update_yaxes(tickvals=np.arange(n) * height + height / 2, ticktext=labels[::-1], title_text="z2")
@@ -269,7 +272,7 @@ def _sheet(rows: list[np.ndarray], captions: list[list[str]] | None, scale: int,
            title: str | None = None) -> Image.Image:
     """Rows of images tiled onto one PIL image (grey, or RGB when any row is colour), a caption under each
     and an optional title on top."""
-    rows = [_planes(r) for r in rows]
+    rows = [_bytes(_planes(r)) for r in rows]
     colour = any(r.ndim == 4 for r in rows)
     n_cols = max(len(r) for r in rows)
     h, w = rows[0].shape[1] * scale, rows[0].shape[2] * scale

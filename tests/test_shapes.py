@@ -147,7 +147,7 @@ def test_png_and_gif_makers_take_colour_and_odd_sizes(shape):
     sheet = np.asarray(Image.open(io.BytesIO(figures.png_grid([x, x], scale=2, pad=0))))
     assert sheet.shape == (2 * 2 * shape[0], 3 * 2 * shape[1], *((3,) if colour else ()))
     # Pixels land where they belong, in their own colours (grey as grey levels).
-    expected = (np.clip(x[0], 0, 1) * 255 + 0.5).astype(np.uint8)
+    expected = (np.clip(x[0], 0, 1) * 255).astype(np.uint8)
     if expected.ndim == 3 and expected.shape[2] == 1:
         expected = expected[..., 0]
     np.testing.assert_array_equal(sheet[: 2 * shape[0]: 2, : 2 * shape[1]: 2], expected)
