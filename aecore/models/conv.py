@@ -70,6 +70,7 @@ def _build(config, input_shape):
 
 
 def _bottleneck(config) -> tuple[str, int]:
+    # From the config alone, so the size of the default 28 x 28 images; other sizes give (H/4) x (W/4).
     count = filters(config.latent_dim, config.width)
     return f"7x7x{count}", 49 * count
 
@@ -78,7 +79,8 @@ SPEC = ArchSpec(
     name="conv",
     title="Convolutional",
     description="Conv64+pool, Conv128+pool, Conv256 bottleneck at 7x7, mirrored decoder, BCE",
-    summary="Conv + pooling down to a 7×7 feature map, upsampling back up; BCE per pixel.",
+    summary="Conv + pooling down to a 7×7 feature map (a quarter of any image's sides), upsampling back up; "
+            "BCE per pixel.",
     icon=":material/grid_on:",
     order=3,
     input_kind=IMAGES,
@@ -87,12 +89,12 @@ SPEC = ArchSpec(
     loss=lambda config: "bce",
     defaults=dict(dataset="mnist-sample", epochs=3, batch_size=64, latent_dim=256, lr=1e-3, width=0.5),
     fields=(
-        EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM.with_label("Bottleneck filters (7 x 7 x filters)"),
+        EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM.with_label("Bottleneck filters (7 x 7 x filters on 28 x 28)"),
         Field("width", "Width (filter multiplier)", "choice", choices=(0.125, 0.25, 0.5, 0.75, 1.0), slider=True,
               help="scales every filter count; 1.0 is the notes' Conv64/128/256 network"),
         TRAIN_SIZE, SEED, NOISE,
     ),
-    latent_label="7 x 7 x filters feature map",
+    latent_label="(H/4) x (W/4) x filters feature map (7 x 7 on 28 x 28 images)",
     bottleneck=_bottleneck,
     diagram="28×28×1 → 14×14×64 → 7×7×128 → 7×7×256 → 28×28×1",
     # XLA pays for its compile here; a conv step is long enough to need no more than one step per call.
