@@ -42,7 +42,8 @@ def current_digit() -> np.ndarray | None:
 
 def takes_digit(model) -> bool:
     """Whether a model's input is your digit's shape (28 x 28 grey)."""
-    return tuple(model.input_shape[1:]) == DIGIT_SHAPE
+    # The encoder's: a subclassed model (the VAE) has no input_shape of its own.
+    return tuple(model.get_layer("encoder").input_shape[1:]) == DIGIT_SHAPE
 
 
 def take_input(source: str, signature: str, convert) -> str | None:

@@ -179,3 +179,46 @@ def test_vae_decodes_and_classifier_builds_for_small_colour_images():
     assert vae_lab.posterior_draws(model, seeded_images(1, ODD_COLOUR)[0], n=2)[3].shape == (2, *ODD_COLOUR)
     assert vae_lab.build_classifier((8, 8, 1), 10).output_shape == (None, 10)
     assert vae_lab.build_classifier((28, 28, 1), 10).count_params() == 56714
+
+
+def _every_view_on_colour():
+    """An AppTest script: tiny conv (denoising) and VAE runs on labelled 30x22 colour images, every view drawn."""
+    import numpy as np
+    import streamlit as st
+
+    from aecore.config import RunConfig
+    from aecore.data import Dataset
+    from aecore.models import get_spec
+    from aecore.store import RunStore, run_key
+    from aecore.train import train
+    from dashboard import anomaly_view, digit_views, sections, vae_lab_view, vae_views
+    from dashboard.runs import RunView
+
+    rng = np.random.default_rng(0)
+    x = rng.random((96, 30, 22, 3), dtype=np.float32)
+    y = rng.integers(0, 3, 96)
+    data = Dataset("colour", x[:64], x[64:], y[:64], y[64:], "colour-30x22x3")
+    st.session_state[digit_views.DIGIT_KEY] = {"image": np.zeros((28, 28), np.float32), "source": "drawing"}
+    store = RunStore()
+    for arch, extra in (("conv", {"noise": 0.2}), ("vae", {})):
+        config = RunConfig.for_arch(arch, **{**get_spec(arch).tiny, "epochs": 1, "batch_size": 32, "train_size": 0,
+                                             **extra})
+        run = train(config, data)
+        view = RunView(run, data, run_key(config, data.fingerprint), store, False)
+        if arch == "conv":
+            sections.standard(view)
+            anomaly_view.anomaly_scores(view.key, run, data)
+        else:
+            for draw in (vae_views.explorer, vae_views.manifold, vae_views.interpolation, vae_lab_view.dimensions,
+                         vae_lab_view.reparameterisation, vae_lab_view.scorecard):
+                draw(view)
+
+
+def test_every_view_draws_colour_images_and_your_digit_says_it_is_28x28_grey():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_every_view_on_colour, default_timeout=120).run()
+    assert not at.exception, [e.value for e in at.exception]
+    # dashboard.digit_views.OTHER_SHAPE (importing it here, outside a script run, declares its canvas too early)
+    assert any("only models of 28 x 28 grey datasets can take it" in c.value for c in at.caption)
+    assert any("left out: its images are 28 x 28 grey" in c.value for c in at.caption)
