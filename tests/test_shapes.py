@@ -69,8 +69,9 @@ def test_odd_shapes_are_padded_then_cropped(arch):
     assert table["reconstruction"] == "32 x 24 x 3"
 
 
-@pytest.mark.parametrize("arch", ["conv", "vae", "stacked"])
-@pytest.mark.parametrize("data", ["digits", "odd colour"])
+# Each architecture on one shape or two, to keep this cheap; the views' test trains conv and vae on colour too.
+@pytest.mark.parametrize(("arch", "data"), [("conv", "odd colour"), ("vae", "odd colour"), ("vae", "digits"),
+                                            ("stacked", "digits")])
 def test_trains_saves_and_loads_any_shape(arch, data, tiny, store):
     from aecore.train import train
 
