@@ -65,7 +65,8 @@ def image_grid(rows: list[np.ndarray], titles: list[list[str]] | None = None, ti
     n = len(rows[0])
     stack = _bytes(np.concatenate([_planes(r) for r in rows]))
     flat_titles = [t for row in titles for t in row] if titles else [""] * len(stack)
-    fig = _imshow(stack, stack.ndim == 4, facet_col=0, facet_col_wrap=n, facet_col_spacing=0.01, facet_row_spacing=0.12 / len(rows))
+    fig = _imshow(stack, stack.ndim == 4, facet_col=0, facet_col_wrap=n, facet_col_spacing=0.01,
+                  facet_row_spacing=0.12 / len(rows))
     fig.for_each_annotation(lambda a: a.update(text=flat_titles[int(a.text.split("=")[-1])], font_size=11))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)

@@ -121,7 +121,8 @@ class ArchSpec:
     diagram: str  # the layer sizes, one line, for the Home page's card
     jit_compile: bool = False  # XLA for training, where it pays on CPU (the benchmark measures it)
     steps_per_execution: int = 1  # training steps per call of the compiled step, at most
-    image_shape: tuple[int, ...] | None = None  # the shape its diagram and defaults describe (it takes any within range)
+    # The shape its diagram and defaults describe (an IMAGES model takes any shape within range).
+    image_shape: tuple[int, ...] | None = None
     denoises: bool = False  # offers a noise level (NOISE among its fields)
     samples: bool = False  # a generative model: its decoder turns prior samples into examples
     custom_objects: Callable[[], Mapping[str, type]] | None = None  # the Keras classes its saved models need
