@@ -20,12 +20,15 @@ DEFAULT_FALSE_ALARMS = 0.05  # the default threshold flags 5% of the test images
 
 
 def foreign_dataset(trained_on: str) -> str:
-    """The other dataset to test against: Fashion-MNIST for digit models, MNIST digits for a Fashion-MNIST one."""
+    """The other dataset to test against: Fashion-MNIST for digit models, MNIST digits for a Fashion-MNIST one.
+
+    Both are 28x28 grey: a model of another image shape is tested against inverted images and noise only."""
     return "mnist-sample" if trained_on == "fashion-mnist" else "fashion-mnist"
 
 
-def load_offline(name: str) -> np.ndarray | None:
-    """A dataset's test images if they are on this machine already, else None: never downloads."""
+def load_offline(name: str, shape: tuple[int, ...] = D.IMAGE_SHAPE) -> np.ndarray | None:
+    """A dataset's test images if they are on this machine already and of this example shape, else None:
+    never downloads."""
     # The private check is data.py's own "is it in the Keras download cache" test (no network).
     if name in D.KERAS_CACHE_FILES and not D.in_keras_cache(name):
         return None
@@ -33,7 +36,7 @@ def load_offline(name: str) -> np.ndarray | None:
         dataset = D.load_dataset(name)
     except D.DataError:
         return None
-    return dataset.x_test if dataset.input_shape == D.IMAGE_SHAPE else None
+    return dataset.x_test if tuple(dataset.input_shape) == tuple(shape) else None
 
 
 def different_inputs(

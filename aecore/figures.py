@@ -2,7 +2,8 @@
 
 Pure functions, data in and figure out; this module never imports streamlit, so
 the figures can be tested (and reused in notebooks) without a running app.
-Images are float arrays in [0, 1] of shape (N, 28, 28) or (N, 28, 28, 1).
+Images are float arrays in [0, 1] of shape (N, H, W) or (N, H, W, C), C = 1 (grey, drawn
+in grey levels) or 3 (colour, drawn as RGB), of any height and width.
 """
 
 from __future__ import annotations
@@ -21,10 +22,22 @@ from plotly.subplots import make_subplots
 LOSS_PARTS = {"loss": "total", "rec": "reconstruction", "kl": "KL divergence"}
 
 
-def _gray(images: np.ndarray) -> np.ndarray:
-    """(N, H, W[, 1]) -> (N, H, W): plotly and PIL want 2D grayscale images."""
+def _planes(images: np.ndarray) -> np.ndarray:
+    """(N, H, W[, C]) -> (N, H, W) grey or (N, H, W, 3) RGB: the channel axis only where there is colour."""
     images = np.asarray(images, np.float32)
-    return images[..., 0] if images.ndim == 4 else images
+    return images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images
+
+
+def _bytes(images: np.ndarray) -> np.ndarray:
+    """Floats in [0, 1] as uint8 levels, as plotly and PIL draw them."""
+    return (np.clip(images, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _imshow(images: np.ndarray, colour: bool, **kwargs) -> go.Figure:
+    """px.imshow of uint8 grey or RGB images on the fixed 0..255 scale (never stretched to their own range)."""
+    scale = dict(zmin=[0, 0, 0], zmax=[255, 255, 255]) if colour else dict(zmin=0, zmax=255)
+    # binary_string sends each image as a small PNG instead of a JSON matrix: far less to ship.
+    return px.imshow(images, binary_string=True, **scale, **kwargs)
 
 
 def loss_curves(history: dict[str, list[float]], unit: str) -> go.Figure:
@@ -48,15 +61,12 @@ def loss_curves(history: dict[str, list[float]], unit: str) -> go.Figure:
 
 
 def image_grid(rows: list[np.ndarray], titles: list[list[str]] | None = None, tile_px: int = 110) -> go.Figure:
-    """Rows of images (each an (n, 28, 28[, 1]) array, all of the same n), with a title over each image."""
+    """Rows of images (each an (n, H, W[, C]) array, all of the same n), with a title over each image."""
     n = len(rows[0])
-    stack = np.concatenate([_gray(r) for r in rows])
+    stack = _bytes(np.concatenate([_planes(r) for r in rows]))
     flat_titles = [t for row in titles for t in row] if titles else [""] * len(stack)
-    # binary_string sends each image as a small PNG instead of a JSON matrix: far less to ship.
-    fig = px.imshow(
-        stack, facet_col=0, facet_col_wrap=n, binary_string=True, zmin=0, zmax=1,
-        facet_col_spacing=0.01, facet_row_spacing=0.12 / len(rows),
-    )
+    fig = _imshow(stack, stack.ndim == 4, facet_col=0, facet_col_wrap=n, facet_col_spacing=0.01,
+                  facet_row_spacing=0.12 / len(rows))
     fig.for_each_annotation(lambda a: a.update(text=flat_titles[int(a.text.split("=")[-1])], font_size=11))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
@@ -65,22 +75,24 @@ def image_grid(rows: list[np.ndarray], titles: list[list[str]] | None = None, ti
 
 
 def tile(images: np.ndarray, n_cols: int) -> np.ndarray:
-    """Images (rows * n_cols, H, W[, 1]) tiled row by row into one (rows * H, n_cols * W) array."""
-    images = _gray(images)
-    n, h, w = images.shape
+    """Images (rows * n_cols, H, W[, C]) tiled row by row into one (rows * H, n_cols * W[, 3]) array."""
+    images = _planes(images)
+    n, h, w = images.shape[:3]
+    depth = images.shape[3:]
     n_rows = n // n_cols
-    return images[: n_rows * n_cols].reshape(n_rows, n_cols, h, w).transpose(0, 2, 1, 3).reshape(n_rows * h, n_cols * w)
+    grid = images[: n_rows * n_cols].reshape(n_rows, n_cols, h, w, *depth)
+    return grid.swapaxes(1, 2).reshape(n_rows * h, n_cols * w, *depth)
 
 
 def manifold(images: np.ndarray, grid: np.ndarray) -> go.Figure:
     """The N x N decoded images of a 2D latent grid; ticks show z1 (left to right) and z2 (bottom to top)."""
     n = len(grid)
-    size = images.shape[1]
-    centres = np.arange(n) * size + size / 2
+    height, width = images.shape[1:3]
     labels = [f"{v:.2g}" for v in grid]
-    fig = px.imshow(tile(images, n), binary_string=True, zmin=0, zmax=1)
-    fig.update_xaxes(tickvals=centres, ticktext=labels, title_text="z1")
-    fig.update_yaxes(tickvals=centres, ticktext=labels[::-1], title_text="z2")
+    sheet = _bytes(tile(images, n))
+    fig = _imshow(sheet, sheet.ndim == 3)
+    fig.update_xaxes(tickvals=np.arange(n) * width + width / 2, ticktext=labels, title_text="z1")
+    fig.update_yaxes(tickvals=np.arange(n) * height + height / 2, ticktext=labels[::-1], title_text="z2")
     fig.update_layout(height=640, margin=dict(l=0, r=0, t=10, b=0))
     return fig
 
@@ -259,26 +271,28 @@ def png_grid(rows: list[np.ndarray], captions: list[list[str]] | None = None, sc
 
 def _sheet(rows: list[np.ndarray], captions: list[list[str]] | None, scale: int, pad: int,
            title: str | None = None) -> Image.Image:
-    """Rows of images tiled onto one grayscale PIL image, a caption under each and an optional title on top."""
-    rows = [_gray(r) for r in rows]
+    """Rows of images tiled onto one PIL image (grey, or RGB when any row is colour), a caption under each
+    and an optional title on top."""
+    rows = [_bytes(_planes(r)) for r in rows]
+    colour = any(r.ndim == 4 for r in rows)
     n_cols = max(len(r) for r in rows)
     h, w = rows[0].shape[1] * scale, rows[0].shape[2] * scale
     font = ImageFont.load_default()
     caption_h = 14 if captions else 0
     title_h = 16 if title else 0
     cell_w, cell_h = w + pad, h + caption_h + pad
-    sheet = Image.new("L", (n_cols * cell_w + pad, title_h + len(rows) * cell_h + pad), color=255)
+    sheet = Image.new("RGB" if colour else "L", (n_cols * cell_w + pad, title_h + len(rows) * cell_h + pad),
+                      color="white")
     draw = ImageDraw.Draw(sheet)
     if title:
-        draw.text((pad, 3), title, fill=0, font=font)
+        draw.text((pad, 3), title, fill="black", font=font)
     for r, images in enumerate(rows):
         for c, image in enumerate(images):
-            pixels = (np.clip(image, 0, 1) * 255).astype(np.uint8)
-            tile_image = Image.fromarray(pixels).resize((w, h), Image.NEAREST)
+            tile_image = Image.fromarray(image).resize((w, h), Image.NEAREST)
             x, y = pad + c * cell_w, title_h + pad + r * cell_h
             sheet.paste(tile_image, (x, y))
             if captions and captions[r][c]:
-                draw.text((x, y + h + 1), captions[r][c], fill=0, font=font)
+                draw.text((x, y + h + 1), captions[r][c], fill="black", font=font)
     return sheet
 
 
@@ -289,7 +303,7 @@ def replay_gif(
     frame_ms: int = 500,
     scale: int = 3,
 ) -> bytes:
-    """A training replay, (epochs + 1, n, 28, 28[, 1]), as an animated GIF that loops: one frame per epoch.
+    """A training replay, (epochs + 1, n, H, W[, C]), as an animated GIF that loops: one frame per epoch.
 
     Each frame shows rows_above (e.g. the inputs and targets, the same in every frame)
     over that epoch's reconstructions; frame 0 is the untrained network. The last frame

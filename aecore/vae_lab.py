@@ -184,7 +184,9 @@ def _log_likelihood_fn(model):
                 repeats = tf.shape(z)[0] // tf.shape(x)[0]
                 target = tf.repeat(x, repeats, axis=0)
                 recon = _decoder(ref())(z, training=False)
-                return -ops.sum(keras.losses.binary_crossentropy(target, recon), axis=(1, 2))
+                # Per value (a trailing axis of one), summed over pixels and channels: the VAE's own loss.
+                per_value = keras.losses.binary_crossentropy(target[..., None], recon[..., None])
+                return -ops.sum(per_value, axis=(1, 2, 3))
 
             fn = tf.function(log_likelihood, input_signature=[x_spec, z_spec])
             fn._omit_frequent_tracing_warning = True
@@ -306,10 +308,12 @@ def build_classifier(input_shape: tuple[int, ...], n_classes: int, seed: int = 0
     def glorot(i):
         return keras.initializers.GlorotUniform(seed=seed * 101 + i)
 
+    # Unpadded convolutions as for MNIST; below 10 pixels a side they would leave nothing, so pad there.
+    padding = "valid" if min(input_shape[:2]) >= 10 else "same"
     inputs = keras.Input(tuple(input_shape), name="image")
-    h = layers.Conv2D(16, 3, activation="relu", kernel_initializer=glorot(1), name="conv16")(inputs)
+    h = layers.Conv2D(16, 3, padding=padding, activation="relu", kernel_initializer=glorot(1), name="conv16")(inputs)
     h = layers.MaxPooling2D(name="pool1")(h)
-    h = layers.Conv2D(32, 3, activation="relu", kernel_initializer=glorot(2), name="conv32")(h)
+    h = layers.Conv2D(32, 3, padding=padding, activation="relu", kernel_initializer=glorot(2), name="conv32")(h)
     h = layers.MaxPooling2D(name="pool2")(h)
     h = layers.Flatten(name="flatten")(h)
     h = layers.Dense(64, activation="relu", kernel_initializer=glorot(3), name="features")(h)

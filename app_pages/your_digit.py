@@ -8,7 +8,7 @@ from dashboard.runs import get_store, show_store_problems
 st.title("Your digit")
 st.caption("Draw a digit or upload a picture of one. It is centred and scaled the way MNIST's digits were "
            "(fitted into a 20 x 20 box, its centre of mass in the middle of 28 x 28), then every trained model "
-           "of the chosen dataset reconstructs it.")
+           "of the chosen dataset reconstructs it. " + digit_views.OTHER_SHAPE)
 
 digit = digit_views.digit_input()
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from aecore import anomaly, figures
 from aecore import metrics as M
+from aecore import data as D
 from aecore.data import Dataset
 from aecore.models import reconstruct
 from aecore.run import Run
@@ -16,13 +17,21 @@ from dashboard.runs import VIEW_EXAMPLES
 UNIT = "MSE per pixel"
 
 
+def _shape_words(shape: tuple[int, ...]) -> str:
+    """(32, 32, 3) -> '32 x 32 colour images'."""
+    return f"{shape[0]} x {shape[1]} {'colour' if shape[-1] == 3 else 'grey'} images"
+
+
 @st.cache_data(max_entries=8, show_spinner="Reconstructing the test images and the different inputs...")
 def reconstruction_errors(key: str, dataset: str, _model, _x: np.ndarray) -> tuple[dict[str, np.ndarray], str | None]:
     """({inputs name: per-image MSE}, test images first; a sentence if the other dataset is not on this machine)."""
     foreign_name = anomaly.foreign_dataset(dataset)
-    foreign = anomaly.load_offline(foreign_name)
+    shape = tuple(_x.shape[1:])
+    foreign = anomaly.load_offline(foreign_name, shape)
     note = None
-    if foreign is None:
+    if shape != D.IMAGE_SHAPE:
+        note = f"{foreign_name} is left out: its images are 28 x 28 grey, and this model takes {_shape_words(shape)}."
+    elif foreign is None:
         note = (f"{foreign_name} is not on this machine, so it is left out: this page never downloads "
                 "(choosing it as the dataset on an architecture page downloads it once).")
     groups = {f"test images ({dataset})": _x,

@@ -30,10 +30,20 @@ MAX_MODELS = 6  # models loaded side by side: each costs memory
 TILE_PX = 150  # every digit shown at the same size, whatever the column width
 
 
+DIGIT_SHAPE = (28, 28, 1)  # your digit is MNIST-style: a model of any other input shape cannot take it
+OTHER_SHAPE = "Your digit is a 28 x 28 grey image, so only models of 28 x 28 grey datasets can take it."
+
+
 def current_digit() -> np.ndarray | None:
     """The last digit drawn or uploaded in this session, (28, 28) in [0, 1], or None."""
     held = st.session_state.get(DIGIT_KEY)
     return None if held is None else held["image"]
+
+
+def takes_digit(model) -> bool:
+    """Whether a model's input is your digit's shape (28 x 28 grey)."""
+    # The encoder's: a subclassed model (the VAE) has no input_shape of its own.
+    return tuple(model.get_layer("encoder").input_shape[1:]) == DIGIT_SHAPE
 
 
 def take_input(source: str, signature: str, convert) -> str | None:
@@ -105,15 +115,23 @@ def reconstructed_by_each(digit: np.ndarray, runs: pd.DataFrame, store: RunStore
     """The digit reconstructed by each run (newest first, at most MAX_MODELS), side by side, with per-pixel MSE."""
     x = digit[None, ..., None]
     recons, captions, archs = [], [], []
+    other_shape = False
     for _, row in runs.head(MAX_MODELS).iterrows():
         run = load_stored(store, row["key"])
         if run is None:
+            continue
+        if not takes_digit(run.model):
+            other_shape = True
             continue
         recon = reconstruct(run.model, x)[0]
         recons.append(recon)
         captions.append(f"{row['run']}: MSE {M.per_example_mse(x, recon[None])[0]:.4f} per pixel")
         archs.append(row["architecture"])
+    if other_shape:
+        st.info(OTHER_SHAPE)
     if not recons:
+        if other_shape:
+            return
         st.warning("None of these runs could be loaded from the run cache; train one again on its page.")
         return
     for column, recon, caption in zip(st.columns(len(recons)), recons, captions):

@@ -11,7 +11,7 @@ import streamlit as st
 from aecore import export, figures, latent, vae_lab
 from aecore.data import DataError
 from aecore.models import encode_distribution
-from dashboard.digit_views import current_digit
+from dashboard.digit_views import OTHER_SHAPE, current_digit, takes_digit
 from dashboard.runs import RunView
 
 TRAVERSAL_STEPS = 9
@@ -70,10 +70,12 @@ def dimensions(view: RunView) -> None:
 def reparameterisation(view: RunView) -> None:
     """One image's encoder mean and sd ellipses over the prior, draws z = mean + sigma * eps, and their decodes."""
     arch = view.config.arch
-    digit = current_digit()
+    fits_digit = takes_digit(view.run.model)
+    digit = current_digit() if fits_digit else None
     left, middle, right = st.columns(3)
     sources = ["a test image", "your digit"] if digit is not None else ["a test image"]
-    source = left.radio("Encode", sources, horizontal=True, key=f"{arch}.lab.source")
+    source = left.radio("Encode", sources, horizontal=True, key=f"{arch}.lab.source",
+                        help=None if fits_digit else OTHER_SHAPE)
     if source == "your digit":
         x_one, name = digit[..., None], "your digit"
     else:

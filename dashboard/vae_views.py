@@ -11,7 +11,7 @@ from sklearn.decomposition import PCA
 
 from aecore import figures, latent
 from aecore.models import decode, encode_distribution
-from dashboard.digit_views import current_digit
+from dashboard.digit_views import OTHER_SHAPE, current_digit, takes_digit
 from dashboard.runs import RunView, latent_points, latent_scatter
 from dashboard.sections import latent_caption
 
@@ -95,7 +95,8 @@ def explorer(view: RunView) -> None:
         value = st.session_state.get(slider_key(arch, i), 0.0)
         st.session_state[slider_key(arch, i)] = float(np.clip(value, -limit, limit))  # a new run may narrow the range
 
-    digit = current_digit()
+    fits_digit = takes_digit(view.run.model)
+    digit = current_digit() if fits_digit else None
     scatter, digit_mean = _session_scatter(view, codes, points, axis_label, digit)
 
     controls, image_column, scatter_column = st.columns([1, 1, 2])
@@ -105,7 +106,7 @@ def explorer(view: RunView) -> None:
         st.button("Jump to my digit", on_click=_jump, args=(arch, digit_mean[:shown] if digit is not None else ()),
                   icon=":material/my_location:", disabled=digit is None,
                   help="Move the sliders to the mean of your digit's encoding" if digit is not None
-                  else "Draw or upload a digit on the Your digit page first")
+                  else "Draw or upload a digit on the Your digit page first" if fits_digit else OTHER_SHAPE)
         z = np.zeros(k, np.float32)
         for i in range(shown):
             z[i] = st.slider(f"z{i + 1}", -limit, limit, step=SLIDER_STEP, key=slider_key(arch, i))
@@ -121,7 +122,9 @@ def explorer(view: RunView) -> None:
     scatter_column.caption(latent_caption(len(codes), k, axis_label) + " The black cross is the sliders' z."
                            + (" The red star and ellipse are your digit's encoding: its mean and one standard "
                               "deviation." if digit is not None else ""))
-    if digit is None:
+    if not fits_digit:
+        scatter_column.caption(OTHER_SHAPE)
+    elif digit is None:
         scatter_column.page_link("app_pages/your_digit.py", label="Draw your own digit to see where it lands",
                                  icon=":material/draw:")
 

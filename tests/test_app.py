@@ -104,7 +104,7 @@ def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
 
 @pytest.mark.parametrize(
     ("arch", "dataset", "says"),
-    [("conv", "points3d", "needs 28x28 images"), ("basic", "mnist-sample", "needs vectors")],
+    [("conv", "points3d", "needs images of 8 to 128 pixels"), ("basic", "mnist-sample", "needs vectors")],
 )
 def test_dataset_of_the_wrong_kind_is_one_sentence(arch, dataset, says, no_training):
     no_training()

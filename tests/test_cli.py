@@ -75,8 +75,8 @@ BAD = {
     "width 0": (["--arch", "conv", "--width", "0"], "Width multiplier"),
     "seed negative": (["--arch", "conv", "--seed", "-1"], "seed must be"),
     "no arch": ([], "required: --arch"),
-    "wrong kind for conv": (["--arch", "conv", "--dataset", "points3d"], "The conv model needs 28x28 images"),
-    "wrong kind for vae": (["--arch", "vae", "--dataset", "points3d"], "The vae model needs 28x28 images"),
+    "wrong kind for conv": (["--arch", "conv", "--dataset", "points3d"], "The conv model needs images of 8 to 128"),
+    "wrong kind for vae": (["--arch", "vae", "--dataset", "points3d"], "The vae model needs images of 8 to 128"),
     "missing npz": (["--arch", "conv", "--dataset", "npz:/no/such/file.npz"], "There is no file at"),
     "empty npz path": (["--arch", "conv", "--dataset", "npz:"], "Unknown dataset 'npz:'"),
 }

@@ -73,7 +73,7 @@ def test_vae_shapes_and_log_var_head():
 
 @pytest.mark.parametrize("arch", ["conv", "vae"])
 def test_image_models_refuse_vectors(arch):
-    with pytest.raises(DataError, match="28x28 images"):
+    with pytest.raises(DataError, match="images of 8 to 128 pixels"):
         build_model(RunConfig.for_arch(arch), (3,))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from aecore.models.spec import ANY, IMAGES, VECTORS, ArchSpec
+from aecore.models.spec import ANY, IMAGES, VECTORS, ArchSpec, image_shape_problem
 
 __all__ = [
     "ArchSpec",
@@ -98,10 +98,10 @@ def check_shape(arch: str, input_shape: tuple[int, ...], source: str = "this dat
 
     spec = get_spec(arch)
     input_shape = tuple(input_shape)
-    if spec.input_kind == IMAGES and input_shape != tuple(spec.image_shape):
-        size = "x".join(str(d) for d in spec.image_shape[:2])
+    problem = image_shape_problem(input_shape) if spec.input_kind == IMAGES else None
+    if problem:
         raise DataError(
-            f"The {arch} model needs {size} images, but {source} holds examples of shape {input_shape}; "
+            f"The {arch} model needs {problem}, but {source} holds examples of shape {input_shape}; "
             f"use {OFFLINE_DEFAULT} for example."
         )
     if spec.input_kind == VECTORS and len(input_shape) != 1:

@@ -13,7 +13,7 @@ import tensorflow as tf
 from keras import layers, ops
 
 from aecore.models.spec import LayerSeeds
-from aecore.models.vae import build_vae_decoder, build_vae_encoder
+from aecore.models.vae import IMAGE_SHAPE, build_vae_decoder, build_vae_encoder
 
 
 class Sampling(layers.Layer):
@@ -44,17 +44,19 @@ class VAE(keras.Model):
     objective the negative ELBO, the notes' loss.
     """
 
-    def __init__(self, latent_dim: int = 2, seed=None, beta: float = 1.0, **kwargs):
+    def __init__(self, latent_dim: int = 2, seed=None, beta: float = 1.0, image_shape=IMAGE_SHAPE, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
+        # Models saved before image_shape existed load with the 28x28x1 they were trained on.
+        self.image_shape = tuple(image_shape)
         self.seed = seed
         self.beta = float(beta)
         # A variable, not a Python number: the compiled steps read its current value, so a warm-up
         # can move it between steps without tracing them again.
         self.kl_weight = keras.Variable(self.beta, dtype="float32", trainable=False, name="kl_weight")
         seeds = LayerSeeds(0 if seed is None else seed)
-        self.encoder = build_vae_encoder(latent_dim, seeds)
-        self.decoder = build_vae_decoder(latent_dim, seeds)
+        self.encoder = build_vae_encoder(latent_dim, seeds, self.image_shape)
+        self.decoder = build_vae_decoder(latent_dim, seeds, self.image_shape)
         self.sampling = Sampling(seed, name="sampling")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.rec_tracker = keras.metrics.Mean(name="rec")
@@ -79,7 +81,10 @@ class VAE(keras.Model):
         mean, log_var = self.encoder(x, training=training)
         z = self.sampling([mean, log_var])
         recon = self.decoder(z, training=training)
-        rec = ops.mean(ops.sum(keras.losses.binary_crossentropy(target, recon), axis=(1, 2)))
+        # Keras' BCE averages over the last axis; a trailing axis of one makes it per value, so the sum
+        # covers every pixel and channel (nats per image, grey or colour).
+        per_value = keras.losses.binary_crossentropy(target[..., None], recon[..., None])
+        rec = ops.mean(ops.sum(per_value, axis=(1, 2, 3)))
         kl = ops.mean(-0.5 * ops.sum(1 + log_var - ops.square(mean) - ops.exp(log_var), axis=1))
         return rec, kl
 
@@ -109,7 +114,7 @@ class VAE(keras.Model):
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "latent_dim": self.latent_dim, "seed": self.seed,
-                "beta": self.beta}
+                "beta": self.beta, "image_shape": list(self.image_shape)}
 
 
 class KLWarmup(keras.callbacks.Callback):

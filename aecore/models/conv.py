@@ -1,9 +1,15 @@
-"""conv: the notes' convolutional autoencoder, 28x28x1 -> 7x7x256 bottleneck -> 28x28x1."""
+"""conv: the notes' convolutional autoencoder, 28x28x1 -> 7x7x256 bottleneck -> 28x28x1.
+
+Other image shapes (8 to 128 pixels a side, grey or colour) keep the layer pattern: the
+input is zero-padded to multiples of 4, so both 2x2 poolings divide, and the output is
+cropped back to the input's shape.
+"""
 
 from __future__ import annotations
 
 from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
+    padding_to_multiple,
 )
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -14,8 +20,9 @@ def filters(count: int, width: float) -> int:
     return max(1, round(count * width))
 
 
-def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0) -> keras.Model:
-    """Conv64+pool, Conv128+pool, Conv256 at 7x7, then mirrored. width scales every filter count."""
+def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
+               image_shape: tuple[int, ...] = IMAGE_SHAPE) -> keras.Model:
+    """Conv64+pool, Conv128+pool, Conv256 at (H/4)x(W/4), then mirrored. width scales every filter count."""
     import keras
     from keras import layers
 
@@ -25,21 +32,30 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0)
         return layers.Conv2D(filters(count, width), 3, padding="same", activation="relu",
                              kernel_initializer=seeds.glorot(), name=name)
 
-    inputs = keras.Input(IMAGE_SHAPE, name="x")
-    h = conv(64, "enc_conv64")(inputs)
+    (top, bottom), (left, right) = pad = padding_to_multiple(image_shape, 4)
+    padded = (image_shape[0] + top + bottom, image_shape[1] + left + right)
+    # Padding and cropping layers only where the shape needs them: they hold no weights, so the seeds
+    # of the layers after them are the same, and a 28x28 model is the notes' network layer for layer.
+    needs_padding = any(pad[0] + pad[1])
+
+    inputs = keras.Input(image_shape, name="x")
+    h = layers.ZeroPadding2D(pad, name="pad")(inputs) if needs_padding else inputs
+    h = conv(64, "enc_conv64")(h)
     h = layers.MaxPooling2D(2, name="enc_pool1")(h)
     h = conv(128, "enc_conv128")(h)
     h = layers.MaxPooling2D(2, name="enc_pool2")(h)
     code = conv(bottleneck_filters, "bottleneck")(h)
     encoder = keras.Model(inputs, code, name="encoder")
 
-    code_in = keras.Input((7, 7, filters(bottleneck_filters, width)), name="z")
+    code_in = keras.Input((padded[0] // 4, padded[1] // 4, filters(bottleneck_filters, width)), name="z")
     h = conv(128, "dec_conv128")(code_in)
     h = layers.UpSampling2D(2, name="dec_up1")(h)
     h = conv(64, "dec_conv64")(h)
     h = layers.UpSampling2D(2, name="dec_up2")(h)
-    outputs = layers.Conv2D(1, 3, padding="same", activation="sigmoid", kernel_initializer=seeds.glorot(),
-                            name="reconstruction")(h)
+    outputs = layers.Conv2D(image_shape[2], 3, padding="same", activation="sigmoid",
+                            kernel_initializer=seeds.glorot(), name="reconstruction")(h)
+    if needs_padding:
+        outputs = layers.Cropping2D(pad, name="crop")(outputs)
     decoder = keras.Model(code_in, outputs, name="decoder")
     return keras.Model(inputs, decoder(encoder(inputs)), name="conv")
 
@@ -47,13 +63,14 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0)
 def _build(config, input_shape):
     import keras
 
-    model = build_conv(config.width, config.latent_dim, config.seed)
+    model = build_conv(config.width, config.latent_dim, config.seed, tuple(input_shape))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss="binary_crossentropy",
                   jit_compile=SPEC.jit_compile)
     return model
 
 
 def _bottleneck(config) -> tuple[str, int]:
+    # From the config alone, so the size of the default 28 x 28 images; other sizes give (H/4) x (W/4).
     count = filters(config.latent_dim, config.width)
     return f"7x7x{count}", 49 * count
 
@@ -62,7 +79,8 @@ SPEC = ArchSpec(
     name="conv",
     title="Convolutional",
     description="Conv64+pool, Conv128+pool, Conv256 bottleneck at 7x7, mirrored decoder, BCE",
-    summary="Conv + pooling down to a 7×7 feature map, upsampling back up; BCE per pixel.",
+    summary="Conv + pooling down to a 7×7 feature map (a quarter of any image's sides), upsampling back up; "
+            "BCE per pixel.",
     icon=":material/grid_on:",
     order=3,
     input_kind=IMAGES,
@@ -71,12 +89,12 @@ SPEC = ArchSpec(
     loss=lambda config: "bce",
     defaults=dict(dataset="mnist-sample", epochs=3, batch_size=64, latent_dim=256, lr=1e-3, width=0.5),
     fields=(
-        EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM.with_label("Bottleneck filters (7 x 7 x filters)"),
+        EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM.with_label("Bottleneck filters (7 x 7 x filters on 28 x 28)"),
         Field("width", "Width (filter multiplier)", "choice", choices=(0.125, 0.25, 0.5, 0.75, 1.0), slider=True,
               help="scales every filter count; 1.0 is the notes' Conv64/128/256 network"),
         TRAIN_SIZE, SEED, NOISE,
     ),
-    latent_label="7 x 7 x filters feature map",
+    latent_label="(H/4) x (W/4) x filters feature map (7 x 7 on 28 x 28 images)",
     bottleneck=_bottleneck,
     diagram="28×28×1 → 14×14×64 → 7×7×128 → 7×7×256 → 28×28×1",
     # XLA pays for its compile here; a conv step is long enough to need no more than one step per call.

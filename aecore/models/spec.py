@@ -20,8 +20,32 @@ if TYPE_CHECKING:
 
 # Input kinds: what one example of the data must look like.
 VECTORS = "vectors"  # N x D
-IMAGES = "images"  # N x H x W x C, of the spec's image_shape
+IMAGES = "images"  # N x H x W x C, any shape within IMAGE_SIDES and IMAGE_CHANNELS
 ANY = "any"  # either: the model flattens what it gets
+
+# The image shapes an IMAGES model takes: height and width each within these bounds, grey or colour.
+IMAGE_SIDES = (8, 128)
+IMAGE_CHANNELS = (1, 3)
+
+
+def image_shape_problem(shape: tuple[int, ...]) -> str | None:
+    """Why an IMAGES model cannot take examples of this shape, as words, or None when it can."""
+    low, high = IMAGE_SIDES
+    fits = (len(shape) == 3 and all(low <= side <= high for side in shape[:2]) and shape[2] in IMAGE_CHANNELS)
+    return None if fits else f"images of {low} to {high} pixels high and wide with 1 (grey) or 3 (colour) channels"
+
+
+def padding_to_multiple(shape: tuple[int, ...], multiple: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """((top, bottom), (left, right)) zero rows and columns that make height and width multiples of multiple.
+
+    Split evenly (the odd one at the bottom or right) so the image stays centred in what the strides see.
+    """
+    def split(side):
+        extra = -side % multiple
+        return extra // 2, extra - extra // 2
+
+    return split(shape[0]), split(shape[1])
+
 
 # Loss names a spec's loss() returns, and their units ({per} is "pixel" or "coordinate").
 LOSS_UNITS = {"mse": "MSE per {per}", "bce": "BCE, nats per {per}", "elbo": "nats per image"}
@@ -97,7 +121,8 @@ class ArchSpec:
     diagram: str  # the layer sizes, one line, for the Home page's card
     jit_compile: bool = False  # XLA for training, where it pays on CPU (the benchmark measures it)
     steps_per_execution: int = 1  # training steps per call of the compiled step, at most
-    image_shape: tuple[int, ...] | None = None  # the one example shape an IMAGES model takes
+    # The shape its diagram and defaults describe (an IMAGES model takes any shape within range).
+    image_shape: tuple[int, ...] | None = None
     denoises: bool = False  # offers a noise level (NOISE among its fields)
     samples: bool = False  # a generative model: its decoder turns prior samples into examples
     custom_objects: Callable[[], Mapping[str, type]] | None = None  # the Keras classes its saved models need

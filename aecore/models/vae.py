@@ -1,5 +1,9 @@
 """vae: the notes' convolutional variational autoencoder (after keras.io's VAE example).
 
+Other image shapes than 28x28x1 (8 to 128 pixels a side, grey or colour) keep the layer
+pattern: the input is zero-padded to multiples of 4 for the two stride-2 convolutions,
+and the decoder's output is cropped back to the input's shape.
+
 Its Keras classes (the VAE model with its own train and test steps, and the Sampling
 layer) are in _vae_keras.py, imported when a model is built or loaded: the registry,
 and with it the app's navigation, must not wait for Keras to import.
@@ -9,15 +13,15 @@ from __future__ import annotations
 
 from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
-    latent_bottleneck,
+    latent_bottleneck, padding_to_multiple,
 )
 
 IMAGE_SHAPE = (28, 28, 1)
 DENSE_UNITS = 16  # the notes' (and keras.io's) small dense layer before the heads
 
 
-def build_vae_encoder(latent_dim: int, seeds: LayerSeeds) -> keras.Model:
-    """28x28x1 -> (mean, log_var), each of size latent_dim."""
+def build_vae_encoder(latent_dim: int, seeds: LayerSeeds, image_shape: tuple[int, ...] = IMAGE_SHAPE) -> keras.Model:
+    """H x W x C -> (mean, log_var), each of size latent_dim."""
     import keras
     from keras import layers
 
@@ -25,8 +29,11 @@ def build_vae_encoder(latent_dim: int, seeds: LayerSeeds) -> keras.Model:
         return layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu",
                              kernel_initializer=seeds.glorot(), name=name)
 
-    inputs = keras.Input(IMAGE_SHAPE, name="x")
-    h = conv(32, "enc_conv32")(inputs)
+    pad = padding_to_multiple(image_shape, 4)
+    inputs = keras.Input(image_shape, name="x")
+    # No padding layer where none is needed: a 28x28 encoder stays the notes' one, layer for layer.
+    h = layers.ZeroPadding2D(pad, name="pad")(inputs) if any(pad[0] + pad[1]) else inputs
+    h = conv(32, "enc_conv32")(h)
     h = layers.BatchNormalization(name="enc_bn1")(h)
     h = conv(64, "enc_conv64")(h)
     h = layers.BatchNormalization(name="enc_bn2")(h)
@@ -38,8 +45,8 @@ def build_vae_encoder(latent_dim: int, seeds: LayerSeeds) -> keras.Model:
     return keras.Model(inputs, [mean, log_var], name="encoder")
 
 
-def build_vae_decoder(latent_dim: int, seeds: LayerSeeds) -> keras.Model:
-    """z -> 28x28x1 image in [0, 1]."""
+def build_vae_decoder(latent_dim: int, seeds: LayerSeeds, image_shape: tuple[int, ...] = IMAGE_SHAPE) -> keras.Model:
+    """z -> H x W x C image in [0, 1]."""
     import keras
     from keras import layers
 
@@ -47,31 +54,36 @@ def build_vae_decoder(latent_dim: int, seeds: LayerSeeds) -> keras.Model:
         return layers.Conv2DTranspose(filters, 3, strides=strides, padding="same", activation=activation,
                                       kernel_initializer=seeds.glorot(), name=name)
 
+    pad = padding_to_multiple(image_shape, 4)
+    rows = (image_shape[0] + sum(pad[0])) // 4
+    cols = (image_shape[1] + sum(pad[1])) // 4
     z = keras.Input((latent_dim,), name="z")
-    h = layers.Dense(7 * 7 * 64, activation="relu", kernel_initializer=seeds.glorot(), name="dec_dense")(z)
+    h = layers.Dense(rows * cols * 64, activation="relu", kernel_initializer=seeds.glorot(), name="dec_dense")(z)
     h = layers.BatchNormalization(name="dec_bn1")(h)
-    h = layers.Reshape((7, 7, 64), name="reshape")(h)
+    h = layers.Reshape((rows, cols, 64), name="reshape")(h)
     h = deconv(64, 2, "relu", "dec_convT64")(h)
     h = layers.BatchNormalization(name="dec_bn2")(h)
     h = deconv(32, 2, "relu", "dec_convT32")(h)
     h = layers.BatchNormalization(name="dec_bn3")(h)
-    outputs = deconv(1, 1, "sigmoid", "reconstruction")(h)
+    outputs = deconv(image_shape[2], 1, "sigmoid", "reconstruction")(h)
+    if any(pad[0] + pad[1]):
+        outputs = layers.Cropping2D(pad, name="crop")(outputs)
     return keras.Model(z, outputs, name="decoder")
 
 
-def build_vae(latent_dim: int = 2, seed=None, beta: float = 1.0):
+def build_vae(latent_dim: int = 2, seed=None, beta: float = 1.0, image_shape: tuple[int, ...] = IMAGE_SHAPE):
     """A built VAE (weights exist, so it can be summarised, saved and loaded at once); beta weighs its KL term."""
     from aecore.models._vae_keras import VAE
 
-    model = VAE(latent_dim=latent_dim, seed=seed, beta=beta, name="vae")
-    model.build((None, *IMAGE_SHAPE))
+    model = VAE(latent_dim=latent_dim, seed=seed, beta=beta, image_shape=tuple(image_shape), name="vae")
+    model.build((None, *image_shape))
     return model
 
 
 def _build(config, input_shape):
     import keras
 
-    model = build_vae(config.latent_dim, seed=config.seed, beta=config.beta)
+    model = build_vae(config.latent_dim, seed=config.seed, beta=config.beta, image_shape=tuple(input_shape))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), jit_compile=SPEC.jit_compile)
     return model
 
