@@ -110,3 +110,28 @@ def _latent_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnaps
     fig = figures.latent_scatter_base(_snapshot.latent_points, _snapshot.latent_labels, _snapshot.latent_axis)
     fig.update_layout(height=280)
     return fig
+
+
+def elsewhere(current_page: str) -> None:
+    """In the sidebar, the trainings this session follows on other pages: kept alive (their pages do not poll
+    them now), each with its state and a link back."""
+    from aecore.models import specs
+
+    followed = [(spec, job) for spec in specs() if spec.name != current_page and (job := runs.followed_job(spec.name))]
+    if followed:
+        with st.sidebar:
+            _elsewhere(followed)
+
+
+@st.fragment(run_every=POLL_S * 2)
+def _elsewhere(followed: list) -> None:
+    queue = runs.training_queue()
+    for spec, job in followed:
+        queue.heartbeat(job, runs.subscriber_id())
+        if job.state is jobs.JobState.QUEUED:
+            state = f"{ordinal(max(1, queue.position(job)))} in line"
+        elif job.state is jobs.JobState.TRAINING:
+            state = f"epoch {job.progress.epoch} of {job.progress.epochs}" if job.progress else "starting"
+        else:
+            state = job.state.value
+        st.page_link(f"app_pages/{spec.name}.py", label=f"{spec.title}: {state}", icon=":material/model_training:")

@@ -168,15 +168,16 @@ def current_run(arch: str) -> RunView | None:
     config, submitted = config_form(arch)
     store = get_store()
     trained_key = _ended(arch, store)
-    if config is None:
-        if job := followed_job(arch):
-            live_panel(job, arch)
-        return None
     try:
-        data = load_dataset(config.dataset)
-        check_fits(arch, data)  # before training: a dataset of the wrong kind is one sentence
+        data = load_dataset(config.dataset) if config is not None else None
+        if data is not None:
+            check_fits(arch, data)  # before training: a dataset of the wrong kind is one sentence
     except DataError as exc:
         st.error(str(exc))
+        data = None
+    if data is None:  # the form's values make no run (the sentence is out): a training under way goes on
+        if job := followed_job(arch):
+            live_panel(job, arch)
         return None
 
     key = run_key(config, data.fingerprint)

@@ -229,6 +229,10 @@ def test_stop_leaves_the_cache_empty_for_that_config():
     at.form_submit_button[0].click().run()
     assert_clean(at)
     job = at.session_state["training.vae"]
+    at.switch_page("app_pages/compare.py").run()  # another page keeps it alive, and links back to it
+    assert [link.label for link in at.get("page_link") if link.label.startswith("Variational: ")], \
+        [link.label for link in at.get("page_link")]
+    at.switch_page("app_pages/vae.py").run()
     _wait_until(lambda: job.snapshot is not None)
     at.run()  # the live panel's next poll: an epoch's replay row, loss curves and latent scatter
     assert_clean(at)
