@@ -19,3 +19,17 @@ def test_two_sessions_move_sliders_without_errors(chromium):
     assert report["server_peak_mb"] is not None and report["server_peak_mb"] < 2048
     assert 0 < report["server_cpu_ms_per_move"] < 5000
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_training_mode_two_sessions_train_in_order_while_the_slider_moves(chromium):
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.loadtest", "--train", "2", "--seconds", "2", "--fast"],
+        cwd=REPO, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["errors"] == 0, report["error_messages"]
+    assert report["runs_finished"] == 2 and sorted(report["queue_order"]) == [1, 2]
+    assert report["queue_order_kept"], (report["queue_order"], report["start_order"])
+    assert report["slider_moves_alone"] >= 1 and report["slider_moves_storm"] >= 1
+    assert report["server_peak_mb"] is not None and report["server_peak_mb"] < 2048
+    assert done.returncode == 0, done.stderr[-2000:]
