@@ -3,8 +3,9 @@
 Sessions of a server (or any caller) submit a config and follow the job it makes: a
 second submission of the same run (same run-store key) joins the job already queued or
 training instead of training again. Followers are subscriber ids that heartbeat; one
-not seen for `heartbeat_timeout` seconds is dropped, and a job nobody follows any more
-is cancelled: a queued one leaves the queue, a training one stops at its next progress
+not seen for `heartbeat_timeout` seconds is dropped, and so is one whose `alive` check
+(given with its submission: in a server, whether its session is still connected) says
+it has gone. A job nobody follows any more is cancelled: a queued one leaves the queue, a training one stops at its next progress
 report (a batch or two) and stores nothing. Each job runs in its own thread, which
 ends with the job.
 
@@ -24,6 +25,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,7 +40,9 @@ MAX_TRAININGS_ENV = "AECORE_MAX_TRAININGS"
 # One training already keeps both cores of a 2-core server busy; a second at once finishes neither sooner
 # (README's "Training with an audience" has the measurements behind this default).
 DEFAULT_MAX_TRAININGS = 1
-HEARTBEAT_TIMEOUT_S = 15.0  # a follower's page polls every second or two; a closed one stops
+# A follower's page polls every second or two; a closed one stops. Generous, because an overloaded server
+# delays polls, and a session that closes is usually dropped at once by its alive check.
+HEARTBEAT_TIMEOUT_S = 60.0
 LIVE_LATENT_EXAMPLES = 300  # test images encoded after each epoch for the live latent scatter
 
 log = logging.getLogger(__name__)
@@ -98,6 +102,7 @@ class Job:
         self.saved = False  # the run was kept in the store
         self.error: str | None = None  # one sentence, when FAILED
         self.subscribers: dict[str, float] = {}  # subscriber id -> last seen (queue clock)
+        self.alive: dict[str, Callable[[], bool]] = {}  # subscriber id -> whether it is still there
         self.cancel = threading.Event()
         self.finished = threading.Event()
         self.thread: threading.Thread | None = None
@@ -141,8 +146,10 @@ class TrainingQueue:
 
     # --- what callers do ---------------------------------------------------------------------
 
-    def submit(self, config: RunConfig, data: Dataset, store: RunStore | None, subscriber: str) -> Job:
-        """Follow the job of config's run: the one queued or training already, else a new one at the back."""
+    def submit(self, config: RunConfig, data: Dataset, store: RunStore | None, subscriber: str,
+               alive: Callable[[], bool] | None = None) -> Job:
+        """Follow the job of config's run: the one queued or training already, else a new one at the back.
+        alive, if given, says whether the subscriber is still there (called often: keep it cheap)."""
         key = run_key(config, data.fingerprint)
         with self._lock:
             self._prune()
@@ -152,6 +159,8 @@ class TrainingQueue:
                 self._by_key[key] = job
                 self._waiting.append(job)
             job.subscribers[subscriber] = self.clock()
+            if alive is not None:
+                job.alive[subscriber] = alive
             self._dispatch()
             return job
 
@@ -205,7 +214,8 @@ class TrainingQueue:
         now = self.clock()
         for job in [*self._running, *self._waiting]:
             for subscriber, seen in list(job.subscribers.items()):
-                if now - seen > self.heartbeat_timeout:
+                alive = job.alive.get(subscriber)
+                if now - seen > self.heartbeat_timeout or (alive is not None and not alive()):
                     del job.subscribers[subscriber]
             if not job.subscribers:
                 job.cancel.set()

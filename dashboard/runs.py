@@ -108,6 +108,19 @@ def subscriber_id() -> str:
     return st.session_state["training.subscriber"]
 
 
+def session_alive():
+    """A check of whether this session's browser is still connected (None outside a server, as in AppTest):
+    a closed tab leaves the queue at once, without waiting for its heartbeats to lapse."""
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return None
+    server, session_id = runtime.get_instance(), ctx.session_id
+    return lambda: server.is_active_session(session_id)
+
+
 def followed_job(arch: str) -> jobs.Job | None:
     """The job this session follows on the page of arch (pressed Train, not yet shown), if any."""
     return st.session_state.get(f"training.{arch}")
@@ -184,7 +197,7 @@ def current_run(arch: str) -> RunView | None:
     run = load_stored(store, key)
     job = followed_job(arch)
     if submitted and (job is None or job.key != key):
-        job = training_queue().submit(config, data, store, subscriber_id()) if run is None else None
+        job = training_queue().submit(config, data, store, subscriber_id(), session_alive()) if run is None else None
         follow(arch, job)
     stopped = st.session_state.pop(f"training.{arch}.stopped", None) == key
     if job is not None:

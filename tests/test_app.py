@@ -242,14 +242,15 @@ def test_stop_leaves_the_cache_empty_for_that_config():
 
     at.button(key="live.vae.stop").click().run()
     assert_clean(at)
-    assert job.wait(TIMEOUT) and job.state is aecore.jobs.JobState.STOPPED
-    job.thread.join(TIMEOUT)
-    assert job.thread not in threading.enumerate()
-    assert not RunStore().contains(job.config, job.data.fingerprint) and RunStore().entries() == []
     # At once the untrained state: the sentence, no panel, no run.
     assert any(t.startswith("Training stopped: ") and "has not been trained yet" in t for t in texts(at.info))
     assert not [b for b in at.button if b.label == "Stop"] and not at.get("plotly_chart")
     assert "training.vae" not in at.session_state
+    # And the job: stopped, its thread gone, nothing in the run cache.
+    assert job.wait(TIMEOUT) and job.state is aecore.jobs.JobState.STOPPED
+    job.thread.join(TIMEOUT)
+    assert job.thread not in threading.enumerate()
+    assert not RunStore().contains(job.config, job.data.fingerprint) and RunStore().entries() == []
 
 
 def test_two_sessions_pressing_train_on_one_config_train_it_once(monkeypatch):

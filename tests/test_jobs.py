@@ -170,6 +170,16 @@ def test_a_follower_not_seen_for_the_timeout_is_dropped(gated, tiny, data):
     assert training.wait(WAIT_S) and training.state is JobState.STOPPED and training.run is None
 
 
+def test_a_follower_whose_alive_check_fails_is_dropped_at_once(gated, tiny, data):
+    connected = {"a": True, "b": True}
+    queue = gated.queue(max_running=1)
+    training = queue.submit(tiny("vae", seed=0), data, None, "a", lambda: connected["a"])
+    waiting = queue.submit(tiny("vae", seed=1), data, None, "b", lambda: connected["b"])
+    connected["b"] = False  # b's tab closed: no timeout to wait for
+    assert queue.jobs() == [training]
+    assert waiting.state is JobState.STOPPED and not training.cancel.is_set()
+
+
 def test_wait_estimates_come_from_measured_trainings(gated, tiny, data):
     clock = Clock()
     queue = gated.queue(max_running=1, heartbeat_timeout=1000, clock=clock)  # nobody is dropped here

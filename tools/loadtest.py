@@ -187,6 +187,7 @@ def run_load_test(sessions: int = 8, seconds: float = 60, fast: bool = False) ->
 # --- training mode --------------------------------------------------------------------------
 
 TRAINED_RE = re.compile(r"^Trained .* in [0-9.]+ s and saved to the run cache\.$")
+ENDED_OTHERWISE_RE = re.compile(r"^(Training .* was stopped|Training failed|Training stopped)")
 TRAIN_WAIT_MS = 1_800_000  # a bound for the slowest run at the back of the queue, never an expected figure
 
 
@@ -248,7 +249,12 @@ async def _trainer(browser, url: str, storm: _Storm, errors: list, seed: int) ->
         await panel.wait_for(timeout=300_000)
         sentence = await panel.locator("xpath=ancestor::p[1]").inner_text()  # the whole sentence
         storm.first_seen[seed] = (_place(sentence), time.monotonic(), sentence)
-        await page.get_by_text(TRAINED_RE).first.wait_for(timeout=TRAIN_WAIT_MS)
+        # The run, or a sentence saying why there is none (stopped, failed): then it is an error.
+        outcome = page.get_by_text(TRAINED_RE).or_(page.get_by_text(ENDED_OTHERWISE_RE)).first
+        await outcome.wait_for(timeout=TRAIN_WAIT_MS)
+        said = await outcome.inner_text()
+        if not TRAINED_RE.match(said):
+            raise RuntimeError(f"its page said: {said}")
         storm.finished[seed] = time.monotonic()
         await count_exceptions(page, errors, who)
     except Exception as exc:  # every failure is a counted error, not a crash of the load test
