@@ -1,8 +1,11 @@
-"""The load test script itself works: concurrent sessions move sliders with no errors."""
+"""The load test script itself works: concurrent sessions move sliders with no errors (and, opt-in, its training mode)."""
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 from tests.helpers import REPO
 
@@ -21,6 +24,8 @@ def test_two_sessions_move_sliders_without_errors(chromium):
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+@pytest.mark.skipif(not os.environ.get("LOADTEST_TRAINING_SMOKE"),
+                    reason="about a minute and a half on 2 cores, past the suite's budget: LOADTEST_TRAINING_SMOKE=1")
 def test_training_mode_two_sessions_train_in_order_while_the_slider_moves(chromium):
     done = subprocess.run(
         [sys.executable, "-m", "tools.loadtest", "--train", "2", "--seconds", "2", "--fast"],
