@@ -44,4 +44,9 @@ pages = {
         st.Page("app_pages/anomaly.py", title="Anomaly scores", icon=":material/troubleshoot:"),
     ],
 }
-st.navigation(pages).run()
+page = st.navigation(pages)
+if any(f"training.{spec.name}" in st.session_state for spec in specs()):  # else no need to import the queue
+    from dashboard.live_view import elsewhere  # noqa: E402
+
+    elsewhere(page.url_path)
+page.run()

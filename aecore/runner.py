@@ -1,4 +1,4 @@
-"""get_run: the one cache-or-train entry of the CLI and the app."""
+"""get_run: the cache-or-train entry of the CLI and scripts (the app trains through aecore.jobs' queue)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ VALIDATION_BATCH = 250  # one fixed validation batch shape (divides MAX_VALIDATI
 
 @dataclass(frozen=True)
 class TrainProgress:
-    """What a progress bar needs: where training is and the loss so far."""
+    """What a progress bar needs: where training is and the loss so far (and, at epoch ends, what a live view needs)."""
 
     epoch: int  # 1-based
     epochs: int
@@ -34,6 +34,12 @@ class TrainProgress:
     batches: int
     seconds: float
     logs: dict[str, float]
+    # At the end of an epoch only (for live views; reading them costs no extra pass over the data): the
+    # epoch's replay frame (the replay images reconstructed; None for vectors) and the model being trained,
+    # to read, never to fit.
+    epoch_end: bool = False
+    replay_frame: np.ndarray | None = None
+    model: keras.Model | None = None
 
     @property
     def fraction(self) -> float:
@@ -94,11 +100,13 @@ class _Progress(keras.callbacks.Callback):
         if self.replay_x is not None:
             self.replay.append(reconstruct(self.model, self.replay_x))
         if self.progress:
-            self._report(self.batches, logs)
+            self._report(self.batches, logs, epoch_end=True)
 
-    def _report(self, batch, logs):
+    def _report(self, batch, logs, epoch_end=False):
         logs = {k: float(v) for k, v in (logs or {}).items()}
-        self.progress(TrainProgress(self.epoch, self.epochs, batch, self.batches, time.perf_counter() - self.start, logs))
+        frame = self.replay[-1] if epoch_end and self.replay else None
+        self.progress(TrainProgress(self.epoch, self.epochs, batch, self.batches, time.perf_counter() - self.start, logs,
+                                    epoch_end, frame, self.model if epoch_end else None))
 
     @property
     def img_per_s(self) -> float:

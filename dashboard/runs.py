@@ -3,27 +3,31 @@
 Every model the server holds sits in one st.cache_resource bounded by MAX_MODELS, keyed
 by its run-store key: those loaded from the store and those a session has just trained
 alike. They are read-only once there; a model is fitted only before it is put there.
+
+Train submits the config to the process's training queue (aecore.jobs), or joins the job
+of the same run another session started; the session follows its job on that page (one
+per page) in a live panel (dashboard.live_view) that polls, and the page shows the run
+once the job is done.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from aecore import figures
+from aecore import figures, jobs
 from aecore import metrics as M
-from aecore.config import ConfigError, RunConfig
+from aecore.config import RunConfig
 from aecore.data import DataError, Dataset, load_dataset
 from aecore.models import check_fits, warm_up
 from aecore.run import Run
-from aecore.runner import get_run
 from aecore.store import RunStore, run_key
-from aecore.train import TrainProgress
 from dashboard.forms import config_form
 
 # Views (reconstructions, latent scatter) use at most this many test examples, so a
@@ -92,74 +96,136 @@ def hold(store: RunStore, key: str, run: Run) -> Run:
     return _held_run(str(store.root), key, store, run)
 
 
-class StatusProgress:
-    """A Keras progress callback drawn as st.status + st.progress: epoch i of n, loss so far, seconds."""
+def training_queue() -> jobs.TrainingQueue:
+    """The server's one training queue."""
+    return jobs.shared_queue()
 
-    def __init__(self, config: RunConfig):
-        self.status = st.status(f"Training {config.describe()}...", expanded=True)
-        with self.status:
-            self.bar = st.progress(0.0, text="Building the model...")
 
-    def __call__(self, p: TrainProgress) -> None:
-        loss = p.logs.get("loss")
-        loss_text = f" · loss {loss:.4g}" if loss is not None else ""
-        self.bar.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}{loss_text} · {p.seconds:.1f} s")
+def subscriber_id() -> str:
+    """This session's name in the training queue."""
+    if "training.subscriber" not in st.session_state:
+        st.session_state["training.subscriber"] = uuid.uuid4().hex
+    return st.session_state["training.subscriber"]
 
-    def done(self, run: Run) -> None:
-        self.bar.progress(1.0, text=f"Done in {run.seconds:.1f} s")
-        self.status.update(label=f"Trained {run.config.describe()} in {run.seconds:.1f} s and saved to the run cache.",
-                           state="complete", expanded=False)
 
-    def failed(self, message: str) -> None:
-        self.status.update(label=message, state="error", expanded=False)
+def session_alive():
+    """A check of whether this session's browser is still connected (None outside a server, as in AppTest):
+    a closed tab leaves the queue at once, without waiting for its heartbeats to lapse."""
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return None
+    server, session_id = runtime.get_instance(), ctx.session_id
+    return lambda: server.is_active_session(session_id)
+
+
+def followed_job(arch: str) -> jobs.Job | None:
+    """The job this session follows on the page of arch (pressed Train, not yet shown), if any."""
+    return st.session_state.get(f"training.{arch}")
+
+
+def follow(arch: str, job: jobs.Job | None) -> None:
+    """Follow job on arch's page (None: follow none), leaving the one followed before."""
+    before = followed_job(arch)
+    if before is not None and before is not job:
+        training_queue().leave(before, subscriber_id())
+    if job is None:
+        st.session_state.pop(f"training.{arch}", None)
+    else:
+        st.session_state[f"training.{arch}"] = job
+
+
+def stop(arch: str) -> None:
+    """Stop following this page's job (a job nobody follows is cancelled and stores nothing)."""
+    job = followed_job(arch)
+    follow(arch, None)
+    if job is not None:
+        st.session_state[f"training.{arch}.stopped"] = job.key
+
+
+def _ended(arch: str, store: RunStore) -> str | None:
+    """Take this page's followed job if it has ended and say how, once: one status line when it trained
+    (its run held in the model cache), one sentence when it failed or was stopped. The key of a run just
+    trained, else None."""
+    job = followed_job(arch)
+    if job is None or job.active:
+        return None
+    follow(arch, None)
+    if job.state is jobs.JobState.DONE and job.run is not None:
+        hold(store, job.key, job.run)
+        st.session_state[f"shown.{arch}"] = job.key  # shown below, should the form have moved on meanwhile
+        if job.run.cached:  # another process saved it meanwhile: the header says where it came from
+            return None
+        kept = "saved to the run cache" if job.saved else "not kept in the run cache"
+        st.status(f"Trained {job.config.describe()} in {job.run.seconds:.1f} s and {kept}.", state="complete",
+                  expanded=False)
+        return job.key
+    if job.state is jobs.JobState.FAILED:
+        st.error(job.error or "Training failed.")
+    else:  # no page of this session polled it for a while (a tab left in the background)
+        st.warning(f"Training {job.config.describe()} was stopped: this page had not been seen for a while.")
+    return None
 
 
 def current_run(arch: str) -> RunView | None:
     """Draw the sidebar form and return the run of its config, or None (with one sentence saying why).
 
-    Trains only when Train was pressed; a config already trained (this session or in the
-    store) is shown at once.
+    Train submits the config to the training queue (or joins the job of the same run); while the job is
+    queued or trains, a live panel shows it, above the last run this page showed (if any). A config already
+    trained (this session or in the store) is shown at once.
     """
+    from dashboard.live_view import live_panel
+
     config, submitted = config_form(arch)
-    if config is None:
-        return None
+    store = get_store()
+    trained_key = _ended(arch, store)
     try:
-        data = load_dataset(config.dataset)
-        check_fits(arch, data)  # before training: a dataset of the wrong kind is one sentence
+        data = load_dataset(config.dataset) if config is not None else None
+        if data is not None:
+            check_fits(arch, data)  # before training: a dataset of the wrong kind is one sentence
     except DataError as exc:
         st.error(str(exc))
+        data = None
+    if data is None:  # the form's values make no run (the sentence is out): a training under way goes on
+        if job := followed_job(arch):
+            live_panel(job, arch)
         return None
 
-    store = get_store()
     key = run_key(config, data.fingerprint)
     run = load_stored(store, key)
-    just_trained = False
-    if run is None and submitted:
-        trained = _train(config, data, store)
-        if trained is not None:
-            run, just_trained = hold(store, key, trained), True
+    job = followed_job(arch)
+    if submitted and (job is None or job.key != key):
+        job = training_queue().submit(config, data, store, subscriber_id(), session_alive()) if run is None else None
+        follow(arch, job)
+    stopped = st.session_state.pop(f"training.{arch}.stopped", None) == key
+    if job is not None:
+        live_panel(job, arch)
     show_store_problems(store)
+    if run is not None:
+        st.session_state[f"shown.{arch}"] = key
+        return RunView(run, data, key, store, key == trained_key)
+
+    training_it = job is not None and job.key == key
+    if not training_it:
+        said = "Training stopped: " if stopped else ""
+        st.info(f"{said}**{config.describe()}** has not been trained yet: press **Train** in the sidebar.")
+    return _last_shown(arch, store)
+
+
+def _last_shown(arch: str, store: RunStore) -> RunView | None:
+    """The last run this page showed in this session, while the form's config has none: the page stays usable."""
+    key = st.session_state.get(f"shown.{arch}")
+    run = load_stored(store, key) if key else None
     if run is None:
-        if not submitted:
-            st.info(f"**{config.describe()}** has not been trained yet: press **Train** in the sidebar.")
         return None
-    return RunView(run, data, key, store, just_trained)
-
-
-def _train(config: RunConfig, data: Dataset, store: RunStore) -> Run | None:
-    progress = StatusProgress(config)
     try:
-        run = get_run(config, store, progress=progress, data=data)
-    except (ConfigError, DataError) as exc:
-        progress.failed("Training could not start.")
-        st.error(str(exc))
+        data = load_dataset(run.config.dataset)
+    except DataError:
         return None
-    except OSError as exc:
-        progress.failed("The run could not be saved.")
-        st.error(f"The run cache folder '{store.root}' could not be written ({exc.strerror or exc}).")
-        return None
-    progress.done(run)
-    return run
+    st.caption(f"Below: the last run shown here, **{run.config.describe()}**.")
+    return RunView(run, data, key, store, False)
 
 
 def show_store_problems(store: RunStore) -> None:

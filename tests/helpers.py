@@ -49,8 +49,31 @@ def open_page(page: str) -> AppTest:
 
 
 def press_train(at: AppTest) -> AppTest:
+    """Press Train and return once the page shows the run (or why there is none)."""
     at.form_submit_button[0].click().run()
     assert_clean(at)
+    return finish_training(at)
+
+
+def followed_jobs(at: AppTest) -> list:
+    """The training jobs this session follows (one per page at most)."""
+    from aecore.models import names
+
+    return [at.session_state[f"training.{arch}"] for arch in names() if f"training.{arch}" in at.session_state]
+
+
+def finish_training(at: AppTest) -> AppTest:
+    """Wait for the trainings this session follows to end, then run the script again, as the page's live
+    panel would (AppTest does not rerun fragments on their own, so this heartbeats for the panel)."""
+    from dashboard.runs import training_queue
+
+    jobs = followed_jobs(at)
+    for job in jobs:
+        while not job.wait(1):
+            training_queue().heartbeat(job, at.session_state["training.subscriber"])
+    if jobs:
+        at.run()
+        assert_clean(at)
     return at
 
 

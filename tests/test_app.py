@@ -6,17 +6,22 @@ fresh run cache. "No training happened" is checked by replacing aecore.train.tra
 with a function that fails the test (AppTest runs the script in this process).
 """
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+import aecore.jobs
 import aecore.runner
 import aecore.train
 import dashboard.runs
 from tests.helpers import (
     APP,
+    TIMEOUT,
     assert_clean,
     decoded_image,
+    finish_training,
     open_page,
     press_train,
     refuse_training,
@@ -32,6 +37,12 @@ PAGES = ["home", *ARCHS, "compare"]
 @pytest.fixture(autouse=True)
 def _tiny_defaults(monkeypatch):
     monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_training_queue(monkeypatch):
+    """Each test starts with an empty training queue of the default size."""
+    monkeypatch.setattr(aecore.jobs, "_shared", None)
 
 
 @pytest.fixture
@@ -200,3 +211,65 @@ def test_no_full_garbage_collection_after_every_run(monkeypatch, tmp_path):
     monkeypatch.setattr(streamlit, "set_page_config", spy)
     open_page("home")
     assert seen and all(value is False for value in seen), seen
+
+
+def _wait_until(predicate, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        time.sleep(0.02)
+
+
+def test_stop_leaves_the_cache_empty_for_that_config():
+    """Stop while the page shows an epoch: the job stops, its thread ends, the store has nothing, the page is usable."""
+    from aecore.store import RunStore
+
+    at = open_page("vae")
+    at.sidebar.number_input(key="form.vae.epochs").set_value(200)  # far longer than the test waits
+    at.form_submit_button[0].click().run()
+    assert_clean(at)
+    job = at.session_state["training.vae"]
+    at.switch_page("app_pages/compare.py").run()  # another page keeps it alive, and links back to it
+    assert [link.label for link in at.get("page_link") if link.label.startswith("Variational: ")], \
+        [link.label for link in at.get("page_link")]
+    at.switch_page("app_pages/vae.py").run()
+    _wait_until(lambda: job.snapshot is not None)
+    at.run()  # the live panel's next poll: an epoch's replay row, loss curves and latent scatter
+    assert_clean(at)
+    assert any(c.startswith(f"After epoch {job.snapshot.epoch} of 200") for c in
+               [e.proto.imgs[0].caption for e in at.get("image")]), "no replay row in the live panel"
+    assert len(at.get("plotly_chart")) == 2
+
+    at.button(key="live.vae.stop").click().run()
+    assert_clean(at)
+    # At once the untrained state: the sentence, no panel, no run.
+    assert any(t.startswith("Training stopped: ") and "has not been trained yet" in t for t in texts(at.info))
+    assert not [b for b in at.button if b.label == "Stop"] and not at.get("plotly_chart")
+    assert "training.vae" not in at.session_state
+    # And the job: stopped, its thread gone, nothing in the run cache.
+    assert job.wait(TIMEOUT) and job.state is aecore.jobs.JobState.STOPPED
+    job.thread.join(TIMEOUT)
+    assert job.thread not in threading.enumerate()
+    assert not RunStore().contains(job.config, job.data.fingerprint) and RunStore().entries() == []
+
+
+def test_two_sessions_pressing_train_on_one_config_train_it_once(monkeypatch):
+    real, calls, go = aecore.train.train, [], threading.Event()
+
+    def held_training(*args, **kwargs):  # held until both have pressed Train, so the second joins a live job
+        calls.append(args[0])
+        assert go.wait(TIMEOUT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(aecore.train, "train", held_training)
+    first, second = open_page("vae"), open_page("vae")
+    first.form_submit_button[0].click().run()
+    second.form_submit_button[0].click().run()
+    assert first.session_state["training.vae"] is second.session_state["training.vae"]
+    assert "with 1 other session" in " ".join(texts(second.markdown))
+    go.set()
+    for at in (first, second):
+        finish_training(at)
+        assert trained_here(at), [s.label for s in at.status]
+        assert any("MSE" in m.label for m in at.metric)
+    assert len(calls) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.helpers import (
+    TRAIN_TIMEOUT_MS,
     browser_assert_no_exception,
     browser_element_png,
     browser_goto,
@@ -193,3 +194,43 @@ def test_a_shared_link_fills_the_form(page, app_url):
     link = page.locator('[data-testid="stCode"]').filter(has_text=f"{app_url}/stacked?").first
     expect(link).to_contain_text("epochs=3")
     assert "latent_dim=12" in page.url  # the address bar holds the whole link
+
+
+# The live panel's replay row: [its caption, its src] once the browser has loaded it with a caption other than
+# `before`; else null.
+LIVE_REPLAY_JS = """(before) => {
+  const label = [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+    .find(e => e.textContent.startsWith("After epoch"));
+  const img = label && label.parentElement.querySelector("img");
+  return img && img.complete && img.naturalWidth > 0 && label.textContent !== before
+    ? [label.textContent, img.src] : null;
+}"""
+
+
+def test_live_view_follows_the_epochs_and_stop_frees_the_page(page, app_url, screenshot_dir):
+    """Train a long run: the live panel's replay row changes from one epoch to the next; Stop ends it at once."""
+    browser_goto(page, app_url)
+    browser_open_page(page, "Variational", "Variational autoencoder")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    epochs = sidebar.get_by_role("spinbutton", name="Epochs", exact=True)
+    epochs.fill("200")  # far longer than the test watches
+    epochs.press("Tab")
+    with browser_rerun(page):
+        sidebar.get_by_role("button", name="Train", exact=True).click()
+
+    first_caption, first_src = page.wait_for_function(LIVE_REPLAY_JS, arg=None, timeout=TRAIN_TIMEOUT_MS).json_value()
+    later_caption, later_src = page.wait_for_function(LIVE_REPLAY_JS, arg=first_caption).json_value()
+    epochs = [int(re.match(r"After epoch (\d+) of 200", c).group(1)) for c in (first_caption, later_caption)]
+    assert epochs[1] > epochs[0], (first_caption, later_caption)
+    assert later_src != first_src, "the replay row must show the later epoch's reconstructions"
+    assert page.get_by_text(re.compile(r"^Epoch \d+ of 200")).count() == 1  # the progress bar's text
+    browser_assert_no_exception(page)
+    page.screenshot(path=screenshot_dir / "vae-live-training.png", full_page=True)
+
+    with browser_rerun(page):
+        page.get_by_role("button", name="Stop").click()
+    page.get_by_text(re.compile(r"^Training stopped: .* has not been trained yet")).wait_for()
+    assert page.get_by_role("button", name="Stop").count() == 0
+    assert page.get_by_text(re.compile(r"^After epoch")).count() == 0
+    assert sidebar.get_by_role("button", name="Train", exact=True).is_enabled()
+    browser_assert_no_exception(page)

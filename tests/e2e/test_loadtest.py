@@ -1,8 +1,11 @@
-"""The load test script itself works: concurrent sessions move sliders with no errors."""
+"""The load test script itself works: concurrent sessions move sliders with no errors (and, opt-in, its training mode)."""
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 from tests.helpers import REPO
 
@@ -18,4 +21,20 @@ def test_two_sessions_move_sliders_without_errors(chromium):
     assert report["slider_moves"] >= 2
     assert report["server_peak_mb"] is not None and report["server_peak_mb"] < 2048
     assert 0 < report["server_cpu_ms_per_move"] < 5000
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.skipif(not os.environ.get("LOADTEST_TRAINING_SMOKE"),
+                    reason="about a minute and a half on 2 cores, past the suite's budget: LOADTEST_TRAINING_SMOKE=1")
+def test_training_mode_two_sessions_train_in_order_while_the_slider_moves(chromium):
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.loadtest", "--train", "2", "--seconds", "2", "--fast"],
+        cwd=REPO, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["errors"] == 0, report["error_messages"]
+    assert report["runs_finished"] == 2 and sorted(report["queue_order"]) == [1, 2]
+    assert report["queue_order_kept"], (report["queue_order"], report["start_order"])
+    assert report["slider_moves_alone"] >= 1 and report["slider_moves_storm"] >= 1
+    assert report["server_peak_mb"] is not None and report["server_peak_mb"] < 2048
     assert done.returncode == 0, done.stderr[-2000:]

@@ -1,0 +1,137 @@
+"""The live panel of a training this session follows: its place in the queue, then each epoch as it ends.
+
+A fragment that reruns itself every POLL_S seconds (and tells the queue the page is
+still open); when the job has ended it reruns the whole page, which shows the run. What
+it draws of an epoch (the replay row, the loss curves so far, the VAE's latent scatter)
+is made once per job and epoch and shared by every session that watches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from aecore import figures, jobs
+from aecore.models import get_spec
+from dashboard import runs
+
+POLL_S = 1.0
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def live_panel(job: jobs.Job, arch: str) -> None:
+    """Draw the panel of job, followed on the page of arch."""
+    _panel(job, arch)
+
+
+@st.fragment(run_every=POLL_S)
+def _panel(job: jobs.Job, arch: str) -> None:
+    queue = runs.training_queue()
+    if not job.active:
+        st.rerun()  # the whole page: it shows the run, or why there is none
+    queue.heartbeat(job, runs.subscriber_id())
+    with st.container(border=True, key=f"live.{arch}"):
+        if job.state is jobs.JobState.QUEUED:
+            _queued(queue, job)
+        else:
+            _training(job)
+        if st.button("Stop", key=f"live.{arch}.stop", icon=":material/stop_circle:",
+                     help="Stop following this training; one nobody follows stops and stores nothing."):
+            runs.stop(arch)
+            st.rerun()
+
+
+def _queued(queue: jobs.TrainingQueue, job: jobs.Job) -> None:
+    position, wait = queue.position(job), queue.wait_seconds(job)
+    about = f", about {max(1, round(wait))} s" if wait is not None else ""
+    others = len(job.subscribers) - 1
+    shared = f" (with {others} other session{'s' if others > 1 else ''})" if others > 0 else ""
+    st.markdown(f"**Waiting to train {job.config.describe()}**{shared}: {ordinal(max(1, position))} in line{about}.")
+
+
+def _training(job: jobs.Job) -> None:
+    p, snapshot = job.progress, job.snapshot
+    others = len(job.subscribers) - 1
+    shared = f" (with {others} other session{'s' if others > 1 else ''})" if others > 0 else ""
+    st.markdown(f"**Training {job.config.describe()}**{shared}")
+    if p is None:
+        st.progress(0.0, text="Building the model...")
+    else:
+        loss = p.logs.get("loss")
+        loss_text = f" · loss {loss:.4g}" if loss is not None else ""
+        st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}{loss_text} · {p.seconds:.1f} s")
+    if snapshot is None:
+        return
+    replay = _replay_png(job.key, job.number, snapshot.epoch, job, snapshot)
+    if replay is not None:
+        st.image(replay, caption=f"After epoch {snapshot.epoch} of {snapshot.epochs}: test images (top) and their "
+                                 "reconstructions")
+    unit = get_spec(job.config.arch).loss_unit(job.config, "pixel" if job.data.is_image else "coordinate")
+    curves = _loss_figure(job.key, job.number, snapshot.epoch, snapshot, unit)
+    if snapshot.latent_points is None:
+        st.plotly_chart(curves, key="live.loss")
+        return
+    left, right = st.columns(2)
+    left.plotly_chart(curves, key="live.loss")
+    right.plotly_chart(_latent_figure(job.key, job.number, snapshot.epoch, snapshot), key="live.latent")
+    right.caption(f"The first {len(snapshot.latent_points)} test images' codes after epoch {snapshot.epoch}.")
+
+
+# Made once per (job, epoch) and shared by the sessions watching it: never mutate what these return.
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _replay_png(key: str, number: int, epoch: int, _job: jobs.Job, _snapshot: jobs.EpochSnapshot) -> bytes | None:
+    frame = _snapshot.replay_frame
+    if frame is None:
+        return None
+    rows = [_job.data.x_test[: len(frame)], frame]
+    if _job.config.noise:  # the noisy inputs the model sees, above the clean targets
+        from aecore import denoise
+
+        rows.insert(0, denoise.replay_inputs(_job.data.x_test, _job.config))
+    return figures.png_grid([np.asarray(r, np.float32) for r in rows])
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _loss_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnapshot, unit: str):
+    fig = figures.loss_curves(_snapshot.history, unit)
+    fig.update_layout(height=280)
+    return fig
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _latent_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnapshot):
+    fig = figures.latent_scatter_base(_snapshot.latent_points, _snapshot.latent_labels, _snapshot.latent_axis)
+    fig.update_layout(height=280)
+    return fig
+
+
+def elsewhere(current_page: str) -> None:
+    """In the sidebar, the trainings this session follows on other pages: kept alive (their pages do not poll
+    them now), each with its state and a link back."""
+    from aecore.models import specs
+
+    followed = [(spec, job) for spec in specs() if spec.name != current_page and (job := runs.followed_job(spec.name))]
+    if followed:
+        with st.sidebar:
+            _elsewhere(followed)
+
+
+@st.fragment(run_every=POLL_S * 2)
+def _elsewhere(followed: list) -> None:
+    queue = runs.training_queue()
+    for spec, job in followed:
+        queue.heartbeat(job, runs.subscriber_id())
+        if job.state is jobs.JobState.QUEUED:
+            state = f"{ordinal(max(1, queue.position(job)))} in line"
+        elif job.state is jobs.JobState.TRAINING:
+            state = f"epoch {job.progress.epoch} of {job.progress.epochs}" if job.progress else "starting"
+        else:
+            state = job.state.value
+        st.page_link(f"app_pages/{spec.name}.py", label=f"{spec.title}: {state}", icon=":material/model_training:")
