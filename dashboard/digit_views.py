@@ -93,7 +93,8 @@ def digit_input() -> np.ndarray | None:
         if error := canvas_input(result):
             st.error(error)
     with upload:
-        file = st.file_uploader("Or upload an image of one", type=UPLOAD_TYPES, key="digit.upload",
+        # One photo of a digit: the server's cap is sized for the Your data page's datasets.
+        file = st.file_uploader("Or upload an image of one", type=UPLOAD_TYPES, key="digit.upload", max_upload_size=10,
                                 help="A photo or scan of a handwritten digit; dark on light or light on dark.")
         if error := upload_input(file):
             st.error(error)
