@@ -67,7 +67,6 @@ def config_form(arch: str) -> tuple[RunConfig | None, bool]:
         for field in spec.fields:
             values[field.name] = _widget(field, getattr(base, field.name), f"form.{arch}.{field.name}")
         submitted = st.form_submit_button("Train", type="primary", width="stretch")
-    st.sidebar.page_link("app_pages/data.py", label="Train on your own data", icon=":material/upload_file:")
 
     try:
         for field in spec.fields:

@@ -179,6 +179,7 @@ def current_run(arch: str) -> RunView | None:
     from dashboard.live_view import live_panel
 
     config, submitted = config_form(arch)
+    st.sidebar.page_link("app_pages/data.py", label="Train on your own data", icon=":material/upload_file:")
     store = get_store()
     trained_key = _ended(arch, store)
     try:
