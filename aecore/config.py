@@ -12,6 +12,10 @@ MAX_EPOCHS = 500
 MAX_BATCH_SIZE = 8192
 MAX_LATENT_DIM = 4096
 MAX_BETA = 10.0
+MAX_HIDDEN_WIDTH = 1024
+
+# Fields added after runs were cached: at their default they stay out of the key, so those runs keep theirs.
+KEYED_WHEN_SET = {"hidden_width"}
 
 
 class ConfigError(ValueError):
@@ -41,6 +45,7 @@ class RunConfig:
     beta: float = 1.0  # weight of the KL term in a variational model's objective (1 = the ELBO)
     kl_warmup: int = 0  # epochs over which the KL weight rises linearly from 0 to beta
     train_size: int = 0  # 0 = every training example the dataset has
+    hidden_width: int = 0  # units of one hidden layer each side of a dense code (basic), 0 = none
 
     @classmethod
     def for_arch(cls, arch: str, **overrides) -> RunConfig:
@@ -66,6 +71,7 @@ class RunConfig:
         _check_int("latent size", self.latent_dim, 1, MAX_LATENT_DIM)
         _check_int("seed", self.seed, 0, 2**31 - 1)
         _check_int("train size", self.train_size, 0, 10_000_000)
+        _check_int("hidden width", self.hidden_width, 0, MAX_HIDDEN_WIDTH)
         if not _is_real(self.lr) or not 0 < self.lr <= 10:
             raise ConfigError(f"Learning rate must be a number in (0, 10], got {self.lr}.")
         if not _is_real(self.width) or not 0.05 <= self.width <= 4:
@@ -104,7 +110,8 @@ class RunConfig:
     def key_dict(self) -> dict:
         """The fields that determine the run: the architecture and the settings its spec uses."""
         used = {"arch", *_spec(self.arch).field_names}
-        return {k: v for k, v in self.to_dict().items() if k in used}
+        return {k: v for k, v in self.to_dict().items()
+                if k in used and not (k in KEYED_WHEN_SET and v == _DEFAULTS[k])}
 
     def digest(self) -> str:
         """A stable hash of the fields that determine the run, independent of Python's hash seed."""

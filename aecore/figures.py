@@ -192,10 +192,14 @@ def error_histogram(groups: dict[str, np.ndarray], threshold: float, unit: str, 
     return fig
 
 
-def points_3d(points: np.ndarray, recon: np.ndarray | None = None) -> go.Figure:
-    """A 3D point cloud, and its reconstructions joined to the originals by thin lines."""
+def points_3d(points: np.ndarray, recon: np.ndarray | None = None, baseline: np.ndarray | None = None,
+              baseline_name: str = "PCA") -> go.Figure:
+    """A 3D point cloud, and its reconstructions joined to the originals by thin lines; a baseline's too, if given."""
     fig = go.Figure(go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers",
                                  marker=dict(size=3), name="test points"))
+    if baseline is not None:
+        fig.add_scatter3d(x=baseline[:, 0], y=baseline[:, 1], z=baseline[:, 2], mode="markers",
+                          marker=dict(size=2, opacity=0.5, color="#9ca3af"), name=baseline_name)
     if recon is not None:
         fig.add_scatter3d(x=recon[:, 0], y=recon[:, 1], z=recon[:, 2], mode="markers",
                           marker=dict(size=3), name="reconstructed")

@@ -112,9 +112,10 @@ def apply_link(arch: str, base: RunConfig, datasets: list[str], key_prefix: str)
     except LinkError as exc:
         st.warning(str(exc))
         config = base
-    for name, value in config.key_dict().items():
-        if name != "arch":
-            st.session_state[key_prefix + name] = ", ".join(map(str, value)) if isinstance(value, list) else value
+    # Every field the form shows, not only the keyed ones: a field left out of the key at its default is still set.
+    for name in ("dataset", *(f.name for f in get_spec(arch).fields)):
+        value = getattr(config, name)
+        st.session_state[key_prefix + name] = ", ".join(map(str, value)) if isinstance(value, tuple) else value
 
 
 def follow(arch: str, config: RunConfig) -> None:

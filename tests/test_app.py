@@ -20,8 +20,10 @@ from tests.helpers import (
     APP,
     TIMEOUT,
     assert_clean,
+    chart_traces,
     decoded_image,
     finish_training,
+    metrics,
     open_page,
     press_train,
     refuse_training,
@@ -124,6 +126,26 @@ def test_dataset_of_the_wrong_kind_is_one_sentence(arch, dataset, says, no_train
     press_train(at)
     (error,) = texts(at.error)
     assert says in error and error.count(". ") == 0 and error.endswith(".")
+
+
+def test_basic_offers_a_hidden_width_and_compares_with_pca_on_the_swiss_roll():
+    at = open_page("basic")
+    width = at.number_input(key="form.basic.hidden_width")
+    assert width.label.startswith("Hidden width") and width.value == 0
+    at.selectbox(key="form.basic.dataset").set_value("swiss-roll")
+    at.selectbox(key="form.basic.activation").set_value("tanh")
+    width.set_value(8)
+    at = press_train(at)
+    assert not at.error, texts(at.error)
+    shown = metrics(at)
+    unit = "(per coordinate, standardised)"
+    assert f"PCA test MSE, k = 2 {unit}" in shown
+    (mse,) = [m for m in at.metric if m.label == f"Autoencoder test MSE {unit}"]
+    assert mse.proto.delta.endswith("against PCA")
+    assert any("of PCA's plane's" in t for t in texts([*at.success, *at.info, *at.warning]))
+    names = [t.get("name") for t in chart_traces(at)]
+    assert "PCA (k = 2)" in names and "reconstructed" in names
+    assert any("enc_hidden" in frame.value.to_string() for frame in at.dataframe)  # the Model tab's layers
 
 
 def test_bad_hidden_layers_are_one_sentence(no_training):

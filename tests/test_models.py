@@ -1,5 +1,7 @@
 """The four architectures: layer shapes as in the notes, save/load, and the VAE's Keras contract."""
 
+import hashlib
+
 import keras
 import numpy as np
 import pytest
@@ -17,6 +19,43 @@ def test_basic_is_3_2_3():
     model = build_model(RunConfig.for_arch("basic"), (3,))
     assert shapes(model) == [("bottleneck", "bottleneck", "2"), ("decoder", "reconstruction", "3")]
     assert model.count_params() == 3 * 2 + 2 + 2 * 3 + 3
+
+
+# The default basic model's seeded initial weights (float32 bytes, seeds 0 and 7) and run key, as before it had a
+# hidden width: the default must stay the notes' 3 -> 2 -> 3 network, so cached runs keep their keys and weights.
+BASIC_WEIGHTS_SHA256 = {0: "0603bb863716f2a5f9951920629aa3266da052cdef0cc40d6e3aff03fbff3ca1",
+                        7: "8d8763b10d35db8118fd2d3ba2318f8bfba8a7b58c25207aa3c306bc5bfb4f0e"}
+BASIC_DEFAULT_DIGEST = "eb5883e60a174716daebb4a16937699f2aa01f37340c69f94cda1f8bdf36c872"
+
+
+@pytest.mark.parametrize("seed", sorted(BASIC_WEIGHTS_SHA256))
+def test_basic_hidden_width_0_is_the_model_of_before(seed):
+    config = RunConfig.for_arch("basic", seed=seed, hidden_width=0)
+    assert config == RunConfig.for_arch("basic", seed=seed)
+    model = build_model(config, (3,))
+    assert shapes(model) == [("bottleneck", "bottleneck", "2"), ("decoder", "reconstruction", "3")]
+    assert model.count_params() == 3 * 2 + 2 + 2 * 3 + 3
+    digest = hashlib.sha256(b"".join(np.asarray(w, np.float32).tobytes() for w in model.get_weights()))
+    assert digest.hexdigest() == BASIC_WEIGHTS_SHA256[seed]
+    if seed == 0:
+        assert "hidden_width" not in config.key_dict() and config.digest() == BASIC_DEFAULT_DIGEST
+        assert RunConfig.for_arch("basic", hidden_width=8).key_dict()["hidden_width"] == 8
+
+
+def test_basic_with_a_hidden_width_trains_on_the_swiss_roll(tiny):
+    from aecore.runner import get_run
+
+    config = tiny("basic", dataset="swiss-roll", activation="tanh", hidden_width=16, epochs=2)
+    run = get_run(config)
+    assert [s for _, _, s in shapes(run.model)] == ["16", "2", "16", "3"]
+    assert [layer["layer"] for layer in layer_table(run.model)] == ["enc_hidden", "bottleneck", "dec_hidden",
+                                                                    "reconstruction"]
+    assert run.model.count_params() == (3 * 16 + 16) + (16 * 2 + 2) + (16 * 2 + 16) + (16 * 3 + 3)
+    assert run.model.get_layer("encoder").get_layer("enc_hidden").activation.__name__ == "tanh"
+    assert run.model.get_layer("decoder").get_layer("reconstruction").activation.__name__ == "linear"
+    assert np.isfinite(run.metrics["test_mse"]) and run.metrics["pca_mse"] > 0
+    assert "pca_angle_deg" not in run.metrics  # a curved decoder has no plane to compare
+    assert reconstruct(run.model, np.zeros((5, 3), np.float32)).shape == (5, 3)
 
 
 def test_stacked_mnist_shapes():

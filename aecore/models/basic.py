@@ -1,4 +1,4 @@
-"""basic: the undercomplete dense autoencoder n -> k -> n of the notes (3 -> 2 -> 3)."""
+"""basic: the undercomplete dense autoencoder n -> k -> n of the notes (3 -> 2 -> 3), or n -> h -> k -> h -> n."""
 
 from __future__ import annotations
 
@@ -9,17 +9,29 @@ from aecore.models.spec import (
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "selu", "elu")
 
 
-def build_basic(input_dim: int = 3, latent_dim: int = 2, activation: str = "linear", seed: int = 0) -> keras.Model:
-    """Dense n -> k -> n. With a linear activation and MSE it learns PCA's subspace."""
+def build_basic(input_dim: int = 3, latent_dim: int = 2, activation: str = "linear", seed: int = 0,
+                hidden_width: int = 0) -> keras.Model:
+    """Dense n -> k -> n, or n -> h -> k -> h -> n with a hidden width h; the output layer is linear.
+
+    With no hidden layer the decoder is linear, so reconstructions lie on a k-dimensional plane (PCA's, with a
+    linear code and MSE). A hidden layer with a non-linear activation lets the decoder bend that surface.
+    """
     import keras
     from keras import layers
 
+    # Seeds are drawn in layer order, so hidden width 0 gets the notes' network with its seeded weights unchanged.
     seeds = LayerSeeds(seed)
     inputs = keras.Input((input_dim,), name="x")
-    code = layers.Dense(latent_dim, activation=activation, kernel_initializer=seeds.glorot(), name="bottleneck")(inputs)
+    h = inputs
+    if hidden_width:
+        h = layers.Dense(hidden_width, activation=activation, kernel_initializer=seeds.glorot(), name="enc_hidden")(h)
+    code = layers.Dense(latent_dim, activation=activation, kernel_initializer=seeds.glorot(), name="bottleneck")(h)
     encoder = keras.Model(inputs, code, name="encoder")
     code_in = keras.Input((latent_dim,), name="z")
-    outputs = layers.Dense(input_dim, kernel_initializer=seeds.glorot(), name="reconstruction")(code_in)
+    h = code_in
+    if hidden_width:
+        h = layers.Dense(hidden_width, activation=activation, kernel_initializer=seeds.glorot(), name="dec_hidden")(h)
+    outputs = layers.Dense(input_dim, kernel_initializer=seeds.glorot(), name="reconstruction")(h)
     decoder = keras.Model(code_in, outputs, name="decoder")
     return keras.Model(inputs, decoder(encoder(inputs)), name="basic")
 
@@ -27,29 +39,39 @@ def build_basic(input_dim: int = 3, latent_dim: int = 2, activation: str = "line
 def _build(config, input_shape):
     import keras
 
-    model = build_basic(input_shape[0], config.latent_dim, config.activation, config.seed)
+    model = build_basic(input_shape[0], config.latent_dim, config.activation, config.seed, config.hidden_width)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss="mse", jit_compile=SPEC.jit_compile)
     return model
 
 
 def _pca_metrics(model, config, data, inputs, batch_size) -> dict:
     """The PCA baseline with as many components, and the angle between PCA's plane and the decoder's."""
+    import functools
+
+    import numpy as np
+
     from aecore import metrics as M
 
     pca_mse, pca = M.pca_baseline(data.x_train, data.x_test, config.latent_dim)
     out = {"pca_mse": pca_mse}
-    if config.activation == "linear" and config.latent_dim < data.input_shape[0]:
-        # The decoder's weight rows span the learned plane (its bias shifts it).
-        w = model.get_layer("decoder").get_layer("reconstruction").get_weights()[0]
-        out["pca_angle_deg"] = M.plane_angle_deg(w, pca.components_)
+    # A linear network reconstructs onto a plane; a hidden layer narrower than the code leaves less than a k-plane.
+    planar = config.activation == "linear" and (config.hidden_width == 0 or config.hidden_width >= config.latent_dim)
+    if planar and config.latent_dim < data.input_shape[0]:
+        # The product of the decoder's kernels spans the learned plane (its biases shift it).
+        decoder = model.get_layer("decoder")
+        kernels = [decoder.get_layer(name).get_weights()[0] for name in ("dec_hidden", "reconstruction")
+                   if any(layer.name == name for layer in decoder.layers)]
+        out["pca_angle_deg"] = M.plane_angle_deg(functools.reduce(np.matmul, kernels), pca.components_)
     return out
 
 
 SPEC = ArchSpec(
     name="basic",
     title="Basic",
-    description="undercomplete dense autoencoder n -> k -> n (3 -> 2 -> 3), linear, MSE",
-    summary="Dense, undercomplete and linear, trained with MSE on a 3D point cloud: it finds the same plane as PCA.",
+    description="undercomplete dense autoencoder n -> k -> n (3 -> 2 -> 3), linear, MSE; "
+                "optionally a hidden layer each side (n -> h -> k -> h -> n)",
+    summary="Dense, undercomplete and linear, trained with MSE on a 3D point cloud: it finds the same plane as PCA. "
+            "Give it a hidden width and a non-linear activation to follow a curved surface such as the swiss roll.",
     icon=":material/scatter_plot:",
     order=1,
     input_kind=VECTORS,
@@ -58,12 +80,16 @@ SPEC = ArchSpec(
     defaults=dict(dataset="points3d", epochs=60, batch_size=32, latent_dim=2, lr=0.01),
     fields=(
         EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM.with_label("Code size k"),
-        Field("activation", "Activation", "choice", choices=ACTIVATIONS, help="linear + MSE recovers PCA's plane"),
+        Field("activation", "Activation", "choice", choices=ACTIVATIONS,
+              help="of the code and the hidden layers; linear + MSE recovers PCA's plane"),
+        Field("hidden_width", "Hidden width (0 = none)", "int", 0, 1024, step=8,
+              help="units of one hidden layer before and after the code (n -> h -> k -> h -> n); "
+                   "0 keeps the notes' n -> k -> n, whose linear decoder can only reconstruct onto a plane"),
         SEED,
     ),
     latent_label="k units",
     bottleneck=latent_bottleneck,
-    diagram="3 → 2 → 3",
+    diagram="3 → 2 → 3 (or 3 → h → 2 → h → 3)",
     # Too small for XLA's compile to pay; many steps per call, since one step costs less than the call around it.
     jit_compile=False,
     steps_per_execution=16,
