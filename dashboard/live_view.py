@@ -31,6 +31,8 @@ def live_panel(job: jobs.Job, arch: str) -> None:
 
 @st.fragment(run_every=POLL_S)
 def _panel(job: jobs.Job, arch: str) -> None:
+    if runs.followed_job(arch) is not job:
+        return  # a tick scheduled before the page moved on (the run shown, Stop, another Train): nothing to do
     queue = runs.training_queue()
     if not job.active:
         st.rerun()  # the whole page: it shows the run, or why there is none
