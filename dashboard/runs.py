@@ -204,7 +204,9 @@ def current_run(arch: str) -> RunView | None:
     if job is not None:
         live_panel(job, arch)
     show_store_problems(store)
-    if run is not None:
+    # While this page's own job for the run is still going (saving it, say), the store may have the run
+    # already: the job's end says "Trained", not the store's "Loaded from cache".
+    if run is not None and not (job is not None and job.key == key and job.active):
         st.session_state[f"shown.{arch}"] = key
         return RunView(run, data, key, store, key == trained_key)
 

@@ -220,6 +220,8 @@ def browser_train(page) -> None:
     with browser_rerun(page, TRAIN_TIMEOUT_MS):
         page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Train", exact=True).click()
     page.get_by_text(re.compile(r"^(Trained .* in [0-9.]+ s|Loaded from cache)")).first.wait_for()
+    # The run that drew it (the one the live panel asked for when training ended) may still be finishing.
+    browser_wait_idle(page, TRAIN_TIMEOUT_MS)
 
 
 def browser_provenance(page) -> str:
