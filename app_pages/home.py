@@ -22,7 +22,8 @@ for start in range(0, len(cards), 2):
     for column, spec in zip(st.columns(2), cards[start : start + 2]):
         with column.container(border=True):
             st.subheader(spec.title)
-            st.code(spec.diagram, language="text")
+            # Markdown, not st.code: a code block draws empty until its highlighter has loaded.
+            st.markdown(f"`{spec.diagram}`")
             st.write(spec.summary)
             st.page_link(f"app_pages/{spec.name}.py", label=f"Open {spec.title}", icon=":material/arrow_forward:")
 

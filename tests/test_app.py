@@ -67,6 +67,10 @@ def test_page_renders_with_defaults_without_training(page, no_training):
         assert at.form_submit_button[0].label == "Train"
     if page == "home":
         assert len(at.get("page_link")) == 4
+        from aecore.models import specs
+
+        for spec in specs():  # every card's diagram, drawn at once (not an empty box)
+            assert any(f"`{spec.diagram}`" == m.value for m in at.markdown), spec.name
 
 
 @pytest.mark.parametrize("arch", ARCHS)
