@@ -22,6 +22,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from tools.appserver import IDLE_JS
+
 REPO = Path(__file__).resolve().parents[1]
 
 # --- AppTest helpers ------------------------------------------------------------------------
@@ -120,12 +122,6 @@ WAIT_MS = 60_000
 _SOCKETS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _RUN_ENDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return app !== null && app.dataset.testConnectionState === "CONNECTED"
-    && app.dataset.testScriptState === "notRunning"
-    && document.querySelector('[data-testid="stStatusWidget"]') === null;
-}"""
 
 # The src of the loaded <img> whose caption is exactly `caption`, when it differs from `before`; else null.
 IMAGE_JS = """([caption, before]) => {

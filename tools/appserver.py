@@ -18,6 +18,13 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 # Playwright's own browser download cannot work here; Debian's Chromium with these flags does.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# In the page (for Playwright's wait_for_function): the app is connected and no script run is under way.
+IDLE_JS = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return app !== null && app.dataset.testConnectionState === "CONNECTED"
+    && app.dataset.testScriptState === "notRunning"
+    && document.querySelector('[data-testid="stStatusWidget"]') === null;
+}"""
 
 
 def free_port() -> int:

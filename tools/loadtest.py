@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from tools.appserver import CHROMIUM_FLAGS, CHROMIUM, memory_mb, running_app
+from tools.appserver import CHROMIUM, CHROMIUM_FLAGS, IDLE_JS, memory_mb, running_app
 
 MAX_SERVER_MB = 2048
 # The decoded image's URL once the browser has loaded it, else null. A plain DOM query:
@@ -47,13 +47,6 @@ DECODED_IMAGE_JS = """() => {
   return img && img.complete && img.naturalWidth > 0 ? img.src : null;
 }"""
 NEW_IMAGE_JS = f"(before) => {{ const src = ({DECODED_IMAGE_JS})(); return src !== null && src !== before; }}"
-# The app is connected and no script run is under way (as tests/helpers.py's browser_wait_idle).
-IDLE_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  return app !== null && app.dataset.testConnectionState === "CONNECTED"
-    && app.dataset.testScriptState === "notRunning"
-    && document.querySelector('[data-testid="stStatusWidget"]') === null;
-}"""
 
 
 def prepare_cache(cache_dir: str, fast: bool) -> None:
