@@ -138,7 +138,7 @@ def test_two_runs_in_two_threads_give_what_each_gives_alone(tiny):
         thread.start()
     for thread in threads:
         thread.join()
-    # Exactly equal in every run so far; the tolerance only spares a last-bit difference of multithreaded
+    # Usually exactly equal; the tolerance only spares a last-bit difference of multithreaded
     # float sums (see test_train's same-seed test). Process-wide random state moves them by far more.
     for (metrics_alone, weights_alone), (metrics_together, weights_together) in zip(alone, together):
         assert metrics_together == pytest.approx(metrics_alone, rel=1e-6)

@@ -70,6 +70,13 @@ def test_a_link_restores_every_field_of_the_form(arch):
     assert at.query_params == params  # the form's config makes the very same link
 
 
+def test_the_url_follows_the_form_in_its_own_words():
+    """A link with a field left out and one written loosely opens, and the address then holds the whole link."""
+    at = open_link("stacked", {"epochs": "3", "hidden": " 32 , 16"})
+    assert at.query_params["epochs"] == "3" and at.query_params["hidden"] == "32,16"
+    assert set(at.query_params) == {"dataset", *get_spec("stacked").field_names}
+
+
 @pytest.mark.parametrize(
     ("arch", "params", "bad"),
     [

@@ -193,7 +193,9 @@ def test_a_shared_link_fills_the_form(page, app_url):
     sidebar.get_by_role("button", name="Share this run").click()
     link = page.locator('[data-testid="stCode"]').filter(has_text=f"{app_url}/stacked?").first
     expect(link).to_contain_text("epochs=3")
-    assert "latent_dim=12" in page.url  # the address bar holds the whole link
+    # The address bar holds the whole link: the fields the opened URL left out too.
+    expect(link).to_contain_text("batch_size=")
+    assert "latent_dim=12" in page.url and "batch_size=" in page.url and "seed=" in page.url
 
 
 # The live panel's replay row: [its caption, its src] once the browser has loaded it with a caption other than
