@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from aecore.distribute import _gpus
+from aecore.distribute import DistributeError, Placement, _gpus
 from aecore.store import RunStore
 from tests.helpers import REPO
 from tests.test_cli import assert_one_sentence_exit_2, cli, last_json
@@ -36,24 +36,37 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.mark.parametrize("args, tf_config, says", [
-    (["--strategy", "multiworker"], None, "needs TF_CONFIG"),
-    (["--strategy", "multiworker"], "{not json", "not valid JSON"),
-    (["--strategy", "multiworker"], '{"task": {"type": "worker", "index": 0}}', 'no "cluster"'),
-    (["--strategy", "multiworker"], _two_workers(1, 2, 2), '"task" must name this process'),
-    (["--strategy", "multiworker"], '{"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}',
+@pytest.mark.parametrize("placement, batch, tf_config, says", [
+    (Placement("multiworker"), 64, None, "needs TF_CONFIG"),
+    (Placement("multiworker"), 64, "{not json", "not valid JSON"),
+    (Placement("multiworker"), 64, '{"task": {"type": "worker", "index": 0}}', 'no "cluster"'),
+    (Placement("multiworker"), 64, _two_workers(1, 2, 2), '"task" must name this process'),
+    (Placement("multiworker"), 64, '{"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}',
      "host:port"),
-    (["--strategy", "mirrored", "--cpu-devices", "3", "--batch-size", "32"], None, "divide evenly across the 3"),
-    (["--strategy", "one", "--cpu-devices", "2"], None, "choose --strategy mirrored"),
-    (["--cpu-devices", "0"], None, "from 1 to 64"),
-    (["--device", "gpu"], None, "No GPU is visible"),
+    (Placement("mirrored", cpu_devices=3), 32, None, "divide evenly across the 3"),
+    (Placement("one", cpu_devices=2), 64, None, "choose --strategy mirrored"),
+    (Placement(cpu_devices=0), 64, None, "from 1 to 64"),
+    (Placement("ring"), 64, None, "Unknown strategy"),
 ])
-def test_a_bad_placement_is_one_sentence_exit_2_and_nothing_cached(args, tf_config, says, tmp_path):
+def test_a_bad_placement_is_one_sentence(placement, batch, tf_config, says, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    if tf_config is not None:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    with pytest.raises(DistributeError) as refused:
+        placement.checked(batch)
+    message = str(refused.value)
+    assert says in message and message.endswith(".") and "\n" not in message
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--strategy", "multiworker"], "needs TF_CONFIG"),
+    (["--device", "gpu"], "No GPU is visible"),
+])
+def test_the_cli_says_a_bad_placement_in_one_line_exit_2_and_caches_nothing(args, says, tmp_path):
     if "gpu" in args and _gpus():
         pytest.skip("this machine has a GPU: --device gpu is a good request here")
     cache = tmp_path / "cache"
-    env = {"TF_CONFIG": tf_config or ""}
-    assert says in assert_one_sentence_exit_2(cli("train", "--arch", "vae", *args, cache=cache, env=env))
+    assert says in assert_one_sentence_exit_2(cli("train", "--arch", "vae", *args, cache=cache, env={"TF_CONFIG": ""}))
     assert not cache.exists() or not any(cache.iterdir())
 
 
