@@ -34,6 +34,7 @@ def test_training_mode_two_sessions_train_in_order_while_the_slider_moves(chromi
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["errors"] == 0, report["error_messages"]
     assert report["runs_finished"] == 2 and sorted(report["queue_order"]) == [1, 2]
+    assert 0 < report["first_done_s"] <= report["storm_s"]
     assert report["queue_order_kept"], (report["queue_order"], report["start_order"])
     assert report["slider_moves_alone"] >= 1 and report["slider_moves_storm"] >= 1
     assert report["server_peak_mb"] is not None and report["server_peak_mb"] < 2048
