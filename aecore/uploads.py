@@ -1,7 +1,7 @@
 """Your own data: an uploaded .npz, .zip of images or .csv of vectors, previewed, then stored by name.
 
 inspect() reads an upload into a Preview (what was found, nothing written); accept() stores
-it content-addressed under <run cache>/datasets/ with a readable name in index.json, after
+it content-addressed under <run cache>/.datasets/ with a readable name in index.json, after
 which load_dataset(name) and the CLI's --dataset name find it. The upload is untrusted: sizes
 are checked on headers and the zip's directory before anything is decoded in full, and every
 problem is a DataError of one sentence, with nothing written.
@@ -43,7 +43,7 @@ TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 N_EXAMPLES = 16  # images or vectors a preview shows
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
-DATASETS_FOLDER = "datasets"
+DATASETS_FOLDER = ".datasets"  # under the run cache's root: dot folders are never taken for run entries
 INDEX_FILE = "index.json"
 STORED_FILE = re.compile(r"[0-9a-f]{16}\.npz")  # a Dataset fingerprint
 

@@ -159,7 +159,7 @@ def test_a_stored_name_loads_everywhere(tmp_path, monkeypatch, capsys):
     root = tmp_path / "cache"  # conftest points AECORE_CACHE_DIR here
     preview = U.inspect("v.csv", ("a,b,c,label\n" + "".join(f"{i},{-i},{i % 3},{i % 2}\n" for i in range(40))).encode())
     U.accept(preview, "my-vectors")
-    assert U.stored_datasets() == ["my-vectors"] and (root / "datasets" / U.INDEX_FILE).is_file()
+    assert U.stored_datasets() == ["my-vectors"] and (root / U.DATASETS_FOLDER / U.INDEX_FILE).is_file()
     data = load_dataset("my-vectors")
     assert data.name == "my-vectors" and data.fingerprint == preview.dataset.fingerprint
     assert D.holds_images("my-vectors") is False
@@ -196,20 +196,20 @@ def test_content_is_addressed_once(tmp_path):
         U.accept(U.inspect("b.zip", class_zip()), "pets-again", tmp_path)
     with pytest.raises(DataError, match=r"^The name 'pets' is taken by another stored dataset; choose another\.$"):
         U.accept(U.inspect("c.zip", class_zip(n_per_class=4)), "pets", tmp_path)
-    (file,) = (tmp_path / "datasets").glob("*.npz")
+    (file,) = (tmp_path / U.DATASETS_FOLDER).glob("*.npz")
     assert file.name == f"{first.dataset.fingerprint}.npz" and U.stored_datasets(tmp_path) == ["pets"]
-    assert not list((tmp_path / "datasets").glob(".tmp-*"))
+    assert not list((tmp_path / U.DATASETS_FOLDER).glob(".tmp-*"))
 
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"x": 3}', '{"x": {"kind": "images"}}'])
 def test_a_damaged_index_lists_nothing(tmp_path, text):
-    (tmp_path / "datasets").mkdir()
-    (tmp_path / "datasets" / U.INDEX_FILE).write_text(text)
+    (tmp_path / U.DATASETS_FOLDER).mkdir()
+    (tmp_path / U.DATASETS_FOLDER / U.INDEX_FILE).write_text(text)
     assert U.stored_datasets(tmp_path) == [] and U.stored_path("x", tmp_path) is None
 
 
 def test_an_edited_index_names_no_file_outside_its_folder(tmp_path):
-    folder = tmp_path / "cache" / "datasets"  # the run cache's, as conftest sets it
+    folder = tmp_path / "cache" / U.DATASETS_FOLDER  # the run cache's, as conftest sets it
     folder.mkdir(parents=True)
     (folder / U.INDEX_FILE).write_text(json.dumps({"evil": {"file": "../../../etc/passwd", "kind": "images"}}))
     assert U.stored_path("evil") is None
@@ -226,7 +226,7 @@ def test_accepts_at_once_keep_every_name(tmp_path):
 
     with ThreadPoolExecutor(8) as pool:
         names = list(pool.map(store, range(16)))
-    assert U.stored_datasets(tmp_path) == sorted(names) and len(list((tmp_path / "datasets").glob("*.npz"))) == 16
+    assert U.stored_datasets(tmp_path) == sorted(names) and len(list((tmp_path / U.DATASETS_FOLDER).glob("*.npz"))) == 16
 
 
 def test_the_budget_comes_from_the_environment(monkeypatch):
