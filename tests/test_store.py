@@ -193,6 +193,17 @@ def test_evict_keeps_the_stored_uploads_and_other_folders(store):
     assert (store.root / "datasets" / "notes.txt").is_file()
 
 
+def test_a_run_on_an_upload_loads_without_the_uploads_index(store, tiny):
+    from aecore import uploads
+
+    with uploads.cache_root(store.root):
+        uploads.accept(uploads.inspect("v.csv", b"a,b,c\n" + b"".join(b"%d,%d,1\n" % (i, -i) for i in range(20))),
+                       "mine")
+        run = get_run(tiny("basic", dataset="mine"), store)
+    (store.root / uploads.DATASETS_FOLDER / uploads.INDEX_FILE).unlink()  # damaged, or read under another root
+    assert store.load(run.config, run.data_fingerprint) is not None and not store.problems
+
+
 def test_entries_evict_and_size_survive_entries_vanishing(store, basic, monkeypatch):
     import aecore.store
 

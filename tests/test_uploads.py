@@ -164,8 +164,12 @@ def test_a_stored_name_loads_everywhere(tmp_path, monkeypatch, capsys):
     assert data.name == "my-vectors" and data.fingerprint == preview.dataset.fingerprint
     assert D.holds_images("my-vectors") is False
     assert RunConfig.for_arch("stacked", dataset="my-vectors").dataset == "my-vectors"
-    with pytest.raises(ConfigError, match="choose one of .*digits-8x8.*my-vectors"):
-        RunConfig.for_arch("stacked", dataset="my-vector")
+    # A config takes any name an upload could have; loading it says which exist.
+    assert RunConfig.for_arch("stacked", dataset="my-vector").dataset == "my-vector"
+    with pytest.raises(DataError, match="^Unknown dataset 'my-vector'; choose one of .*digits-8x8.*my-vectors\\.$"):
+        load_dataset("my-vector")
+    with pytest.raises(ConfigError, match="Unknown dataset 'my vectors'"):
+        RunConfig.for_arch("stacked", dataset="my vectors")
     assert main(["list"]) == 0
     assert "my-vectors" in capsys.readouterr().out
     assert main(["train", "--arch", "stacked", "--dataset", "my-vectors", "--epochs", "1"]) == 0
