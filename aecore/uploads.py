@@ -325,6 +325,12 @@ def _pixels(filename: str, member: str, image, channels: int) -> np.ndarray:
 
 
 def _read_csv(filename, content, budget, subsample) -> Preview:
+    # Parsed, every cell is a Python string in a list: refuse a file too big for that from its bytes alone.
+    # No row has more cells than its commas plus one, so commas plus lines bounds the cells.
+    lines = max(content.count(b"\n"), content.count(b"\r")) + 1
+    cells = content.count(b",") + lines
+    if cells > MAX_CSV_CELLS:
+        raise DataError(f"'{filename}' has up to {cells:,} cells; the limit is {MAX_CSV_CELLS:,}.")
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -347,8 +353,6 @@ def _read_csv(filename, content, budget, subsample) -> Preview:
         raise DataError(f"'{filename}' holds {n} row; a dataset needs at least 2 (one to train, one to test).")
     if not 1 <= dim <= D.MAX_VECTOR_DIM:
         raise DataError(f"Rows of '{filename}' must have 1 to {D.MAX_VECTOR_DIM} numbers, got {dim}.")
-    if n * width > MAX_CSV_CELLS:
-        raise DataError(f"'{filename}' has {n * width} cells; the limit is {MAX_CSV_CELLS}.")
     per_example = dim * 4
     chosen, fits = _choose(n, per_example, budget, subsample)
     first = 2 if header else 1  # the file's line number of rows[0], for messages

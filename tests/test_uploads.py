@@ -123,6 +123,18 @@ def test_csv_with_a_label_column(tmp_path):
     assert all(label == (row[0] % 2) for row, label in zip(rows, labels))
 
 
+def test_a_csv_over_the_cell_limit_is_refused_before_it_is_parsed(monkeypatch):
+    monkeypatch.setattr(U, "MAX_CSV_CELLS", 20)
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("the CSV was parsed")
+
+    monkeypatch.setattr(U.csv, "reader", no_parsing)
+    content = b"a,b,c\n" + b"1,2,3\n" * 7  # 24 cells, bounded by 16 commas and 9 lines
+    with pytest.raises(DataError, match=r"^'d.csv' has up to 25 cells; the limit is 20\.$"):
+        U.inspect("d.csv", content)
+
+
 def test_csv_without_a_header_and_whole_number_labels_in_number_order():
     preview = U.inspect("v.csv", b"1,2\n3,4\n5,6.5\n")
     assert preview.example_shape == (2,) and preview.label_names is None and preview.value_range == (1, 6.5)
