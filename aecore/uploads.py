@@ -12,8 +12,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import contextvars
+import copy
 import csv
 import fcntl
+import functools
 import io
 import json
 import math
@@ -490,8 +492,19 @@ def _folder(root) -> Path:
 
 
 def _read_index(folder: Path) -> dict:
+    """The folder's index (a copy the caller may change); {} when there is none or it is damaged."""
     try:
-        index = json.loads((folder / INDEX_FILE).read_text())
+        stat = (folder / INDEX_FILE).stat()
+    except OSError:
+        return {}
+    # Writers replace the file (a new inode, size and time), so a key of its stat never serves a stale index.
+    return copy.deepcopy(_parsed_index(str(folder), stat.st_mtime_ns, stat.st_size, stat.st_ino))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_index(folder: str, mtime_ns: int, size: int, inode: int) -> dict:
+    try:
+        index = json.loads((Path(folder) / INDEX_FILE).read_text())
     except (OSError, ValueError):  # none yet, or damaged: list nothing rather than break every page
         return {}
     return index if isinstance(index, dict) else {}

@@ -224,6 +224,25 @@ def test_a_damaged_index_lists_nothing(tmp_path, text):
     assert U.stored_datasets(tmp_path) == [] and U.stored_path("x", tmp_path) is None
 
 
+def test_the_index_is_parsed_once_per_version(tmp_path, monkeypatch):
+    parsed = []
+    loads = json.loads
+    monkeypatch.setattr(U.json, "loads", lambda text: parsed.append(1) or loads(text))
+    U.accept(U.inspect("v.csv", b"a,label\n1,x\n3,y\n5,x\n"), "one", tmp_path)
+    parsed.clear()
+
+    def look():
+        return (U.stored_datasets(tmp_path), U.stored_kind("one", tmp_path), U.stored_label_names("one", tmp_path),
+                U.stored_path("one", tmp_path).name)
+
+    first = look()
+    assert look() == first and len(parsed) == 1
+    U.accept(U.inspect("w.csv", b"a,b\n1,2\n3,5\n5,6\n"), "two", tmp_path)  # a new index: read again
+    assert U.stored_datasets(tmp_path) == ["one", "two"] and len(parsed) == 2
+    U.stored_label_names("one", tmp_path).append("changed")  # what a caller gets is its own
+    assert look()[1:] == first[1:] and len(parsed) == 2
+
+
 def test_an_edited_index_names_no_file_outside_its_folder(tmp_path):
     folder = tmp_path / "cache" / U.DATASETS_FOLDER  # the run cache's, as conftest sets it
     folder.mkdir(parents=True)
