@@ -21,7 +21,6 @@ import json
 import math
 import os
 import re
-import uuid
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ import numpy as np
 
 from aecore import data as D
 from aecore.data import DataError
+from aecore.files import write_atomic
 
 FORMATS = ".npz, .zip of PNG/JPEG images, or .csv of numbers"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -123,7 +123,6 @@ def accept(upload: Preview | bytes, name: str, root: str | os.PathLike | None = 
             raise DataError(f"The name '{name}' is taken by another stored dataset; choose another.")
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        _write_atomic(folder / filename, buffer.getvalue())
         index[name] = {
             "file": filename,
             "kind": preview.kind,
@@ -131,7 +130,11 @@ def accept(upload: Preview | bytes, name: str, root: str | os.PathLike | None = 
             "format": preview.format,
             "label_names": list(preview.label_names) if preview.label_names else None,
         }
-        _write_atomic(folder / INDEX_FILE, json.dumps(index, indent=1, sort_keys=True).encode())
+        try:
+            write_atomic(folder / filename, buffer.getvalue())
+            write_atomic(folder / INDEX_FILE, json.dumps(index, indent=1, sort_keys=True).encode())
+        except OSError as exc:
+            raise DataError(f"The dataset could not be written in {folder} ({exc.strerror or exc}).") from None
     return name
 
 
@@ -528,14 +531,3 @@ class _index_lock:
     def __exit__(self, *exc):
         fcntl.flock(self.file, fcntl.LOCK_UN)
         self.file.close()
-
-
-def _write_atomic(path: Path, payload: bytes) -> None:
-    """Write a file whole or not at all: a temporary file in the same folder, then a rename."""
-    tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"Could not write {path} ({exc.strerror}).") from None

@@ -243,6 +243,21 @@ def test_the_index_is_parsed_once_per_version(tmp_path, monkeypatch):
     assert look()[1:] == first[1:] and len(parsed) == 2
 
 
+def test_a_failed_write_is_one_sentence_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    def disk_full(self, data):
+        with open(self, "wb") as f:
+            f.write(data[:10])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(DataError, match=r"^The dataset could not be written in .* \(No space left on device\)\.$"):
+        U.accept(U.inspect("v.csv", b"a,b\n1,2\n3,4\n5,6\n"), "one", tmp_path)
+    assert [p.name for p in (tmp_path / U.DATASETS_FOLDER).iterdir()] == [".lock"]
+
+
 def test_an_edited_index_names_no_file_outside_its_folder(tmp_path):
     folder = tmp_path / "cache" / U.DATASETS_FOLDER  # the run cache's, as conftest sets it
     folder.mkdir(parents=True)
