@@ -143,15 +143,16 @@ def _is_real(x) -> bool:
 
 
 def _check_dataset(name) -> None:
+    """A built-in name, npz:PATH or a name an upload could be stored under; whether it exists is load_dataset's
+    to say, so a config (and a cached run's run.json) never depends on the uploads' index of the moment."""
     from aecore.data import DATASETS  # NumPy only: cheap, and data never imports config
-    from aecore.uploads import stored_datasets
+    from aecore.uploads import NAME_PATTERN
 
-    if isinstance(name, str) and (len(name) > 4 if name.startswith("npz:") else name in DATASETS):
+    if isinstance(name, str) and (len(name) > 4 if name.startswith("npz:")
+                                  else name in DATASETS or NAME_PATTERN.fullmatch(name)):
         return
-    stored = stored_datasets()
-    if name not in stored:
-        raise ConfigError(f"Unknown dataset '{name}'; choose one of {', '.join([*DATASETS, *stored])} "
-                          "(PATH being your .npz file).")
+    raise ConfigError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)} or a stored upload's name "
+                      "(PATH being your .npz file).")
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:

@@ -115,11 +115,13 @@ def load_dataset(name: str) -> Dataset:
         # Keyed by size and mtime too, so an edited file is never served stale.
         return _load_npz_cached(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
     if name not in DATASETS:
-        from aecore.uploads import stored_path  # uploads imports this module
+        from aecore.uploads import stored_datasets, stored_path  # uploads imports this module
 
         path = stored_path(name)
         if path is None:
-            raise DataError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)} or a stored upload.")
+            stored = stored_datasets()
+            raise DataError(f"Unknown dataset '{name}'; choose one of {', '.join([*DATASETS, *stored])}"
+                            f"{'' if stored else ' or a stored upload'}.")
         stat = _stat(str(path))
         data = _load_npz_cached(str(path), stat.st_size, stat.st_mtime_ns)
         return dataclasses.replace(data, name=name)

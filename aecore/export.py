@@ -10,12 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from aecore.data import Dataset
+from aecore.files import write_atomic
 
 FORMATS = (".npz", ".csv")
 
@@ -80,13 +80,4 @@ def to_bytes(arrays: dict[str, np.ndarray], suffix: str) -> bytes:
 def write(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
     """Write the encodings to path (.npz or .csv) atomically; the path written."""
     path = check_path(path)
-    content = to_bytes(arrays, path.suffix.lower())
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, to_bytes(arrays, path.suffix.lower()))

@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -28,6 +29,7 @@ from aecore.run import Run
 DEFAULT_MAX_BYTES = 512 * 2**20
 ENTRY_FILES = ("model.keras", "run.json", "arrays.npz")
 TMP_PREFIX = ".tmp-"  # folders being written or removed; never entries
+RUN_KEY = re.compile(r"[0-9a-f]{24}")  # run_key's names: other folders here (uploads, classifiers) are no entries
 STALE_TMP_S = 3600  # a temporary folder this old is a crashed writer's leftover
 
 
@@ -230,7 +232,7 @@ class RunStore:
                         shutil.rmtree(child.path, ignore_errors=True)
                 except OSError:
                     pass
-            elif not child.name.startswith(".") and child.is_dir():
+            elif RUN_KEY.fullmatch(child.name) and child.is_dir():
                 entries.append(Path(child.path))
         return entries
 

@@ -1,7 +1,7 @@
 """Your own data: an uploaded .npz, .zip of images or .csv of vectors, previewed, then stored by name.
 
 inspect() reads an upload into a Preview (what was found, nothing written); accept() stores
-it content-addressed under <run cache>/datasets/ with a readable name in index.json, after
+it content-addressed under <run cache>/.datasets/ with a readable name in index.json, after
 which load_dataset(name) and the CLI's --dataset name find it. The upload is untrusted: sizes
 are checked on headers and the zip's directory before anything is decoded in full, and every
 problem is a DataError of one sentence, with nothing written.
@@ -12,14 +12,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import contextvars
+import copy
 import csv
 import fcntl
+import functools
 import io
 import json
 import math
 import os
 import re
-import uuid
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import numpy as np
 
 from aecore import data as D
 from aecore.data import DataError
+from aecore.files import write_atomic
 
 FORMATS = ".npz, .zip of PNG/JPEG images, or .csv of numbers"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -43,7 +45,7 @@ TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 N_EXAMPLES = 16  # images or vectors a preview shows
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
-DATASETS_FOLDER = "datasets"
+DATASETS_FOLDER = ".datasets"  # under the run cache's root: dot folders are never taken for run entries
 INDEX_FILE = "index.json"
 STORED_FILE = re.compile(r"[0-9a-f]{16}\.npz")  # a Dataset fingerprint
 
@@ -121,7 +123,6 @@ def accept(upload: Preview | bytes, name: str, root: str | os.PathLike | None = 
             raise DataError(f"The name '{name}' is taken by another stored dataset; choose another.")
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
-        _write_atomic(folder / filename, buffer.getvalue())
         index[name] = {
             "file": filename,
             "kind": preview.kind,
@@ -129,7 +130,11 @@ def accept(upload: Preview | bytes, name: str, root: str | os.PathLike | None = 
             "format": preview.format,
             "label_names": list(preview.label_names) if preview.label_names else None,
         }
-        _write_atomic(folder / INDEX_FILE, json.dumps(index, indent=1, sort_keys=True).encode())
+        try:
+            write_atomic(folder / filename, buffer.getvalue())
+            write_atomic(folder / INDEX_FILE, json.dumps(index, indent=1, sort_keys=True).encode())
+        except OSError as exc:
+            raise DataError(f"The dataset could not be written in {folder} ({exc.strerror or exc}).") from None
     return name
 
 
@@ -325,6 +330,12 @@ def _pixels(filename: str, member: str, image, channels: int) -> np.ndarray:
 
 
 def _read_csv(filename, content, budget, subsample) -> Preview:
+    # Parsed, every cell is a Python string in a list: refuse a file too big for that from its bytes alone.
+    # No row has more cells than its commas plus one, so commas plus lines bounds the cells.
+    lines = max(content.count(b"\n"), content.count(b"\r")) + 1
+    cells = content.count(b",") + lines
+    if cells > MAX_CSV_CELLS:
+        raise DataError(f"'{filename}' has up to {cells:,} cells; the limit is {MAX_CSV_CELLS:,}.")
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -347,8 +358,6 @@ def _read_csv(filename, content, budget, subsample) -> Preview:
         raise DataError(f"'{filename}' holds {n} row; a dataset needs at least 2 (one to train, one to test).")
     if not 1 <= dim <= D.MAX_VECTOR_DIM:
         raise DataError(f"Rows of '{filename}' must have 1 to {D.MAX_VECTOR_DIM} numbers, got {dim}.")
-    if n * width > MAX_CSV_CELLS:
-        raise DataError(f"'{filename}' has {n * width} cells; the limit is {MAX_CSV_CELLS}.")
     per_example = dim * 4
     chosen, fits = _choose(n, per_example, budget, subsample)
     first = 2 if header else 1  # the file's line number of rows[0], for messages
@@ -486,8 +495,19 @@ def _folder(root) -> Path:
 
 
 def _read_index(folder: Path) -> dict:
+    """The folder's index (a copy the caller may change); {} when there is none or it is damaged."""
     try:
-        index = json.loads((folder / INDEX_FILE).read_text())
+        stat = (folder / INDEX_FILE).stat()
+    except OSError:
+        return {}
+    # Writers replace the file (a new inode, size and time), so a key of its stat never serves a stale index.
+    return copy.deepcopy(_parsed_index(str(folder), stat.st_mtime_ns, stat.st_size, stat.st_ino))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_index(folder: str, mtime_ns: int, size: int, inode: int) -> dict:
+    try:
+        index = json.loads((Path(folder) / INDEX_FILE).read_text())
     except (OSError, ValueError):  # none yet, or damaged: list nothing rather than break every page
         return {}
     return index if isinstance(index, dict) else {}
@@ -511,14 +531,3 @@ class _index_lock:
     def __exit__(self, *exc):
         fcntl.flock(self.file, fcntl.LOCK_UN)
         self.file.close()
-
-
-def _write_atomic(path: Path, payload: bytes) -> None:
-    """Write a file whole or not at all: a temporary file in the same folder, then a rename."""
-    tmp = path.with_name(f".tmp-{path.name}-{uuid.uuid4().hex[:8]}")
-    try:
-        tmp.write_bytes(payload)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"Could not write {path} ({exc.strerror}).") from None

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import threading
-import uuid
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from aecore.data import OFFLINE_DEFAULT, DataError, Dataset
+from aecore.files import write_atomic
 
 ACTIVE_VARIANCE = 0.01  # a dimension is active when Var_x(E[z|x]) exceeds this (Burda et al.)
 COLLAPSED_KL = 0.1  # nats per image: below this total KL the encoder tells the decoder next to nothing
@@ -340,18 +340,14 @@ def _train_classifier(data: Dataset, classes: np.ndarray, seed: int):
 
 
 def _save(model, path: Path) -> None:
-    """Write model to path atomically (a temporary file in the same folder, then os.replace).
+    """Write model to path atomically.
 
     The cache is a convenience: if the folder cannot be written, the trained model is used unsaved."""
-    tmp = path.with_name(f".tmp-{path.stem}-{uuid.uuid4().hex[:8]}.keras")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        model.save(tmp)
-        os.replace(tmp, path)
+        write_atomic(path, model.save)
     except OSError:
         pass
-    finally:
-        _remove(tmp)
 
 
 def _remove(path: Path) -> None:

@@ -174,11 +174,34 @@ def test_size_bound_holds_least_recently_used_go_first(store, basic):
 
 
 def test_run_larger_than_the_bound_is_not_kept(store, basic):
-    run = get_run(basic, RunStore(store.root / "elsewhere"))
+    run = get_run(basic, RunStore(store.root.parent / "elsewhere"))  # not inside the bounded folder
     tiny_store = RunStore(store.root, max_bytes=1000)
     assert tiny_store.save(run) is None
     assert tiny_store.size_bytes() <= 1000
     assert "larger than the cache's size bound" in tiny_store.problems[0]
+
+
+def test_evict_keeps_the_stored_uploads_and_other_folders(store):
+    from aecore import data as D, uploads
+
+    uploads.accept(uploads.inspect("v.csv", b"a,b\n1,2\n3,4\n5,6\n7,8\n"), "mine", store.root)
+    (store.root / "datasets").mkdir()  # a folder not named as a run key is never an entry
+    (store.root / "datasets" / "notes.txt").write_text("kept")
+    RunStore(store.root, max_bytes=1).evict()
+    assert uploads.stored_datasets(store.root) == ["mine"]
+    assert len(D.load_npz(str(uploads.stored_path("mine", store.root))).x_train) == 3
+    assert (store.root / "datasets" / "notes.txt").is_file()
+
+
+def test_a_run_on_an_upload_loads_without_the_uploads_index(store, tiny):
+    from aecore import uploads
+
+    with uploads.cache_root(store.root):
+        uploads.accept(uploads.inspect("v.csv", b"a,b,c\n" + b"".join(b"%d,%d,1\n" % (i, -i) for i in range(20))),
+                       "mine")
+        run = get_run(tiny("basic", dataset="mine"), store)
+    (store.root / uploads.DATASETS_FOLDER / uploads.INDEX_FILE).unlink()  # damaged, or read under another root
+    assert store.load(run.config, run.data_fingerprint) is not None and not store.problems
 
 
 def test_entries_evict_and_size_survive_entries_vanishing(store, basic, monkeypatch):

@@ -123,6 +123,18 @@ def test_csv_with_a_label_column(tmp_path):
     assert all(label == (row[0] % 2) for row, label in zip(rows, labels))
 
 
+def test_a_csv_over_the_cell_limit_is_refused_before_it_is_parsed(monkeypatch):
+    monkeypatch.setattr(U, "MAX_CSV_CELLS", 20)
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("the CSV was parsed")
+
+    monkeypatch.setattr(U.csv, "reader", no_parsing)
+    content = b"a,b,c\n" + b"1,2,3\n" * 7  # 24 cells, bounded by 16 commas and 9 lines
+    with pytest.raises(DataError, match=r"^'d.csv' has up to 25 cells; the limit is 20\.$"):
+        U.inspect("d.csv", content)
+
+
 def test_csv_without_a_header_and_whole_number_labels_in_number_order():
     preview = U.inspect("v.csv", b"1,2\n3,4\n5,6.5\n")
     assert preview.example_shape == (2,) and preview.label_names is None and preview.value_range == (1, 6.5)
@@ -159,13 +171,17 @@ def test_a_stored_name_loads_everywhere(tmp_path, monkeypatch, capsys):
     root = tmp_path / "cache"  # conftest points AECORE_CACHE_DIR here
     preview = U.inspect("v.csv", ("a,b,c,label\n" + "".join(f"{i},{-i},{i % 3},{i % 2}\n" for i in range(40))).encode())
     U.accept(preview, "my-vectors")
-    assert U.stored_datasets() == ["my-vectors"] and (root / "datasets" / U.INDEX_FILE).is_file()
+    assert U.stored_datasets() == ["my-vectors"] and (root / U.DATASETS_FOLDER / U.INDEX_FILE).is_file()
     data = load_dataset("my-vectors")
     assert data.name == "my-vectors" and data.fingerprint == preview.dataset.fingerprint
     assert D.holds_images("my-vectors") is False
     assert RunConfig.for_arch("stacked", dataset="my-vectors").dataset == "my-vectors"
-    with pytest.raises(ConfigError, match="choose one of .*digits-8x8.*my-vectors"):
-        RunConfig.for_arch("stacked", dataset="my-vector")
+    # A config takes any name an upload could have; loading it says which exist.
+    assert RunConfig.for_arch("stacked", dataset="my-vector").dataset == "my-vector"
+    with pytest.raises(DataError, match="^Unknown dataset 'my-vector'; choose one of .*digits-8x8.*my-vectors\\.$"):
+        load_dataset("my-vector")
+    with pytest.raises(ConfigError, match="Unknown dataset 'my vectors'"):
+        RunConfig.for_arch("stacked", dataset="my vectors")
     assert main(["list"]) == 0
     assert "my-vectors" in capsys.readouterr().out
     assert main(["train", "--arch", "stacked", "--dataset", "my-vectors", "--epochs", "1"]) == 0
@@ -196,20 +212,54 @@ def test_content_is_addressed_once(tmp_path):
         U.accept(U.inspect("b.zip", class_zip()), "pets-again", tmp_path)
     with pytest.raises(DataError, match=r"^The name 'pets' is taken by another stored dataset; choose another\.$"):
         U.accept(U.inspect("c.zip", class_zip(n_per_class=4)), "pets", tmp_path)
-    (file,) = (tmp_path / "datasets").glob("*.npz")
+    (file,) = (tmp_path / U.DATASETS_FOLDER).glob("*.npz")
     assert file.name == f"{first.dataset.fingerprint}.npz" and U.stored_datasets(tmp_path) == ["pets"]
-    assert not list((tmp_path / "datasets").glob(".tmp-*"))
+    assert not list((tmp_path / U.DATASETS_FOLDER).glob(".tmp-*"))
 
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"x": 3}', '{"x": {"kind": "images"}}'])
 def test_a_damaged_index_lists_nothing(tmp_path, text):
-    (tmp_path / "datasets").mkdir()
-    (tmp_path / "datasets" / U.INDEX_FILE).write_text(text)
+    (tmp_path / U.DATASETS_FOLDER).mkdir()
+    (tmp_path / U.DATASETS_FOLDER / U.INDEX_FILE).write_text(text)
     assert U.stored_datasets(tmp_path) == [] and U.stored_path("x", tmp_path) is None
 
 
+def test_the_index_is_parsed_once_per_version(tmp_path, monkeypatch):
+    parsed = []
+    loads = json.loads
+    monkeypatch.setattr(U.json, "loads", lambda text: parsed.append(1) or loads(text))
+    U.accept(U.inspect("v.csv", b"a,label\n1,x\n3,y\n5,x\n"), "one", tmp_path)
+    parsed.clear()
+
+    def look():
+        return (U.stored_datasets(tmp_path), U.stored_kind("one", tmp_path), U.stored_label_names("one", tmp_path),
+                U.stored_path("one", tmp_path).name)
+
+    first = look()
+    assert look() == first and len(parsed) == 1
+    U.accept(U.inspect("w.csv", b"a,b\n1,2\n3,5\n5,6\n"), "two", tmp_path)  # a new index: read again
+    assert U.stored_datasets(tmp_path) == ["one", "two"] and len(parsed) == 2
+    U.stored_label_names("one", tmp_path).append("changed")  # what a caller gets is its own
+    assert look()[1:] == first[1:] and len(parsed) == 2
+
+
+def test_a_failed_write_is_one_sentence_and_leaves_no_partial_file(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    def disk_full(self, data):
+        with open(self, "wb") as f:
+            f.write(data[:10])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(DataError, match=r"^The dataset could not be written in .* \(No space left on device\)\.$"):
+        U.accept(U.inspect("v.csv", b"a,b\n1,2\n3,4\n5,6\n"), "one", tmp_path)
+    assert [p.name for p in (tmp_path / U.DATASETS_FOLDER).iterdir()] == [".lock"]
+
+
 def test_an_edited_index_names_no_file_outside_its_folder(tmp_path):
-    folder = tmp_path / "cache" / "datasets"  # the run cache's, as conftest sets it
+    folder = tmp_path / "cache" / U.DATASETS_FOLDER  # the run cache's, as conftest sets it
     folder.mkdir(parents=True)
     (folder / U.INDEX_FILE).write_text(json.dumps({"evil": {"file": "../../../etc/passwd", "kind": "images"}}))
     assert U.stored_path("evil") is None
@@ -226,7 +276,7 @@ def test_accepts_at_once_keep_every_name(tmp_path):
 
     with ThreadPoolExecutor(8) as pool:
         names = list(pool.map(store, range(16)))
-    assert U.stored_datasets(tmp_path) == sorted(names) and len(list((tmp_path / "datasets").glob("*.npz"))) == 16
+    assert U.stored_datasets(tmp_path) == sorted(names) and len(list((tmp_path / U.DATASETS_FOLDER).glob("*.npz"))) == 16
 
 
 def test_the_budget_comes_from_the_environment(monkeypatch):
