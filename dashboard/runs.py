@@ -190,8 +190,8 @@ def current_run(arch: str) -> RunView | None:
         st.error(str(exc))
         data = None
     if data is None:  # the form's values make no run (the sentence is out): a training under way goes on
-        if job := followed_job(arch):
-            live_panel(job, arch)
+        if followed_job(arch) is not None:  # no panel, no poll
+            live_panel(arch)
         return None
 
     key = run_key(config, data.fingerprint)
@@ -202,7 +202,7 @@ def current_run(arch: str) -> RunView | None:
         follow(arch, job)
     stopped = st.session_state.pop(f"training.{arch}.stopped", None) == key
     if job is not None:
-        live_panel(job, arch)
+        live_panel(arch)
     show_store_problems(store)
     # While this page's own job for the run is still going (saving it, say), the store may have the run
     # already: the job's end says "Trained", not the store's "Loaded from cache".
