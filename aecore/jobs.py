@@ -219,6 +219,10 @@ class TrainingQueue:
                     del job.subscribers[subscriber]
             if not job.subscribers:
                 job.cancel.set()
+                # Forget its key at once: a new submission of the run (Train again after Stop) gets a fresh job,
+                # not this one, which ends stopped.
+                if self._by_key.get(job.key) is job:
+                    del self._by_key[job.key]
                 if job in self._waiting:  # never started: it ends here; a training one ends in its own thread
                     self._waiting.remove(job)
                     self._end(job, JobState.STOPPED, None, now)

@@ -8,7 +8,7 @@ from dashboard.runs import get_store, show_store_problems
 st.title("Your digit")
 st.caption("Draw a digit or upload a picture of one. It is centred and scaled the way MNIST's digits were "
            "(fitted into a 20 x 20 box, its centre of mass in the middle of 28 x 28), then every trained model "
-           "of the chosen dataset reconstructs it. " + digit_views.OTHER_SHAPE)
+           "of the chosen dataset reconstructs it.")
 
 digit = digit_views.digit_input()
 
@@ -21,8 +21,10 @@ if runs.empty:
 chosen = stored.choose_dataset(runs, key="digit.dataset")
 if chosen is None:
     st.stop()
-dataset, _ = chosen
-if digit is None:
+dataset, data = chosen
+if not digit_views.takes_digit(data):  # said before any model is loaded: none of this dataset can take it
+    st.info(digit_views.OTHER_SHAPE)
+elif digit is None:
     st.info("Draw a digit or upload an image above to see the models reconstruct it.")
 else:
     digit_views.reconstructed_by_each(digit, runs[runs["dataset"] == dataset], store)

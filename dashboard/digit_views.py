@@ -17,6 +17,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from aecore import figures, images
 from aecore import metrics as M
+from aecore.data import IMAGE_SHAPE, Dataset
 from aecore.models import reconstruct
 from aecore.store import RunStore
 from dashboard.runs import load_stored
@@ -28,9 +29,6 @@ STROKE_PX = 22  # after scaling a digit drawn at full height into MNIST's 20-pix
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 MAX_MODELS = 6  # models loaded side by side: each costs memory
 TILE_PX = 150  # every digit shown at the same size, whatever the column width
-
-
-DIGIT_SHAPE = (28, 28, 1)  # your digit is MNIST-style: a model of any other input shape cannot take it
 OTHER_SHAPE = "Your digit is a 28 x 28 grey image, so only models of 28 x 28 grey datasets can take it."
 
 
@@ -40,10 +38,9 @@ def current_digit() -> np.ndarray | None:
     return None if held is None else held["image"]
 
 
-def takes_digit(model) -> bool:
-    """Whether a model's input is your digit's shape (28 x 28 grey)."""
-    # The encoder's: a subclassed model (the VAE) has no input_shape of its own.
-    return tuple(model.get_layer("encoder").input_shape[1:]) == DIGIT_SHAPE
+def takes_digit(data: Dataset) -> bool:
+    """Whether models of this dataset take your digit: its images are MNIST's 28 x 28 grey."""
+    return data.input_shape == IMAGE_SHAPE
 
 
 def take_input(source: str, signature: str, convert) -> str | None:
@@ -113,26 +110,21 @@ def _source() -> str:
 
 
 def reconstructed_by_each(digit: np.ndarray, runs: pd.DataFrame, store: RunStore) -> None:
-    """The digit reconstructed by each run (newest first, at most MAX_MODELS), side by side, with per-pixel MSE."""
+    """The digit reconstructed by each run (newest first, at most MAX_MODELS), side by side, with per-pixel MSE.
+
+    The runs are of one dataset that takes your digit (takes_digit): the caller checks before any model is loaded.
+    """
     x = digit[None, ..., None]
     recons, captions, archs = [], [], []
-    other_shape = False
     for _, row in runs.head(MAX_MODELS).iterrows():
         run = load_stored(store, row["key"])
         if run is None:
-            continue
-        if not takes_digit(run.model):
-            other_shape = True
             continue
         recon = reconstruct(run.model, x)[0]
         recons.append(recon)
         captions.append(f"{row['run']}: MSE {M.per_example_mse(x, recon[None])[0]:.4f} per pixel")
         archs.append(row["architecture"])
-    if other_shape:
-        st.info(OTHER_SHAPE)
     if not recons:
-        if other_shape:
-            return
         st.warning("None of these runs could be loaded from the run cache; train one again on its page.")
         return
     for column, recon, caption in zip(st.columns(len(recons)), recons, captions):

@@ -24,15 +24,14 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def live_panel(job: jobs.Job, arch: str) -> None:
-    """Draw the panel of job, followed on the page of arch."""
-    _panel(job, arch)
-
-
 @st.fragment(run_every=POLL_S)
-def _panel(job: jobs.Job, arch: str) -> None:
-    if runs.followed_job(arch) is not job:
-        return  # a tick scheduled before the page moved on (the run shown, Stop, another Train): nothing to do
+def live_panel(arch: str) -> None:
+    """The panel of the job this session follows on the page of arch; nothing once it follows none."""
+    # Read at every tick, not captured at the first: a tick scheduled before the page moved on (the run
+    # shown, Stop) finds no job, and one after another Train finds the new one.
+    job = runs.followed_job(arch)
+    if job is None:
+        return
     queue = runs.training_queue()
     if not job.active:
         st.rerun()  # the whole page: it shows the run, or why there is none

@@ -190,28 +190,29 @@ def current_run(arch: str) -> RunView | None:
         st.error(str(exc))
         data = None
     if data is None:  # the form's values make no run (the sentence is out): a training under way goes on
-        if job := followed_job(arch):
-            live_panel(job, arch)
+        if followed_job(arch) is not None:  # no panel, no poll
+            live_panel(arch)
         return None
 
     key = run_key(config, data.fingerprint)
-    run = load_stored(store, key)
     job = followed_job(arch)
+    # While this page's own job for the run is still going (saving it, say), the store is not asked: its copy
+    # would be loaded into the shared model cache for nothing, and the job's end says "Trained", not "Loaded
+    # from cache".
+    following = job is not None and job.key == key and job.active
+    run = None if following else load_stored(store, key)
     if submitted and (job is None or job.key != key):
         job = training_queue().submit(config, data, store, subscriber_id(), session_alive()) if run is None else None
         follow(arch, job)
+        following = job is not None
     stopped = st.session_state.pop(f"training.{arch}.stopped", None) == key
     if job is not None:
-        live_panel(job, arch)
+        live_panel(arch)
     show_store_problems(store)
-    # While this page's own job for the run is still going (saving it, say), the store may have the run
-    # already: the job's end says "Trained", not the store's "Loaded from cache".
-    if run is not None and not (job is not None and job.key == key and job.active):
+    if run is not None:
         st.session_state[f"shown.{arch}"] = key
         return RunView(run, data, key, store, key == trained_key)
-
-    training_it = job is not None and job.key == key
-    if not training_it:
+    if not following:
         said = "Training stopped: " if stopped else ""
         st.info(f"{said}**{config.describe()}** has not been trained yet: press **Train** in the sidebar.")
     return _last_shown(arch, store)

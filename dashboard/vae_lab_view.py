@@ -70,7 +70,7 @@ def dimensions(view: RunView) -> None:
 def reparameterisation(view: RunView) -> None:
     """One image's encoder mean and sd ellipses over the prior, draws z = mean + sigma * eps, and their decodes."""
     arch = view.config.arch
-    fits_digit = takes_digit(view.run.model)
+    fits_digit = takes_digit(view.data)
     digit = current_digit() if fits_digit else None
     left, middle, right = st.columns(3)
     sources = ["a test image", "your digit"] if digit is not None else ["a test image"]

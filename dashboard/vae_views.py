@@ -95,7 +95,7 @@ def explorer(view: RunView) -> None:
         value = st.session_state.get(slider_key(arch, i), 0.0)
         st.session_state[slider_key(arch, i)] = float(np.clip(value, -limit, limit))  # a new run may narrow the range
 
-    fits_digit = takes_digit(view.run.model)
+    fits_digit = takes_digit(view.data)
     digit = current_digit() if fits_digit else None
     scatter, digit_mean = _session_scatter(view, codes, points, axis_label, digit)
 
@@ -103,10 +103,11 @@ def explorer(view: RunView) -> None:
     with controls:
         st.button("Random sample", on_click=_random_sample, args=(arch, shown), icon=":material/casino:",
                   help="Draw z from the prior N(0, I)")
-        st.button("Jump to my digit", on_click=_jump, args=(arch, digit_mean[:shown] if digit is not None else ()),
-                  icon=":material/my_location:", disabled=digit is None,
-                  help="Move the sliders to the mean of your digit's encoding" if digit is not None
-                  else "Draw or upload a digit on the Your digit page first" if fits_digit else OTHER_SHAPE)
+        if fits_digit:  # else no button: the scatter's caption says why
+            st.button("Jump to my digit", on_click=_jump, args=(arch, digit_mean[:shown] if digit is not None else ()),
+                      icon=":material/my_location:", disabled=digit is None,
+                      help="Move the sliders to the mean of your digit's encoding" if digit is not None
+                      else "Draw or upload a digit on the Your digit page first")
         z = np.zeros(k, np.float32)
         for i in range(shown):
             z[i] = st.slider(f"z{i + 1}", -limit, limit, step=SLIDER_STEP, key=slider_key(arch, i))

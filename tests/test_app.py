@@ -299,3 +299,28 @@ def test_two_sessions_pressing_train_on_one_config_train_it_once(monkeypatch):
         assert trained_here(at), [s.label for s in at.status]
         assert any("MSE" in m.label for m in at.metric)
     assert len(calls) == 1
+
+
+def test_the_store_is_not_asked_for_a_run_the_page_is_training(monkeypatch):
+    """While the page's own job for its config goes on, its reruns load nothing from the store (a load would
+    take a place in the shared model cache); the job's end shows the run as trained here."""
+    real, go = aecore.train.train, threading.Event()
+
+    def held_training(*args, **kwargs):
+        assert go.wait(TIMEOUT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(aecore.train, "train", held_training)
+    at = open_page("vae")
+    at.form_submit_button[0].click().run()
+    job = at.session_state["training.vae"]
+    asked = []
+    load_stored = dashboard.runs.load_stored
+    monkeypatch.setattr(dashboard.runs, "load_stored", lambda store, key: asked.append(key) or load_stored(store, key))
+    for _ in range(2):  # the live panel's polls, or any widget's rerun
+        at.run()
+        assert_clean(at)
+    assert job.active and job.key not in asked
+    go.set()
+    finish_training(at)
+    assert trained_here(at), [s.label for s in at.status]

@@ -21,6 +21,7 @@ from aecore.config import RunConfig
 from tests.helpers import assert_clean, chart_traces, metrics, open_page, refuse_training, texts
 
 NOISE = 0.3
+TRAIN = aecore.train.train  # the real one, for the test that trains a run of its own
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +97,25 @@ def test_an_uploaded_digit_is_reconstructed_by_every_model_of_the_dataset():
     assert digit.shape == (28, 28) and digit.max() > 0.9
     assert len(at.image) == 1 + 2  # the digit as MNIST sees it, then the stacked and VAE reconstructions
     assert sum("MSE" in caption for image in at.image for caption in image.captions) == 2
+
+
+def test_your_digit_loads_no_model_of_a_dataset_whose_images_are_not_28x28_grey(monkeypatch):
+    from aecore.store import RunStore
+
+    with monkeypatch.context() as training:
+        training.setattr(aecore.train, "train", TRAIN)
+        aecore.runner.get_run(RunConfig.for_arch("stacked", epochs=1, train_size=256, dataset="digits-8x8"),
+                              RunStore())
+    loaded = []
+    load_key = RunStore.load_key
+    monkeypatch.setattr(RunStore, "load_key", lambda self, key: loaded.append(key) or load_key(self, key))
+    at = open_page("your_digit")
+    at.session_state["my_digit"] = {"image": np.zeros((28, 28), np.float32), "source": "test"}
+    at.selectbox(key="digit.dataset").set_value("digits-8x8").run()
+    assert_clean(at)
+    assert loaded == [] and len(at.image) == 1  # nothing loaded, nothing reconstructed: only your digit
+    said = [t for t in texts([*at.info, *at.caption]) if "only models of 28 x 28 grey datasets" in t]
+    assert len(said) == 1, said
 
 
 @pytest.mark.parametrize(

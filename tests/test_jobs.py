@@ -265,3 +265,33 @@ def test_a_job_left_by_its_only_follower_stops_stores_nothing_and_its_thread_end
     assert job.run is None and job.snapshot.epoch < 200
     assert not store.contains(config, data.fingerprint) and store.entries() == []
     assert queue.jobs() == [] and len(counted) == 1
+
+
+def test_a_run_submitted_again_after_its_job_was_stopped_gets_a_fresh_job(monkeypatch, tiny, data, store):
+    """Stop then Train again on one config: the stopped job, still ending in its thread, is not joined."""
+    real, resubmitted = aecore.train.train, threading.Event()
+
+    def train(config, data, progress=None):
+        def held(p):  # a cancelled training's thread lingers until the test has submitted again
+            try:
+                progress(p)
+            except jobs.Cancelled:
+                assert resubmitted.wait(WAIT_S)
+                raise
+
+        return real(config, data, held)
+
+    monkeypatch.setattr(aecore.train, "train", train)
+    queue = TrainingQueue(max_running=1)
+    config = tiny("vae", epochs=200)  # far longer than the test waits
+    stopped = queue.submit(config, data, store, "a")
+    wait_until(lambda: stopped.snapshot is not None)
+    queue.leave(stopped, "a")  # Stop
+    fresh = queue.submit(config, data, store, "a")  # Train again, before the stopped one's thread has ended
+    resubmitted.set()
+    assert fresh is not stopped and not fresh.cancel.is_set()
+    assert stopped.wait(WAIT_S) and stopped.state is JobState.STOPPED
+    wait_until(lambda: fresh.snapshot is not None)  # it trains
+    assert fresh.state is JobState.TRAINING and queue.jobs() == [fresh]
+    queue.leave(fresh, "a")
+    assert fresh.wait(WAIT_S) and fresh.state is JobState.STOPPED
