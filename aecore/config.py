@@ -15,7 +15,7 @@ MAX_BETA = 10.0
 MAX_HIDDEN_WIDTH = 1024
 
 # Fields added after runs were cached: at their default they stay out of the key, so those runs keep theirs.
-KEYED_WHEN_SET = {"hidden_width"}
+KEYED_WHEN_SET = {"hidden_width", "schedule"}
 
 
 class ConfigError(ValueError):
@@ -36,6 +36,7 @@ class RunConfig:
     batch_size: int = 64
     latent_dim: int = 256
     lr: float = 1e-3
+    schedule: str = "constant"  # the learning rate over the run: constant, or warm-up then cosine decay
     seed: int = 0
     width: float = 1.0  # filter-count multiplier, 1.0 is the notes' network
     hidden: tuple[int, ...] = (128, 64)  # dense encoder layer sizes before the bottleneck

@@ -118,7 +118,7 @@ def test_the_cli_refuses_a_field_the_architecture_does_not_use(capsys):
 
 
 def _trained_figures(run) -> tuple[dict, list[np.ndarray]]:
-    metrics = {k: v for k, v in run.metrics.items() if k not in ("seconds", "train_img_per_s")}
+    metrics = {k: v for k, v in run.metrics.items() if not k.startswith(("seconds", "train_img_per_s"))}
     return metrics, [np.asarray(w) for w in run.model.get_weights()]
 
 

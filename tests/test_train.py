@@ -15,14 +15,14 @@ from aecore.models import build_model, decode, encode, reconstruct, warm_up
 from aecore.runner import get_run
 from aecore.train import TrainProgress, evaluate, train
 
-IMAGE_KEYS = {"test_mse", "test_bce", "test_psnr", "seconds", "train_img_per_s"}
+TIMINGS = {"seconds", "train_img_per_s", "seconds_build", "seconds_first_step", "seconds_fit", "seconds_evaluate"}
+IMAGE_KEYS = {"test_mse", "test_bce", "test_psnr"} | TIMINGS
 EXPECTED_KEYS = {
-    "basic": {"test_mse", "pca_mse", "pca_angle_deg", "seconds", "train_img_per_s"},
+    "basic": {"test_mse", "pca_mse", "pca_angle_deg"} | TIMINGS,
     "stacked": IMAGE_KEYS,
     "conv": IMAGE_KEYS,
     "vae": IMAGE_KEYS | {"test_loss", "test_rec", "test_kl"},
 }
-TIMINGS = {"seconds", "train_img_per_s"}
 
 
 @pytest.mark.parametrize("arch", ["basic", "stacked", "conv", "vae"])
@@ -32,6 +32,8 @@ def test_tiny_run_has_finite_metrics_history_and_replay(arch, tiny):
     assert set(run.metrics) == EXPECTED_KEYS[arch]
     assert all(math.isfinite(v) for v in run.metrics.values()), run.metrics
     assert run.metrics["train_img_per_s"] > 0 and run.metrics["seconds"] > 0
+    phases = [run.metrics[f"seconds_{phase}"] for phase in ("build", "first_step", "fit", "evaluate")]
+    assert min(phases) >= 0 and sum(phases) == pytest.approx(run.metrics["seconds"], abs=0.005)
     assert not run.cached
     assert len(run.history["loss"]) == len(run.history["val_loss"]) == 2
     if arch == "vae":
@@ -183,3 +185,26 @@ def test_inference_functions_do_not_keep_a_model_alive(tiny):
     del run
     gc.collect()
     assert ref() is None
+
+
+def test_the_cosine_schedule_warms_up_peaks_at_the_rate_and_ends_near_zero(tiny):
+    rates = []
+
+    def read_rate(p: TrainProgress):
+        if p.epoch_end:
+            rates.append(float(p.model.optimizer.learning_rate))
+
+    constant = tiny("stacked", epochs=4, lr=3e-3)
+    train(constant, progress=read_rate)
+    assert rates == pytest.approx([3e-3] * 4)
+    rates.clear()
+    train(tiny("stacked", epochs=4, lr=3e-3, schedule="cosine"), progress=read_rate)
+    # Four epochs of 4 steps: warm-up to 3e-3 in the first 2 steps, then down a cosine to 0 at step 16.
+    assert rates[0] == pytest.approx(3e-3 * (1 + math.cos(math.pi * 2 / 14)) / 2, rel=1e-4)
+    assert rates[0] > rates[1] > rates[2] > rates[3] and rates[3] == pytest.approx(0, abs=1e-9)
+
+
+def test_the_constant_schedule_stays_out_of_the_key_so_earlier_runs_keep_theirs():
+    constant = RunConfig.for_arch("stacked", schedule="constant")
+    assert "schedule" not in constant.key_dict()
+    assert "schedule" in RunConfig.for_arch("stacked", schedule="cosine").key_dict()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from aecore.models.spec import (
-    BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, SEED, VECTORS, ArchSpec, Field, LayerSeeds, latent_bottleneck,
+    BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, SCHEDULE, SEED, VECTORS, ArchSpec, Field, LayerSeeds,
+    latent_bottleneck,
 )
 
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "selu", "elu")
@@ -79,7 +80,7 @@ SPEC = ArchSpec(
     loss=lambda config: "mse",
     defaults=dict(dataset="points3d", epochs=60, batch_size=32, latent_dim=2, lr=0.01),
     fields=(
-        EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM.with_label("Code size k"),
+        EPOCHS, BATCH_SIZE, LEARNING_RATE, SCHEDULE, LATENT_DIM.with_label("Code size k"),
         Field("activation", "Activation", "choice", choices=ACTIVATIONS,
               help="of the code and the hidden layers; linear + MSE recovers PCA's plane"),
         Field("hidden_width", "Hidden width (0 = none)", "int", 0, 1024, step=8,

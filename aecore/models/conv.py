@@ -8,8 +8,8 @@ cropped back to the input's shape.
 from __future__ import annotations
 
 from aecore.models.spec import (
-    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
-    padding_to_multiple,
+    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
+    LayerSeeds, padding_to_multiple,
 )
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -89,7 +89,8 @@ SPEC = ArchSpec(
     loss=lambda config: "bce",
     defaults=dict(dataset="mnist-sample", epochs=3, batch_size=64, latent_dim=256, lr=1e-3, width=0.5),
     fields=(
-        EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM.with_label("Bottleneck filters (7 x 7 x filters on 28 x 28)"),
+        EPOCHS, BATCH_SIZE, LEARNING_RATE, SCHEDULE,
+        LATENT_DIM.with_label("Bottleneck filters (7 x 7 x filters on 28 x 28)"),
         Field("width", "Width (filter multiplier)", "choice", choices=(0.125, 0.25, 0.5, 0.75, 1.0), slider=True,
               help="scales every filter count; 1.0 is the notes' Conv64/128/256 network"),
         TRAIN_SIZE, SEED, NOISE,

@@ -92,6 +92,9 @@ EPOCHS = Field("epochs", "Epochs", "int", 1, 200)
 BATCH_SIZE = Field("batch_size", "Batch size", "int", 1, 1024)
 LEARNING_RATE = Field("lr", "Learning rate", "choice", choices=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1),
                       slider=True)
+SCHEDULE = Field("schedule", "Learning-rate schedule", "choice", choices=("constant", "cosine"),
+                 help="cosine: the rate rises from 0 over the first tenth of the steps, then falls to 0 along "
+                      "a cosine; a short run ends better annealed")
 LATENT_DIM = Field("latent_dim", "Latent dimensions", "int", 1, 512)
 TRAIN_SIZE = Field("train_size", "Training images (0 = all)", "int", 0, 60000, step=256,
                    help="use only the first N training examples (0 = all)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from aecore.models.spec import (
-    ANY, BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, NOISE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
+    ANY, BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
     latent_bottleneck,
 )
 
@@ -64,7 +64,7 @@ SPEC = ArchSpec(
     loss=lambda config: config.loss,
     defaults=dict(dataset="mnist-sample", epochs=15, batch_size=64, latent_dim=32, lr=1e-3),
     fields=(
-        EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM.with_label("Bottleneck units"),
+        EPOCHS, BATCH_SIZE, LEARNING_RATE, SCHEDULE, LATENT_DIM.with_label("Bottleneck units"),
         Field("hidden", "Hidden layers", "sizes", 1, 8192,
               help="encoder layer sizes before the bottleneck, comma separated"),
         Field("loss", "Loss", "choice", choices=("bce", "mse"), help="bce for pixels in [0, 1]; mse for any values"),

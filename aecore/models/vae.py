@@ -12,7 +12,7 @@ and with it the app's navigation, must not wait for Keras to import.
 from __future__ import annotations
 
 from aecore.models.spec import (
-    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
+    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
     latent_bottleneck, padding_to_multiple,
 )
 
@@ -127,7 +127,7 @@ SPEC = ArchSpec(
     # 6 epochs of batch 32 reach a lower test loss than 10 of batch 64, in less time (README's figures).
     defaults=dict(dataset="mnist-sample", epochs=6, batch_size=32, latent_dim=2, lr=1e-3),
     fields=(
-        EPOCHS, BATCH_SIZE, LEARNING_RATE, LATENT_DIM, TRAIN_SIZE, SEED,
+        EPOCHS, BATCH_SIZE, LEARNING_RATE, SCHEDULE, LATENT_DIM, TRAIN_SIZE, SEED,
         Field("beta", "KL weight β", "float", 0.0, 10.0, step=0.25,
               help="The objective is reconstruction + β × KL. β = 1 is the ELBO (the notes' loss); larger β presses "
                    "the codes towards the prior, β = 0 is a plain autoencoder with noise."),
