@@ -225,6 +225,15 @@ def compare_bars(labels: list[str], columns: dict[str, list[float]]) -> go.Figur
     return fig
 
 
+def quality_against_time(table: pd.DataFrame, quality: str, seconds: str, label: str, group: str) -> go.Figure:
+    """Each run as a point: its test quality (lower is better) against its training seconds, one colour per group,
+    its label on hover; a run up and to the right of another is worse on both."""
+    fig = px.scatter(table, x=seconds, y=quality, color=group, hover_name=label, log_x=True)
+    fig.update_traces(marker=dict(size=11, line=dict(width=1, color="white")))
+    fig.update_layout(height=360, margin=dict(t=30, b=10), legend_title_text=None)
+    return fig
+
+
 def kl_bars(kl_per_dim: np.ndarray, active: np.ndarray) -> go.Figure:
     """KL per latent dimension (nats per image), sorted high to low, active dimensions coloured."""
     order = np.argsort(kl_per_dim)[::-1]

@@ -11,6 +11,7 @@ from dashboard.compare import runs_table
 from dashboard.runs import VIEW_EXAMPLES, get_store, load_stored, show_store_problems
 
 MAX_SIDE_BY_SIDE = 6  # models loaded for the image rows: each costs memory
+QUALITY_COLUMNS = ("test BCE (nats per pixel)", "test MSE (per pixel)")
 
 st.title("Compare runs")
 store = get_store()
@@ -39,6 +40,14 @@ bars = {"parameters": "parameters", "bottleneck size": "bottleneck (values)", "t
         "training time (s)": "training time (s)"}
 shown = {title: table[column].tolist() for column, title in bars.items() if table[column].notna().any()}
 st.plotly_chart(figures.compare_bars(table["run"].tolist(), shown))
+
+# BCE is what every image model of a dataset reports; vectors have MSE only.
+quality = next((c for c in QUALITY_COLUMNS if table[c].notna().any()), None)
+if quality is not None and table["training time (s)"].notna().any():
+    st.subheader("Test quality against training time")
+    st.caption(f"Each run is a point; lower and further left is better ({quality.split(' (')[0]}: lower is better).")
+    st.plotly_chart(figures.quality_against_time(table, quality, "training time (s)", "run", "architecture"),
+                    key="compare.quality_time")
 
 try:
     data = load_dataset(dataset)

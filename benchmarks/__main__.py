@@ -1,4 +1,4 @@
-"""python -m benchmarks [--quick] [--app]: aecore against plain Keras, a table and one JSON line per figure."""
+"""python -m benchmarks [--quick] [--app | --time-to-quality]: aecore against plain Keras, a table and JSON lines."""
 
 from __future__ import annotations
 
@@ -42,17 +42,25 @@ def bench(quick: bool) -> list[Figure]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one repetition, for a smoke run")
-    parser.add_argument("--app", action="store_true", help="measure the Streamlit app instead")
+    parts = parser.add_mutually_exclusive_group()
+    parts.add_argument("--app", action="store_true", help="measure the Streamlit app instead")
+    parts.add_argument("--time-to-quality", action="store_true",
+                       help="seconds from Train to a drawn page and to the tutorial recipe's test loss instead")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     load = os.getloadavg()
-    log(f"benchmarks{' --quick' if args.quick else ''}{' --app' if args.app else ''}: {os.cpu_count()} cores, "
+    mode = " --app" if args.app else " --time-to-quality" if args.time_to_quality else ""
+    log(f"benchmarks{' --quick' if args.quick else ''}{mode}: {os.cpu_count()} cores, "
         f"load average {load[0]:.2f} (others' work slows both sides alike; compare ratios)")
     if args.app:
         from benchmarks.app import bench_app
 
         figures = bench_app(args.quick)
+    elif args.time_to_quality:
+        from benchmarks.time_to_quality import bench_time_to_quality
+
+        figures = bench_time_to_quality(args.quick)
     else:
         figures = bench(args.quick)
     load_end = os.getloadavg()

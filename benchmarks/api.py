@@ -8,7 +8,7 @@ app benchmark's parent process are measured without it.
 from aecore import metrics
 from aecore.config import RunConfig
 from aecore.data import load_dataset
-from aecore.models import build_model, decode, encode_distribution, names, reconstruct
+from aecore.models import build_model, decode, encode_distribution, get_spec, names, reconstruct
 from aecore.runner import get_run
 from aecore.store import RunStore
 from aecore.train import train
@@ -23,6 +23,7 @@ __all__ = [
     "decode",
     "encode_distribution",
     "get_run",
+    "get_spec",
     "load_dataset",
     "metrics",
     "reconstruct",

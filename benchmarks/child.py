@@ -25,6 +25,7 @@ FUNCTIONS = {
     "train_default": "benchmarks.footprint:train_default",
     "cached_run_ready": "benchmarks.inference:cached_run_ready",
     "train_placed": "benchmarks.distribute:train_placed",
+    "reach_reference": "benchmarks.time_to_quality:reach_reference",
 }
 
 

@@ -14,12 +14,14 @@ decoded it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
 import weakref
 from pathlib import Path
 
+import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from tools.appserver import IDLE_JS
@@ -96,6 +98,13 @@ def metrics(at: AppTest) -> dict[str, str]:
 def chart_traces(at: AppTest) -> list[dict]:
     """Every trace of every plotly chart on the page, as the browser would get it."""
     return [trace for chart in at.get("plotly_chart") for trace in json.loads(chart.proto.spec).get("data", [])]
+
+
+def trace_values(values) -> list:
+    """A trace's x or y as numbers: plotly sends NumPy arrays base64-encoded ({'bdata', 'dtype'})."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), values["dtype"]).tolist()
+    return list(values)
 
 
 def decoded_image(at: AppTest) -> str:

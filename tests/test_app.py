@@ -6,6 +6,7 @@ fresh run cache. "No training happened" is checked by replacing aecore.train.tra
 with a function that fails the test (AppTest runs the script in this process).
 """
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from tests.helpers import (
     refuse_training,
     slider_point,
     texts,
+    trace_values,
     trained_here,
 )
 
@@ -173,8 +175,14 @@ def test_compare_lists_every_run_of_the_dataset(tiny, no_training):
     table = at.dataframe[0].value
     assert sorted(table["architecture"]) == ["stacked", "vae"]
     assert {"parameters", "test MSE (per pixel)", "PSNR (dB)", "training time (s)"} <= set(table.columns)
-    # Bar charts, the test images, and one row of reconstructions per run.
-    assert len(at.get("plotly_chart")) == 1 + 1 + 2
+    # Bar charts, quality against time, the test images, and one row of reconstructions per run.
+    assert len(at.get("plotly_chart")) == 1 + 1 + 1 + 2
+    (quality_time,) = [c for c in at.get("plotly_chart") if c.proto.id and "quality_time" in c.proto.id]
+    points = {trace["name"]: (trace_values(trace["x"]), trace_values(trace["y"]))
+              for trace in json.loads(quality_time.proto.spec)["data"]}
+    by_arch = table.set_index("architecture")
+    assert points == {arch: ([by_arch.loc[arch, "training time (s)"]], [by_arch.loc[arch, "test BCE (nats per pixel)"]])
+                      for arch in ("stacked", "vae")}
 
 
 def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training):

@@ -1,0 +1,119 @@
+"""python -m benchmarks.tune --arch ARCH: Optuna's search for a recipe that reaches a page's quality sooner.
+
+Two objectives, both minimised: the wall seconds of aecore's train() (build, compile, train
+and evaluate: what a person waits for after pressing Train) and the test quality its page
+reports (QUALITY). The search moves only the recipe (batch size, learning rate, schedule,
+epochs and training-set size); the layer shapes stay the notes'. The result is the
+time-quality frontier (Optuna's Pareto front) as a table and one JSON line per trial.
+The architecture's current default is the first trial, so the frontier is read against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The figure a page headlines for each architecture: lower is better.
+QUALITY = {
+    "basic": ("pca_angle_deg", "degrees to PCA's plane"),
+    "stacked": ("test_bce", "BCE, nats per pixel"),
+    "conv": ("test_bce", "BCE, nats per pixel"),
+    "vae": ("test_loss", "negative ELBO, nats per image"),
+}
+
+BATCH_SIZES = (32, 64, 128, 256)
+LEARNING_RATES = (1e-3, 3e-3, 1e-2)  # the form's choices around Adam's usual rate
+SCHEDULES = ("constant", "cosine")
+TRAIN_SIZES = (1024, 2048, 0)  # 0 = every training image (4,000 of mnist-sample)
+EPOCHS = {"basic": (5, 60), "stacked": (1, 15), "conv": (1, 4), "vae": (1, 8)}
+
+
+def search_space(trial, arch: str) -> dict:
+    """One trial's recipe: the RunConfig overrides Optuna suggests."""
+    low, high = EPOCHS[arch]
+    recipe = {
+        "batch_size": trial.suggest_categorical("batch_size", BATCH_SIZES),
+        "lr": trial.suggest_categorical("lr", LEARNING_RATES),
+        "schedule": trial.suggest_categorical("schedule", SCHEDULES),
+        "epochs": trial.suggest_int("epochs", low, high),
+    }
+    if arch != "basic":  # basic's three-dimensional points are few already
+        recipe["train_size"] = trial.suggest_categorical("train_size", TRAIN_SIZES)
+    return recipe
+
+
+def tune(arch: str, trials: int, budget_s: float, fixed: dict | None = None, seed: int = 0, log=print) -> list[dict]:
+    """Run the search; every trial as {recipe, seconds, quality, phases, pareto}."""
+    import keras
+    import optuna
+
+    from benchmarks.api import RunConfig, get_spec, load_dataset, train
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    fixed = fixed or {}
+    metric, _ = QUALITY[arch]
+    default = get_spec(arch).defaults
+    data = load_dataset(default["dataset"])
+    study = optuna.create_study(directions=["minimize", "minimize"],
+                                sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, trials)))
+    today = {k: default.get(k, 0 if k == "train_size" else "constant") for k in
+             ("batch_size", "lr", "schedule", "epochs", *(("train_size",) if arch != "basic" else ()))}
+    if today["lr"] in LEARNING_RATES and today["batch_size"] in BATCH_SIZES:
+        study.enqueue_trial(today)
+
+    def objective(trial):
+        recipe = search_space(trial, arch)
+        done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if any(t.params == trial.params for t in done):  # a recipe tried already: its time was measured
+            raise optuna.TrialPruned()
+        keras.backend.clear_session()
+        run = train(RunConfig.for_arch(arch, **fixed, **recipe), data)
+        m = run.metrics
+        trial.set_user_attr("phases", {p: m[f"seconds_{p}"] for p in ("build", "first_step", "fit", "evaluate")})
+        log(f"  trial {trial.number:2d}: {m['seconds']:5.1f} s, {metric} {m[metric]:.4f}  {recipe}")
+        return m["seconds"], m[metric]
+
+    study.optimize(objective, n_trials=trials, timeout=budget_s)
+    front = {t.number for t in study.best_trials}
+    return [{"trial": t.number, "recipe": {**fixed, **t.params}, "seconds": t.values[0], "quality": t.values[1],
+             "phases": t.user_attrs["phases"], "pareto": t.number in front}
+            for t in study.trials if t.values is not None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tune", description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", required=True, choices=sorted(QUALITY))
+    parser.add_argument("--trials", type=int, default=30, help="at most this many trials (default 30)")
+    parser.add_argument("--budget-s", type=float, default=900, help="stop starting trials after this many seconds")
+    parser.add_argument("--width", type=float, help="conv's filter multiplier, fixed for the search")
+    parser.add_argument("--seed", type=int, default=0, help="the sampler's seed")
+    args = parser.parse_args(argv)
+    if args.trials < 1 or args.budget_s <= 0:
+        parser.error("--trials and --budget-s must be positive")
+    if args.width is not None and args.arch != "conv":
+        parser.error("--width is conv's setting")
+    fixed = {"width": args.width} if args.width is not None else {}
+
+    metric, unit = QUALITY[args.arch]
+    started = time.perf_counter()
+    print(f"# tuning {args.arch}{f' width {args.width:g}' if fixed else ''}: up to {args.trials} trials or "
+          f"{args.budget_s:.0f} s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    results = tune(args.arch, args.trials, args.budget_s, fixed, args.seed,
+                   log=lambda line: print(line, file=sys.stderr))
+    print(f"{'trial':>5} {'front':>5} {'seconds':>8} {metric + ' (' + unit + ')':>40}  recipe")
+    for r in sorted(results, key=lambda r: r["seconds"]):
+        print(f"{r['trial']:>5} {'*' if r['pareto'] else '':>5} {r['seconds']:8.1f} {r['quality']:40.4f}  {r['recipe']}")
+    print(f"# {len(results)} trials in {time.perf_counter() - started:.0f} s; trial 0 is today's default; "
+          f"* marks the time-quality frontier")
+    for r in results:
+        print(json.dumps({"arch": args.arch, "quality_metric": metric, **r}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
