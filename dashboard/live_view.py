@@ -60,11 +60,12 @@ def _training(job: jobs.Job) -> None:
     others = len(job.subscribers) - 1
     shared = f" (with {others} other session{'s' if others > 1 else ''})" if others > 0 else ""
     st.markdown(f"**Training {job.config.describe()}**{shared}")
+    unit = get_spec(job.config.arch).loss_unit(job.config, "pixel" if job.data.is_image else "coordinate")
     if p is None:
         st.progress(0.0, text="Building the model...")
     else:
         loss = p.logs.get("loss")
-        loss_text = f" · loss {loss:.4g}" if loss is not None else ""
+        loss_text = f" · loss {loss:.4g} ({unit})" if loss is not None else ""
         st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}{loss_text} · {p.seconds:.1f} s")
     if snapshot is None:
         return
@@ -72,7 +73,6 @@ def _training(job: jobs.Job) -> None:
     if replay is not None:
         st.image(replay, caption=f"After epoch {snapshot.epoch} of {snapshot.epochs}: test images (top) and their "
                                  "reconstructions")
-    unit = get_spec(job.config.arch).loss_unit(job.config, "pixel" if job.data.is_image else "coordinate")
     curves = _loss_figure(job.key, job.number, snapshot.epoch, snapshot, unit)
     if snapshot.latent_points is None:
         st.plotly_chart(curves, key="live.loss")

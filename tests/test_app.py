@@ -265,6 +265,8 @@ def test_stop_leaves_the_cache_empty_for_that_config():
     assert any(c.startswith(f"After epoch {job.snapshot.epoch} of 200") for c in
                [e.proto.imgs[0].caption for e in at.get("image")]), "no replay row in the live panel"
     assert len(at.get("plotly_chart")) == 2
+    (progress,) = [e.proto.text for e in at.get("progress")]
+    assert " (nats/image) · " in progress, progress  # the VAE's loss, with its unit
 
     at.button(key="live.vae.stop").click().run()
     assert_clean(at)

@@ -47,8 +47,12 @@ def padding_to_multiple(shape: tuple[int, ...], multiple: int) -> tuple[tuple[in
     return split(shape[0]), split(shape[1])
 
 
+# Units as every label, axis and caption writes them, so that the pages say each the same way.
+NATS_PER_IMAGE = "nats/image"  # the VAE's ELBO, its reconstruction and KL parts, the NLL: summed over an image
+NATS_PER_PIXEL = "nats/pixel"  # BCE averaged over an image's pixels
+
 # Loss names a spec's loss() returns, and their units ({per} is "pixel" or "coordinate").
-LOSS_UNITS = {"mse": "MSE per {per}", "bce": "BCE, nats per {per}", "elbo": "nats per image"}
+LOSS_UNITS = {"mse": "MSE per {per}", "bce": "BCE, nats/{per}", "elbo": NATS_PER_IMAGE}
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ class ArchSpec:
         return ("dataset", *(f.name for f in self.fields))
 
     def loss_unit(self, config: RunConfig, per: str) -> str:
-        """The training loss's unit, e.g. 'BCE, nats per pixel'; per is 'pixel' or 'coordinate'."""
+        """The training loss's unit, e.g. 'BCE, nats/pixel'; per is 'pixel' or 'coordinate'."""
         return LOSS_UNITS[self.loss(config)].format(per=per)
 
 
