@@ -282,6 +282,33 @@ def test_stop_leaves_the_cache_empty_for_that_config():
     assert not RunStore().contains(job.config, job.data.fingerprint) and RunStore().entries() == []
 
 
+def test_the_live_panel_of_a_denoising_run_shows_and_says_its_noisy_row(monkeypatch):
+    """The live replay row of a run with noise: noisy inputs, clean targets, reconstructions, as its caption says."""
+    import aecore.figures
+
+    drawn, png_grid = [], aecore.figures.png_grid
+
+    def counting_rows(rows, *args, **kwargs):
+        drawn.append(len(rows))
+        return png_grid(rows, *args, **kwargs)
+
+    monkeypatch.setattr(aecore.figures, "png_grid", counting_rows)
+    at = open_page("stacked")
+    at.slider(key="form.stacked.noise").set_value(0.3)
+    at.sidebar.number_input(key="form.stacked.epochs").set_value(200)  # far longer than the test waits
+    at.form_submit_button[0].click().run()
+    job = at.session_state["training.stacked"]
+    _wait_until(lambda: job.snapshot is not None)
+    at.run()  # the live panel's next poll
+    assert_clean(at)
+    (caption,) = [c for e in at.get("image") if (c := e.proto.imgs[0].caption).startswith("After epoch")]
+    assert caption.endswith("Top: the noisy inputs the model sees; middle: the clean targets; bottom: their "
+                            "reconstructions."), caption
+    assert drawn and set(drawn) == {3}, drawn
+    at.button(key="live.stacked.stop").click().run()
+    assert job.wait(TIMEOUT)
+
+
 def test_two_sessions_pressing_train_on_one_config_train_it_once(monkeypatch):
     real, calls, go = aecore.train.train, [], threading.Event()
 
