@@ -7,7 +7,6 @@ with a function that fails the test (AppTest runs the script in this process).
 """
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from tests.helpers import (
     slider_point,
     texts,
     trained_here,
+    wait_until,
 )
 
 ARCHS = ["basic", "stacked", "conv", "vae"]
@@ -240,13 +240,6 @@ def test_no_full_garbage_collection_after_every_run(monkeypatch, tmp_path):
     assert seen and all(value is False for value in seen), seen
 
 
-def _wait_until(predicate, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "the condition did not come true in time"
-        time.sleep(0.02)
-
-
 def test_stop_leaves_the_cache_empty_for_that_config():
     """Stop while the page shows an epoch: the job stops, its thread ends, the store has nothing, the page is usable."""
     from aecore.store import RunStore
@@ -260,7 +253,7 @@ def test_stop_leaves_the_cache_empty_for_that_config():
     assert [link.label for link in at.get("page_link") if link.label.startswith("Variational: ")], \
         [link.label for link in at.get("page_link")]
     at.switch_page("app_pages/vae.py").run()
-    _wait_until(lambda: job.snapshot is not None)
+    wait_until(lambda: job.snapshot is not None)
     at.run()  # the live panel's next poll: an epoch's replay row, loss curves and latent scatter
     assert_clean(at)
     assert any(c.startswith(f"After epoch {job.snapshot.epoch} of 200") for c in
@@ -298,7 +291,7 @@ def test_the_live_panel_of_a_denoising_run_shows_and_says_its_noisy_row(monkeypa
     at.sidebar.number_input(key="form.stacked.epochs").set_value(200)  # far longer than the test waits
     at.form_submit_button[0].click().run()
     job = at.session_state["training.stacked"]
-    _wait_until(lambda: job.snapshot is not None)
+    wait_until(lambda: job.snapshot is not None)
     at.run()  # the live panel's next poll
     assert_clean(at)
     (caption,) = [c for e in at.get("image") if (c := e.proto.imgs[0].caption).startswith("After epoch")]
