@@ -8,7 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from aecore import uploads
-from aecore.data import MAX_DATASET_BYTES, DataError
+from aecore.data import MAX_DATASET_BYTES, MAX_SIDE, MIN_SIDE, DataError
 from aecore.models import get_spec
 
 # The page a stored dataset's link opens, by the dataset's kind.
@@ -20,9 +20,9 @@ def limits_caption() -> str:
     """The two numbers an upload must fit: the file size and the memory budget."""
     upload_bytes = st.get_option("server.maxUploadSize") * 2**20  # Streamlit's megabytes are 2**20 bytes
     return (f"Accepted: {uploads.FORMATS}. A file may be up to {uploads.mib(upload_bytes)}; its examples may need "
-            f"at most {uploads.mib(MAX_DATASET_BYTES)} of memory as float32 (a larger dataset can be subsampled). Images from "
-            "8 × 8 to 128 × 128 pixels, grey or colour; a folder per class in a zip gives labels, as does a "
-            "`label` column in a CSV.")
+            f"at most {uploads.mib(MAX_DATASET_BYTES)} of memory as float32 (a larger dataset can be subsampled). "
+            f"Images from {MIN_SIDE} × {MIN_SIDE} to {MAX_SIDE} × {MAX_SIDE} pixels, grey or colour; a folder per "
+            "class in a zip gives labels, as does a `label` column in a CSV.")
 
 
 def inspected(upload) -> uploads.Preview | None:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aecore import data as D
+
 if TYPE_CHECKING:
     import keras
     import numpy as np
@@ -20,19 +22,15 @@ if TYPE_CHECKING:
 
 # Input kinds: what one example of the data must look like.
 VECTORS = "vectors"  # N x D
-IMAGES = "images"  # N x H x W x C, any shape within IMAGE_SIDES and IMAGE_CHANNELS
+IMAGES = "images"  # N x H x W x C, any image shape a dataset may hold (aecore.data's sides and channels)
 ANY = "any"  # either: the model flattens what it gets
-
-# The image shapes an IMAGES model takes: height and width each within these bounds, grey or colour.
-IMAGE_SIDES = (8, 128)
-IMAGE_CHANNELS = (1, 3)
 
 
 def image_shape_problem(shape: tuple[int, ...]) -> str | None:
     """Why an IMAGES model cannot take examples of this shape, as words, or None when it can."""
-    low, high = IMAGE_SIDES
-    fits = (len(shape) == 3 and all(low <= side <= high for side in shape[:2]) and shape[2] in IMAGE_CHANNELS)
-    return None if fits else f"images of {low} to {high} pixels high and wide with 1 (grey) or 3 (colour) channels"
+    fits = len(shape) == 3 and D.image_sides_fit(shape[0], shape[1]) and shape[2] in D.CHANNELS
+    return None if fits else (f"images of {D.MIN_SIDE} to {D.MAX_SIDE} pixels high and wide with 1 (grey) or "
+                              "3 (colour) channels")
 
 
 def padding_to_multiple(shape: tuple[int, ...], multiple: int) -> tuple[tuple[int, int], tuple[int, int]]:
