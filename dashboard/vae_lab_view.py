@@ -40,7 +40,8 @@ def dimensions(view: RunView) -> None:
     shown = [("Active dimensions", f"{int(active.sum())} of {k}",
               f"A dimension is active when its encoder mean varies over the test images (variance above "
               f"{vae_lab.ACTIVE_VARIANCE:g}): it tells the decoder something about the image."),
-             (f"KL ({NATS_PER_IMAGE})", f"{kl.sum():.2f}", "The sum of the bars: how far the codes are from the prior."),
+             (f"KL ({NATS_PER_IMAGE})", f"{kl.sum():.2f}",
+              "The sum of the bars: how far the codes are from the prior."),
              ("KL weight β", f"{config.beta:g}", "The objective is reconstruction + β × KL."),
              ("KL warm-up (epochs)", f"{config.kl_warmup}", "β rose from 0 over this many epochs.")]
     for column, (label, value, meaning) in zip(st.columns(len(shown)), shown):
@@ -148,14 +149,13 @@ def scorecard(view: RunView) -> None:
              (f"ELBO loss, test set ({NATS_PER_IMAGE})", f"{m['test_loss']:.1f}" if "test_loss" in m else "n/a",
               "The run's reported test loss (reconstruction + KL) on the whole test set."),
              (f"keras.io VAE loss ({NATS_PER_IMAGE})", f"{KERAS_IO_ELBO:.2f}",
-              "Its loss after 30 epochs on all 70 000 MNIST digits: more data and epochs "
-              "than these runs.")]
+              "Its loss after 30 epochs on all 70 000 MNIST digits: more data and epochs than these runs.")]
     for column, (label, value, meaning) in zip(st.columns(len(shown)), shown):
         column.metric(label, value, help=meaning)
     st.caption(f"K = {estimate.samples} importance samples per image, {estimate.images} test images; the gap to the "
-               f"ELBO ({estimate.gap:.1f} {NATS_PER_IMAGE}) is what the encoder's Gaussian leaves out. Published likelihoods "
-               f"(around 80-90 {NATS_PER_IMAGE}) are on binarised MNIST with larger networks, so they do not compare directly "
-               "with these figures on grey-level pixels.")
+               f"ELBO ({estimate.gap:.1f} {NATS_PER_IMAGE}) is what the encoder's Gaussian leaves out. Published "
+               f"likelihoods (around 80-90 {NATS_PER_IMAGE}) are on binarised MNIST with larger networks, so they do "
+               "not compare directly with these figures on grey-level pixels.")
 
     try:
         quality = _quality(view.key, view)
