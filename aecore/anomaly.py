@@ -28,7 +28,9 @@ def foreign_dataset(trained_on: str) -> str:
 
 def load_offline(name: str, shape: tuple[int, ...] = D.IMAGE_SHAPE) -> np.ndarray | None:
     """A dataset's test images if they are on this machine already and of this example shape, else None:
-    never downloads."""
+    never downloads, and loads nothing for a shape other than 28 x 28 grey."""
+    if tuple(shape) != D.IMAGE_SHAPE:  # the foreign datasets are all MNIST-shaped: none can fit, so read none
+        return None
     # The private check is data.py's own "is it in the Keras download cache" test (no network).
     if name in D.KERAS_CACHE_FILES and not D.in_keras_cache(name):
         return None

@@ -405,9 +405,14 @@ def _as_examples(a: np.ndarray, key: str) -> np.ndarray:
     return np.ascontiguousarray(a)
 
 
+def image_sides_fit(height: int, width: int) -> bool:
+    """Whether both sides lie in MIN_SIDE..MAX_SIDE: what a dataset may hold and an image model takes."""
+    return MIN_SIDE <= height <= MAX_SIDE and MIN_SIDE <= width <= MAX_SIDE
+
+
 def check_image_size(height: int, width: int, what: str) -> None:
     """Raise DataError unless both sides lie in MIN_SIDE..MAX_SIDE."""
-    if not (MIN_SIDE <= height <= MAX_SIDE and MIN_SIDE <= width <= MAX_SIDE):
+    if not image_sides_fit(height, width):
         raise DataError(f"{what} must be {MIN_SIDE} to {MAX_SIDE} pixels a side, got {height} high by {width} wide.")
 
 

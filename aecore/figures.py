@@ -18,6 +18,8 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
+from aecore.models.spec import NATS_PER_IMAGE
+
 # The VAE's loss parts as the history names them, with the titles the plots use.
 LOSS_PARTS = {"loss": "total", "rec": "reconstruction", "kl": "KL divergence"}
 
@@ -236,13 +238,14 @@ def quality_against_time(table: pd.DataFrame, quality: str, seconds: str, label:
 
 def kl_bars(kl_per_dim: np.ndarray, active: np.ndarray) -> go.Figure:
     """KL per latent dimension (nats per image), sorted high to low, active dimensions coloured."""
+    axis = f"KL ({NATS_PER_IMAGE})"
     order = np.argsort(kl_per_dim)[::-1]
     frame = pd.DataFrame({
         "dimension": [f"z{i + 1}" for i in order],
-        "KL (nats per image)": np.asarray(kl_per_dim)[order],
+        axis: np.asarray(kl_per_dim)[order],
         "state": np.where(np.asarray(active)[order], "active", "inactive"),
     })
-    fig = px.bar(frame, x="dimension", y="KL (nats per image)", color="state",
+    fig = px.bar(frame, x="dimension", y=axis, color="state",
                  color_discrete_map={"active": "#4f46e5", "inactive": "#c7c9d9"},
                  category_orders={"dimension": frame["dimension"].tolist(), "state": ["active", "inactive"]})
     fig.update_layout(height=320, margin=dict(t=30, b=10), legend_title_text=None)

@@ -44,7 +44,10 @@ MAX_CSV_CELLS = 50_000_000
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 N_EXAMPLES = 16  # images or vectors a preview shows
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,40}")
+NAME_CHARACTERS = "A-Za-z0-9_-"  # as a regular expression's character class holds them
+NAME_MAX = 40
+NAME_PATTERN = re.compile(f"[{NAME_CHARACTERS}]{{1,{NAME_MAX}}}")
+UPLOAD_TYPES = ("npz", "zip", "csv")  # the file name endings an uploader offers; inspect() goes by content too
 DATASETS_FOLDER = ".datasets"  # under the run cache's root: dot folders are never taken for run entries
 INDEX_FILE = "index.json"
 STORED_FILE = re.compile(r"[0-9a-f]{16}\.npz")  # a Dataset fingerprint
@@ -102,8 +105,8 @@ def accept(upload: Preview | bytes, name: str, root: str | os.PathLike | None = 
     if subsample is not None or preview.dataset is None:
         if subsample is None:
             raise DataError(
-                f"'{preview.filename}' would need {_mib(preview.float32_bytes)} of memory, over the budget of "
-                f"{_mib(preview.budget_bytes)}; keep a subsample of at most {preview.suggested_subsample} examples."
+                f"'{preview.filename}' would need {mib(preview.float32_bytes)} of memory, over the budget of "
+                f"{mib(preview.budget_bytes)}; keep a subsample of at most {preview.suggested_subsample} examples."
             )
         preview = inspect(preview.filename, preview.content, preview.budget_bytes, subsample)
     dataset = preview.dataset
@@ -141,9 +144,22 @@ def accept(upload: Preview | bytes, name: str, root: str | os.PathLike | None = 
 def check_name(name) -> None:
     """Raise DataError unless name can name a stored dataset."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise DataError(f"A dataset name is 1 to 40 letters, digits, '-' or '_', got {name!r}.")
+        raise DataError(f"A dataset name is 1 to {NAME_MAX} letters, digits, '-' or '_', got {name!r}.")
     if name.lower() in {n.lower() for n in D.DATASETS} or name.lower() == "npz":
         raise DataError(f"'{name}' is the name of a built-in dataset; choose another.")
+
+
+def suggested_name(filename: str) -> str:
+    """A name check_name accepts, from a file's name: its stem with what a name may not hold replaced, prefixed
+    with 'my-' where the stem is a built-in's name."""
+    stem = re.sub(f"[^{NAME_CHARACTERS}]+", "-", PurePosixPath(filename).stem).strip("-")[:NAME_MAX]
+    for name in (stem, f"my-{stem}"[:NAME_MAX]):
+        try:
+            check_name(name)
+            return name
+        except DataError:
+            pass
+    return "my-data"
 
 
 def stored_datasets(root: str | os.PathLike | None = None) -> list[str]:
@@ -272,7 +288,7 @@ def _image_members(filename: str, archive: zipfile.ZipFile) -> list[zipfile.ZipI
         raise DataError(f"'{filename}' holds {len(infos)} files; the limit is {MAX_ZIP_MEMBERS}.")
     total = sum(i.file_size for i in infos)
     if total > MAX_ZIP_BYTES:
-        raise DataError(f"'{filename}' would unpack to {_mib(total)}; the limit is {_mib(MAX_ZIP_BYTES)}.")
+        raise DataError(f"'{filename}' would unpack to {mib(total)}; the limit is {mib(MAX_ZIP_BYTES)}.")
     members = []
     for info in sorted(infos, key=lambda i: i.filename):
         path = PurePosixPath(info.filename)
@@ -283,7 +299,7 @@ def _image_members(filename: str, archive: zipfile.ZipFile) -> list[zipfile.ZipI
             raise DataError(f"'{info.filename}' in '{filename}' is not a PNG or JPEG image; "
                             "a zip must hold images only.")
         if info.file_size > MAX_IMAGE_FILE_BYTES or info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
-            raise DataError(f"'{info.filename}' in '{filename}' unpacks to {_mib(info.file_size)} "
+            raise DataError(f"'{info.filename}' in '{filename}' unpacks to {mib(info.file_size)} "
                             "from far less, like a zip bomb; it is refused.")
         members.append(info)
     if not members:
@@ -419,7 +435,7 @@ def _choose(n: int, per_example: int, budget: int, subsample: int | None) -> tup
     fits = max(budget // per_example, 0)
     if subsample is not None:
         if subsample > fits:
-            raise DataError(f"A subsample of {subsample} examples is over the memory budget of {_mib(budget)}; "
+            raise DataError(f"A subsample of {subsample} examples is over the memory budget of {mib(budget)}; "
                             f"keep at most {fits}.")
         if subsample >= n:
             return np.arange(n), True
@@ -468,8 +484,9 @@ def _preview(filename, fmt, dataset, n, value_range, names, labels, budget, cont
     )
 
 
-def _mib(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
+def mib(n_bytes: int | float) -> str:
+    """A size as every message and page shows it, e.g. '1,024.0 MiB'."""
+    return f"{n_bytes / 2**20:,.1f} MiB"
 
 
 _CACHE_ROOT: contextvars.ContextVar[str | None] = contextvars.ContextVar("aecore_cache_root", default=None)

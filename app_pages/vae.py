@@ -4,12 +4,13 @@ and the lab: what each dimension carries, the reparameterisation on one image, a
 import streamlit as st
 
 from aecore.models import get_spec
+from aecore.models.spec import NATS_PER_IMAGE
 from dashboard import replay_view, sections, vae_lab_view, vae_views
 from dashboard.runs import current_run
 
 st.title("Variational autoencoder")
 st.caption(get_spec("vae").description + ". Loss per image: reconstruction (summed BCE) + β × KL divergence, in "
-           "nats; with β = 1 it is the negative ELBO.")
+           f"{NATS_PER_IMAGE}; with β = 1 it is the negative ELBO.")
 
 if view := current_run("vae"):
     sections.header(view)

@@ -37,9 +37,8 @@ def against_pca(view: RunView) -> None:
     unit = "per coordinate" + (", standardised" if view.config.dataset in ("swiss-roll", "s-curve") else "")
     left, middle, right = st.columns(3)
     pca_mse = m.get("pca_mse")
-    left.metric(f"Autoencoder test MSE ({unit})", f"{m['test_mse']:.4f}",
-                delta=None if pca_mse is None else f"{m['test_mse'] - pca_mse:+.4f} against PCA",
-                delta_color="inverse", help="Below PCA's (green) means it beats PCA's plane.")
+    # No delta against PCA here: the sentence below says it, as a ratio and in words.
+    left.metric(f"Autoencoder test MSE ({unit})", f"{m['test_mse']:.4f}")
     middle.metric(f"PCA test MSE, k = {config.latent_dim} ({unit})", "n/a" if pca_mse is None else f"{pca_mse:.4f}")
     if "pca_angle_deg" in m:
         right.metric("Angle between the planes (degrees)", f"{m['pca_angle_deg']:.2f}")

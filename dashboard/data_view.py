@@ -2,43 +2,40 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from aecore import uploads
-from aecore.data import DATASETS, DataError, MAX_DATASET_BYTES
+from aecore.data import MAX_DATASET_BYTES, MAX_SIDE, MIN_SIDE, DataError
+from aecore.models import get_spec
 
-
-def _mb(n_bytes: int) -> str:
-    return f"{n_bytes / 2**20:,.1f} MB"
+# The page a stored dataset's link opens, by the dataset's kind.
+TRAIN_ON = {"vectors": "stacked", "images": "conv"}
+PREVIEW_SLOT = "data.preview"
 
 
 def limits_caption() -> str:
     """The two numbers an upload must fit: the file size and the memory budget."""
-    upload_mb = st.get_option("server.maxUploadSize")
-    return (f"Accepted: {uploads.FORMATS}. A file may be up to {upload_mb} MB; its examples may need at most "
-            f"{_mb(MAX_DATASET_BYTES)} of memory as float32 (a larger dataset can be subsampled). Images from "
-            "8 × 8 to 128 × 128 pixels, grey or colour; a folder per class in a zip gives labels, as does a "
-            "`label` column in a CSV.")
+    upload_bytes = st.get_option("server.maxUploadSize") * 2**20  # Streamlit's megabytes are 2**20 bytes
+    return (f"Accepted: {uploads.FORMATS}. A file may be up to {uploads.mib(upload_bytes)}; its examples may need "
+            f"at most {uploads.mib(MAX_DATASET_BYTES)} of memory as float32 (a larger dataset can be subsampled). "
+            f"Images from {MIN_SIDE} × {MIN_SIDE} to {MAX_SIDE} × {MAX_SIDE} pixels, grey or colour; a folder per "
+            "class in a zip gives labels, as does a `label` column in a CSV.")
 
 
 def inspected(upload) -> uploads.Preview | None:
-    """The upload read as a dataset (kept for the session, so a rerun does not decode it again), or None with
-    one sentence when it is not one."""
-    content = upload.getvalue()
-    key = "data.preview." + hashlib.sha256(content).hexdigest()[:16]
-    if key not in st.session_state:
+    """The upload read as a dataset, or None with one sentence when it is not one. Kept in one slot for the
+    session, keyed by the upload: a rerun does not decode it again, and another file takes its place."""
+    slot = st.session_state.get(PREVIEW_SLOT)
+    if slot is None or slot[0] != upload.file_id:
         try:
-            st.session_state[key] = uploads.inspect(upload.name, content)
+            found = uploads.inspect(upload.name, upload.getvalue())
         except DataError as exc:
-            st.session_state[key] = str(exc)
-    found = st.session_state[key]
+            found = str(exc)
+        st.session_state[PREVIEW_SLOT] = slot = (upload.file_id, found)
+    found = slot[1]
     if isinstance(found, str):
         st.error(found)
         return None
@@ -56,7 +53,8 @@ def show_preview(preview: uploads.Preview) -> None:
                       else "values per vector")
     columns[2].metric("Values", f"{low:g} to {high:g}", help="as found in the file; stored scaled to 0-1 for "
                       "images, as they are for vectors")
-    columns[3].metric("Memory (float32)", _mb(preview.float32_bytes), help=f"budget {_mb(preview.budget_bytes)}")
+    columns[3].metric("Memory (float32)", uploads.mib(preview.float32_bytes),
+                      help=f"budget {uploads.mib(preview.budget_bytes)}")
     columns[4].metric("Classes", len(preview.label_names) if preview.label_names else "none")
     if preview.kind == "images":
         st.image([_drawable(x) for x in preview.examples], width=72, clamp=True)
@@ -74,25 +72,19 @@ def _drawable(image: np.ndarray) -> np.ndarray:
     return image[..., 0] if image.shape[-1] == 1 else image
 
 
-def default_name(filename: str) -> str:
-    """A stored name from a file name: its stem, with what a name may not hold replaced."""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(filename).stem).strip("-")[:40] or "my-data"
-    return stem if stem.lower() not in {n.lower() for n in DATASETS} else f"my-{stem}"[:40]
-
-
 def store_form(preview: uploads.Preview) -> str | None:
     """Name the dataset (and agree to a subsample when it is over the budget), then store it; its name."""
     subsample = None
     if preview.over_budget:
-        st.warning(f"All {preview.n:,} examples would need {_mb(preview.float32_bytes)} of memory, over the budget "
-                   f"of {_mb(preview.budget_bytes)}.")
+        st.warning(f"All {preview.n:,} examples would need {uploads.mib(preview.float32_bytes)} of memory, over "
+                   f"the budget of {uploads.mib(preview.budget_bytes)}.")
         if not st.checkbox(f"Keep a random subsample of {preview.suggested_subsample:,} examples", key="data.subsample"):
             return None
         subsample = preview.suggested_subsample
     with st.form("data.store"):
-        name = st.text_input("Name", default_name(preview.filename), max_chars=40,
-                             help="1 to 40 letters, digits, '-' or '_'; the Dataset selects and the command line "
-                                  "(--dataset NAME) use it")
+        name = st.text_input("Name", uploads.suggested_name(preview.filename), max_chars=uploads.NAME_MAX,
+                             help=f"1 to {uploads.NAME_MAX} letters, digits, '-' or '_'; the Dataset selects and "
+                                  "the command line (--dataset NAME) use it")
         pressed = st.form_submit_button("Store the dataset", type="primary")
     if not pressed:
         return None
@@ -103,6 +95,13 @@ def store_form(preview: uploads.Preview) -> str | None:
     except OSError as exc:
         st.error(f"The dataset could not be stored in the run cache folder ({exc.strerror or exc}).")
     return None
+
+
+def train_link(name: str, kind: str) -> None:
+    """A link to the page that trains on a stored dataset of this kind, its form set to the dataset."""
+    arch = TRAIN_ON[kind]
+    st.page_link(f"app_pages/{arch}.py", label=f"Train the {get_spec(arch).title.lower()} autoencoder on it",
+                 icon=":material/arrow_forward:", query_params={"dataset": name})
 
 
 def stored_table() -> None:

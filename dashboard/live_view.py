@@ -13,7 +13,7 @@ import streamlit as st
 
 from aecore import figures, jobs
 from aecore.models import get_spec
-from dashboard import runs
+from dashboard import replay_view, runs
 
 POLL_S = 1.0
 
@@ -47,32 +47,35 @@ def live_panel(arch: str) -> None:
             st.rerun()
 
 
+def shared_with(job: jobs.Job) -> str:
+    """' (with N other sessions)' when other sessions follow the job too, else ''."""
+    others = len(job.subscribers) - 1
+    return f" (with {others} other session{'s' if others > 1 else ''})" if others > 0 else ""
+
+
 def _queued(queue: jobs.TrainingQueue, job: jobs.Job) -> None:
     position, wait = queue.position(job), queue.wait_seconds(job)
     about = f", about {max(1, round(wait))} s" if wait is not None else ""
-    others = len(job.subscribers) - 1
-    shared = f" (with {others} other session{'s' if others > 1 else ''})" if others > 0 else ""
-    st.markdown(f"**Waiting to train {job.config.describe()}**{shared}: {ordinal(max(1, position))} in line{about}.")
+    st.markdown(f"**Waiting to train {job.config.describe()}**{shared_with(job)}: "
+                f"{ordinal(max(1, position))} in line{about}.")
 
 
 def _training(job: jobs.Job) -> None:
     p, snapshot = job.progress, job.snapshot
-    others = len(job.subscribers) - 1
-    shared = f" (with {others} other session{'s' if others > 1 else ''})" if others > 0 else ""
-    st.markdown(f"**Training {job.config.describe()}**{shared}")
+    st.markdown(f"**Training {job.config.describe()}**{shared_with(job)}")
+    unit = get_spec(job.config.arch).loss_unit(job.config, "pixel" if job.data.is_image else "coordinate")
     if p is None:
         st.progress(0.0, text="Building the model...")
     else:
         loss = p.logs.get("loss")
-        loss_text = f" · loss {loss:.4g}" if loss is not None else ""
+        loss_text = f" · loss {loss:.4g} ({unit})" if loss is not None else ""
         st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}{loss_text} · {p.seconds:.1f} s")
     if snapshot is None:
         return
     replay = _replay_png(job.key, job.number, snapshot.epoch, job, snapshot)
     if replay is not None:
-        st.image(replay, caption=f"After epoch {snapshot.epoch} of {snapshot.epochs}: test images (top) and their "
-                                 "reconstructions")
-    unit = get_spec(job.config.arch).loss_unit(job.config, "pixel" if job.data.is_image else "coordinate")
+        st.image(replay, caption=f"After epoch {snapshot.epoch} of {snapshot.epochs}. "
+                                 f"{replay_view.rows_described(job.config)}; bottom: their reconstructions.")
     curves = _loss_figure(job.key, job.number, snapshot.epoch, snapshot, unit)
     if snapshot.latent_points is None:
         st.plotly_chart(curves, key="live.loss")
@@ -91,12 +94,8 @@ def _replay_png(key: str, number: int, epoch: int, _job: jobs.Job, _snapshot: jo
     frame = _snapshot.replay_frame
     if frame is None:
         return None
-    rows = [_job.data.x_test[: len(frame)], frame]
-    if _job.config.noise:  # the noisy inputs the model sees, above the clean targets
-        from aecore import denoise
-
-        rows.insert(0, denoise.replay_inputs(_job.data.x_test, _job.config))
-    return figures.png_grid([np.asarray(r, np.float32) for r in rows])
+    rows, _ = replay_view.replay_rows(_job.data, _job.config, len(frame))
+    return figures.png_grid([np.asarray(r, np.float32) for r in [*rows, frame]])
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

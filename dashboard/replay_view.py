@@ -7,18 +7,28 @@ import streamlit as st
 
 from aecore import denoise, figures
 from aecore import metrics as M
+from aecore.config import RunConfig
+from aecore.data import Dataset
 from dashboard.runs import RunView
 
 
-def _rows(view: RunView) -> tuple[list[np.ndarray], list[list[str]]]:
-    """The rows above the reconstructions, with titles: (noisy inputs,) targets."""
-    targets = view.data.x_test[: view.run.replay.shape[1]]
-    labels = view.y_view
+def replay_rows(data: Dataset, config: RunConfig, count: int) -> tuple[list[np.ndarray], list[list[str]]]:
+    """The rows above a replay's reconstructions of the first count test images, with titles: (noisy inputs,)
+    targets. The Replay tab and the live panel both draw these."""
+    targets = data.x_test[:count]
+    labels = data.y_test
     titles = [f"#{i}" + (f" ({labels[i]})" if labels is not None else "") for i in range(len(targets))]
-    if not view.config.noise:
+    if not config.noise:
         return [targets], [titles]
-    noisy = denoise.replay_inputs(view.data.x_test, view.config)
+    noisy = denoise.replay_inputs(data.x_test, config)
     return [noisy, targets], [["noisy input"] * len(targets), titles]
+
+
+def rows_described(config: RunConfig) -> str:
+    """What the rows above the reconstructions are, top down, as a caption starts."""
+    if config.noise:
+        return "Top: the noisy inputs the model sees; middle: the clean targets"
+    return "Top: the first test images"
 
 
 @st.fragment
@@ -33,16 +43,14 @@ def replay(view: RunView) -> None:
     last = len(frames) - 1
     # Keyed by run: another run has another number of epochs (and starts at its last).
     epoch = st.slider("Epoch (0 = before training)", 0, last, last, key=f"replay.epoch.{view.key}")
-    rows, titles = _rows(view)
+    rows, titles = replay_rows(view.data, view.config, frames.shape[1])
     targets = rows[-1]
     errors = M.per_example_mse(targets, frames[epoch])
     st.plotly_chart(figures.image_grid([*rows, frames[epoch]], [*titles, [f"MSE {e:.4f}" for e in errors]],
                                        tile_px=130 if len(rows) > 1 else 110),  # three rows of titles need room
                     key="replay.grid")
-    above = "Top: the noisy inputs the model sees; middle: the clean targets" if view.config.noise else \
-        "Top: the first test images"
     when = "before training" if epoch == 0 else f"after epoch {epoch} of {last}"
-    st.caption(f"{above}; bottom: their reconstructions {when}, with per-pixel MSE "
+    st.caption(f"{rows_described(view.config)}; bottom: their reconstructions {when}, with per-pixel MSE "
                f"(mean {errors.mean():.4f} per pixel).")
     st.download_button("Download the replay (GIF)",
                        lambda: figures.replay_gif(frames, rows, titles),

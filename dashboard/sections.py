@@ -9,6 +9,7 @@ import streamlit as st
 from aecore import figures
 from aecore import metrics as M
 from aecore.models import get_spec, layer_table
+from aecore.models.spec import NATS_PER_IMAGE, NATS_PER_PIXEL
 from dashboard.denoise_view import denoising
 from dashboard.replay_view import replay
 from dashboard.runs import RunView, latent_points, latent_scatter, model_bytes, provenance, reconstructions
@@ -28,11 +29,12 @@ def header(view: RunView) -> None:
     per = "pixel" if view.data.is_image else "coord."
     shown = [(f"MSE (per {per})", m.get("test_mse"), "{:.4f}")]
     if view.data.is_image:
-        shown += [("BCE (nats/pixel)", m.get("test_bce"), "{:.4f}"), ("PSNR (dB)", m.get("test_psnr"), "{:.1f}")]
+        shown += [(f"BCE ({NATS_PER_PIXEL})", m.get("test_bce"), "{:.4f}"), ("PSNR (dB)", m.get("test_psnr"), "{:.1f}")]
     if "test_loss" in m:  # a variational model's ELBO
-        shown += [("ELBO loss (nats)", m["test_loss"], "{:.1f}"), ("KL (nats/img)", m.get("test_kl"), "{:.2f}")]
+        shown += [(f"ELBO loss ({NATS_PER_IMAGE})", m["test_loss"], "{:.1f}"),
+                  (f"KL ({NATS_PER_IMAGE})", m.get("test_kl"), "{:.2f}")]
     if "test_objective" in m:  # trained with a KL weight other than 1: what it minimised, apart from the ELBO
-        shown += [("Objective (nats/img)", m["test_objective"], "{:.1f}")]
+        shown += [(f"Objective ({NATS_PER_IMAGE})", m["test_objective"], "{:.1f}")]
     if "pca_mse" in m:
         shown += [(f"PCA MSE (per {per})", m["pca_mse"], "{:.4f}")]
     if "pca_angle_deg" in m:

@@ -11,6 +11,7 @@ import streamlit as st
 from aecore import export, figures, latent, vae_lab
 from aecore.data import DataError
 from aecore.models import encode_distribution
+from aecore.models.spec import NATS_PER_IMAGE
 from dashboard.digit_views import OTHER_SHAPE, current_digit, takes_digit
 from dashboard.runs import RunView
 
@@ -39,7 +40,8 @@ def dimensions(view: RunView) -> None:
     shown = [("Active dimensions", f"{int(active.sum())} of {k}",
               f"A dimension is active when its encoder mean varies over the test images (variance above "
               f"{vae_lab.ACTIVE_VARIANCE:g}): it tells the decoder something about the image."),
-             ("KL (nats per image)", f"{kl.sum():.2f}", "The sum of the bars: how far the codes are from the prior."),
+             (f"KL ({NATS_PER_IMAGE})", f"{kl.sum():.2f}",
+              "The sum of the bars: how far the codes are from the prior."),
              ("KL weight β", f"{config.beta:g}", "The objective is reconstruction + β × KL."),
              ("KL warm-up (epochs)", f"{config.kl_warmup}", "β rose from 0 over this many epochs.")]
     for column, (label, value, meaning) in zip(st.columns(len(shown)), shown):
@@ -49,7 +51,7 @@ def dimensions(view: RunView) -> None:
                    "decodes to much the same picture. Lower β, add a KL warm-up, or train longer.")
     st.plotly_chart(figures.kl_bars(kl, active), key=f"{config.arch}.lab.kl")
     st.caption(f"KL divergence of each dimension's posterior from the prior N(0, 1), averaged over the first "
-               f"{len(view.x_view)} test images, in nats per image; the bars add up to the run's KL.")
+               f"{len(view.x_view)} test images, in {NATS_PER_IMAGE}; the bars add up to the run's KL.")
 
     st.markdown("**Traversals**: each row decodes z with one dimension swept from −3 to 3, the others at 0.")
     rows = st.slider("Rows (dimensions, most KL first)", 1, k, min(k, 8), key=f"{config.arch}.lab.rows") if k > 1 \
@@ -139,22 +141,21 @@ def scorecard(view: RunView) -> None:
     x = view.data.x_test[:NLL_IMAGES]
     estimate = _nll(view.key, view.run.model, x)
     m = view.run.metrics
-    shown = [("NLL estimate (nats/image)", f"{estimate.nll:.1f}",
+    shown = [(f"NLL estimate ({NATS_PER_IMAGE})", f"{estimate.nll:.1f}",
               f"-log p(x), importance-sampled with K = {estimate.samples} draws from the encoder per image, "
               f"over the first {estimate.images} test images."),
-             ("ELBO loss, same draws (nats)", f"{estimate.elbo_loss:.1f}",
-              "The negative ELBO from the very same draws, nats per image: the NLL estimate can only be lower."),
-             ("ELBO loss, test set (nats)", f"{m['test_loss']:.1f}" if "test_loss" in m else "n/a",
-              "The run's reported test loss (reconstruction + KL), nats per image, on the whole test set."),
-             ("keras.io VAE loss (nats)", f"{KERAS_IO_ELBO:.2f}",
-              "Its loss in nats per image after 30 epochs on all 70 000 MNIST digits: more data and epochs "
-              "than these runs.")]
+             (f"ELBO loss, same draws ({NATS_PER_IMAGE})", f"{estimate.elbo_loss:.1f}",
+              "The negative ELBO from the very same draws: the NLL estimate can only be lower."),
+             (f"ELBO loss, test set ({NATS_PER_IMAGE})", f"{m['test_loss']:.1f}" if "test_loss" in m else "n/a",
+              "The run's reported test loss (reconstruction + KL) on the whole test set."),
+             (f"keras.io VAE loss ({NATS_PER_IMAGE})", f"{KERAS_IO_ELBO:.2f}",
+              "Its loss after 30 epochs on all 70 000 MNIST digits: more data and epochs than these runs.")]
     for column, (label, value, meaning) in zip(st.columns(len(shown)), shown):
         column.metric(label, value, help=meaning)
     st.caption(f"K = {estimate.samples} importance samples per image, {estimate.images} test images; the gap to the "
-               f"ELBO ({estimate.gap:.1f} nats) is what the encoder's Gaussian leaves out. Published likelihoods "
-               "(around 80-90 nats) are on binarised MNIST with larger networks, so they do not compare directly "
-               "with these figures on grey-level pixels.")
+               f"ELBO ({estimate.gap:.1f} {NATS_PER_IMAGE}) is what the encoder's Gaussian leaves out. Published "
+               f"likelihoods (around 80-90 {NATS_PER_IMAGE}) are on binarised MNIST with larger networks, so they do "
+               "not compare directly with these figures on grey-level pixels.")
 
     try:
         quality = _quality(view.key, view)

@@ -18,6 +18,7 @@ import base64
 import contextlib
 import json
 import re
+import time
 import weakref
 from pathlib import Path
 
@@ -32,6 +33,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 APP = str(REPO / "app.py")
 TIMEOUT = 120  # seconds per script run: training happens inside some
+
+
+def wait_until(predicate, timeout: float = TIMEOUT) -> None:
+    """Wait for a condition another thread makes true (a training's snapshot, a job's start)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        time.sleep(0.02)
 
 
 def refuse_training(*args, **kwargs):

@@ -87,6 +87,15 @@ def test_fashion_mnist_is_used_when_it_is_on_this_machine(monkeypatch):
     assert inputs["fashion-mnist"].shape == (3, 28, 28, 1)  # as many as the test images
 
 
+def test_nothing_is_loaded_for_a_model_of_another_image_shape(monkeypatch):
+    import aecore.data
+
+    monkeypatch.setattr(aecore.data, "in_keras_cache", lambda name: pytest.fail("looked for the dataset"))
+    monkeypatch.setattr(aecore.data, "load_dataset", lambda name: pytest.fail("loaded the dataset"))
+    assert anomaly.load_offline("fashion-mnist", (32, 32, 3)) is None
+    assert anomaly.load_offline("mnist-sample", (8, 8, 1)) is None
+
+
 def test_error_histogram_has_one_trace_per_group_and_the_threshold():
     groups = {"test images": np.full(50, 0.01), "random noise": np.full(50, 0.3)}
     fig = figures.error_histogram(groups, threshold=0.05, unit="MSE per pixel")

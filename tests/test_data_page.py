@@ -12,6 +12,7 @@ from PIL import Image
 from aecore import uploads
 from aecore.data import DataError
 from tests.helpers import assert_clean, open_page, texts
+from tests.test_share import open_link
 from tests.test_uploads import BAD_INPUTS
 
 
@@ -51,36 +52,64 @@ def test_a_zip_of_colour_images_is_shown_then_stored_and_offered_on_the_pages():
     at = upload(open_page("data"), "swatches.zip", colour_zip())
     shown = {m.label: m.value for m in at.metric}
     assert shown["Examples"] == "12" and shown["Each example"] == "32 × 32 × 3" and shown["Classes"] == "2"
-    assert shown["Memory (float32)"].endswith("MB")
+    assert shown["Memory (float32)"].endswith(" MiB")
     assert at.text_input[0].value == "swatches"
     assert uploads.stored_datasets() == []  # nothing stored before the user agrees
     at.button(key="FormSubmitter:data.store-Store the dataset").click().run()
     assert_clean(at)
     assert uploads.stored_datasets() == ["swatches"]
     assert any("Stored as **swatches**" in s for s in texts(at.success))
+    (link,) = [link.proto for link in at.get("page_link") if link.proto.label.endswith("on it")]
+    assert (link.page, link.query_string) == ("conv", "dataset=swatches")  # images: the convolutional page
 
-    conv = open_page("conv")
-    assert "swatches" in conv.selectbox(key="form.conv.dataset").options
+    conv = open_link("conv", {"dataset": "swatches"})  # where the link goes: its form set to the dataset
+    assert conv.selectbox(key="form.conv.dataset").value == "swatches"
 
 
-def test_a_csv_of_vectors_shows_its_rows_and_classes():
+def test_a_csv_of_vectors_is_shown_and_its_link_goes_to_the_stacked_page():
     at = upload(open_page("data"), "sensors.csv", vectors_csv())
     shown = {m.label: m.value for m in at.metric}
     assert shown["Each example"] == "5" and shown["Classes"] == "2" and shown["Examples"] == "40"
     assert len(at.dataframe) >= 1
+    at.button(key="FormSubmitter:data.store-Store the dataset").click().run()
+    assert_clean(at)
+    (link,) = [link.proto for link in at.get("page_link") if link.proto.label.endswith("on it")]
+    assert (link.page, link.query_string) == ("stacked", "dataset=sensors")
 
 
-@pytest.mark.parametrize("make", [make for make, _ in BAD_INPUTS.values()], ids=BAD_INPUTS.keys())
+def test_a_new_file_replaces_the_preview():
+    at = upload(open_page("data"), "swatches.zip", colour_zip())
+    at = upload(at, "sensors.csv", vectors_csv())
+    assert [m.value for m in at.metric if m.label == "Each example"] == ["5"]
+    assert [key for key in at.session_state.keys() if key.startswith("data.preview")] == ["data.preview"]
+
+
+def test_the_limits_are_in_mib():
+    at = open_page("data")
+    (limits,) = [c for c in texts(at.caption) if c.startswith("Accepted: ")]
+    assert "MiB" in limits and " MB" not in limits, limits
+
+
+def test_a_file_named_like_a_built_in_is_offered_another_name():
+    at = upload(open_page("data"), "npz.csv", vectors_csv())
+    assert at.text_input[0].value == "my-npz"
+    uploads.check_name(at.text_input[0].value)
+
+
+# Only the files the uploader takes (UPLOAD_TYPES): it refuses other names before the page sees them.
+ACCEPTED_BAD_INPUTS = {case: make for case, (make, _) in BAD_INPUTS.items()
+                       if case not in ("random bytes", "a png alone", "text not named .csv")}
+
+
+@pytest.mark.parametrize("make", ACCEPTED_BAD_INPUTS.values(), ids=ACCEPTED_BAD_INPUTS.keys())
 def test_each_bad_upload_is_its_one_sentence_and_stores_nothing(make, monkeypatch):
     filename, content = make(monkeypatch) if make.__code__.co_argcount else make()
-    if Path(filename).suffix not in (".npz", ".zip", ".csv"):
-        filename = Path(filename).stem + ".csv"  # the uploader takes only these names; the content decides
+    assert Path(filename).suffix[1:] in uploads.UPLOAD_TYPES, filename
     with pytest.raises(DataError) as caught:
         uploads.inspect(filename, content)
     at = upload(open_page("data"), filename, content)
     assert texts(at.error) == [str(caught.value)]
     assert not at.metric  # no preview, no store button
-    assert uploads.stored_datasets() == []
 
 
 def test_a_clashing_name_is_one_sentence_and_stores_nothing():

@@ -9,7 +9,6 @@ Keras training.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -19,6 +18,7 @@ from aecore.data import load_dataset
 from aecore.jobs import JobState, TrainingQueue
 from aecore.run import Run
 from aecore.train import TrainProgress
+from tests.helpers import wait_until
 
 WAIT_S = 120  # a bound on waits for real training, never a figure the test expects
 
@@ -26,14 +26,6 @@ WAIT_S = 120  # a bound on waits for real training, never a figure the test expe
 @pytest.fixture(scope="module")
 def data():
     return load_dataset("mnist-sample")
-
-
-def wait_until(predicate, timeout: float = WAIT_S) -> None:
-    """Wait for a condition another thread makes true."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "the condition did not come true in time"
-        time.sleep(0.02)
 
 
 class GatedTraining:
@@ -200,7 +192,7 @@ def test_wait_estimates_come_from_measured_trainings(gated, tiny, data):
 
 def test_max_trainings_setting(monkeypatch):
     monkeypatch.delenv(jobs.MAX_TRAININGS_ENV, raising=False)
-    assert jobs.max_trainings_setting() == jobs.DEFAULT_MAX_TRAININGS
+    assert jobs.max_trainings_setting() == 1
     monkeypatch.setenv(jobs.MAX_TRAININGS_ENV, "3")
     assert TrainingQueue().max_running == 3
     for bad in ("0", "two"):
@@ -226,14 +218,26 @@ def counted(monkeypatch):
     return calls
 
 
-def test_two_followers_of_one_config_train_it_once_and_see_every_epoch(counted, tiny, data, store):
+def test_two_followers_of_one_config_train_it_once_and_see_every_epoch(monkeypatch, counted, tiny, data, store):
+    counting, first_seen = aecore.train.train, threading.Event()
+
+    def train(config, data, progress=None):
+        def held(p):  # training waits after the first epoch's snapshot until the test has read it
+            progress(p)
+            if p.epoch_end and p.epoch == 1:
+                assert first_seen.wait(WAIT_S)
+
+        return counting(config, data, held)
+
+    monkeypatch.setattr(aecore.train, "train", train)
     queue = TrainingQueue(max_running=2)
     config = tiny("vae", epochs=2)
     snapshots = []
     job = queue.submit(config, data, store, "a")
     assert queue.submit(config, data, store, "b") is job
-    wait_until(lambda: job.snapshot is not None or job.finished.is_set())
+    wait_until(lambda: job.snapshot is not None)
     snapshots.append(job.snapshot)
+    first_seen.set()
     assert job.wait(WAIT_S) and job.state is JobState.DONE, job.error
     snapshots.append(job.snapshot)
 
@@ -246,9 +250,9 @@ def test_two_followers_of_one_config_train_it_once_and_see_every_epoch(counted, 
     assert last.replay_frame == pytest.approx(job.run.replay[-1], abs=1e-3)  # the replay's own frame
     assert last.latent_points.shape == (jobs.LIVE_LATENT_EXAMPLES, 2)
     assert len(last.latent_labels) == jobs.LIVE_LATENT_EXAMPLES
-    if snapshots[0].epoch == 1:  # caught between the epochs: the first epoch's view differs from the last
-        assert len(snapshots[0].history["loss"]) == 1
-        assert not (snapshots[0].latent_points == last.latent_points).all()
+    first = snapshots[0]  # the first epoch's view, and it differs from the last
+    assert first.epoch == 1 and len(first.history["loss"]) == 1
+    assert not (first.latent_points == last.latent_points).all()
 
 
 def test_a_job_left_by_its_only_follower_stops_stores_nothing_and_its_thread_ends(counted, tiny, data, store):

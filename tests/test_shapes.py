@@ -52,6 +52,20 @@ def random_dataset(shape) -> Dataset:
     return Dataset(f"random-{shape}", x[:64], x[64:], None, None, f"random-{'x'.join(map(str, shape))}")
 
 
+@pytest.mark.parametrize("shape", [(7, 28, 1), (8, 8, 1), (128, 128, 3), (129, 16, 1), (16, 129, 3), (28, 28, 2)])
+def test_an_image_model_takes_the_shapes_a_dataset_may_hold(shape):
+    """One bound: a shape a dataset's check accepts is one an image model takes, and no other."""
+    from aecore.data import CHANNELS, check_image_size
+    from aecore.models.spec import image_shape_problem
+
+    try:
+        check_image_size(shape[0], shape[1], "Images")
+        dataset_holds = shape[2] in CHANNELS
+    except DataError:
+        dataset_holds = False
+    assert (image_shape_problem(shape) is None) == dataset_holds
+
+
 @pytest.mark.parametrize(("arch", "width"), list(MAIN_28))
 def test_28x28_grey_models_are_unchanged(arch, width):
     config = RunConfig.for_arch(arch, **({} if width is None else {"width": width}))

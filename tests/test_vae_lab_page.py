@@ -56,7 +56,7 @@ def test_dimensions_tab_counts_active_dimensions_and_warns_of_collapse():
     bars = plotly_traces(at, "active") + plotly_traces(at, "inactive")
     assert sum(len(t["x"]) for t in bars) == k  # one bar per dimension
     # The warning shows exactly when the run has collapsed (the tiny run, one epoch on 256 images, has).
-    collapsed = int(active) == 0 or float(metric(at, "KL (nats per image)")) < 0.1
+    collapsed = int(active) == 0 or float(metric(at, "KL (nats/image)")) < 0.1
     assert collapsed
     assert any("posterior has collapsed" in w for w in texts(at.warning)) == collapsed
     assert any(d.label.startswith("Download the encodings") for d in at.get("download_button"))
@@ -82,7 +82,7 @@ def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_cl
     assert_clean(at)
     assert not [b for b in at.button if b.label == "Compute the scorecard"]  # the offer is gone once taken
     nll = float(metric(at, "NLL estimate (nats/image)"))
-    same_draws = float(metric(at, "ELBO loss, same draws (nats)"))
+    same_draws = float(metric(at, "ELBO loss, same draws (nats/image)"))
     assert nll <= same_draws
     assert metric(at, "Classes covered").endswith(" of 10")
     assert float(metric(at, "Classifier test accuracy (%)").rstrip("%")) > 50  # the yardstick is a real classifier

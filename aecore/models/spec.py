@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aecore import data as D
+
 if TYPE_CHECKING:
     import keras
     import numpy as np
@@ -20,19 +22,15 @@ if TYPE_CHECKING:
 
 # Input kinds: what one example of the data must look like.
 VECTORS = "vectors"  # N x D
-IMAGES = "images"  # N x H x W x C, any shape within IMAGE_SIDES and IMAGE_CHANNELS
+IMAGES = "images"  # N x H x W x C, any image shape a dataset may hold (aecore.data's sides and channels)
 ANY = "any"  # either: the model flattens what it gets
-
-# The image shapes an IMAGES model takes: height and width each within these bounds, grey or colour.
-IMAGE_SIDES = (8, 128)
-IMAGE_CHANNELS = (1, 3)
 
 
 def image_shape_problem(shape: tuple[int, ...]) -> str | None:
     """Why an IMAGES model cannot take examples of this shape, as words, or None when it can."""
-    low, high = IMAGE_SIDES
-    fits = (len(shape) == 3 and all(low <= side <= high for side in shape[:2]) and shape[2] in IMAGE_CHANNELS)
-    return None if fits else f"images of {low} to {high} pixels high and wide with 1 (grey) or 3 (colour) channels"
+    fits = len(shape) == 3 and D.image_sides_fit(shape[0], shape[1]) and shape[2] in D.CHANNELS
+    return None if fits else (f"images of {D.MIN_SIDE} to {D.MAX_SIDE} pixels high and wide with 1 (grey) or "
+                              "3 (colour) channels")
 
 
 def padding_to_multiple(shape: tuple[int, ...], multiple: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -47,8 +45,12 @@ def padding_to_multiple(shape: tuple[int, ...], multiple: int) -> tuple[tuple[in
     return split(shape[0]), split(shape[1])
 
 
+# Units as every label, axis and caption writes them, so that the pages say each the same way.
+NATS_PER_IMAGE = "nats/image"  # the VAE's ELBO, its reconstruction and KL parts, the NLL: summed over an image
+NATS_PER_PIXEL = "nats/pixel"  # BCE averaged over an image's pixels
+
 # Loss names a spec's loss() returns, and their units ({per} is "pixel" or "coordinate").
-LOSS_UNITS = {"mse": "MSE per {per}", "bce": "BCE, nats per {per}", "elbo": "nats per image"}
+LOSS_UNITS = {"mse": "MSE per {per}", "bce": "BCE, nats/{per}", "elbo": NATS_PER_IMAGE}
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ class ArchSpec:
         return ("dataset", *(f.name for f in self.fields))
 
     def loss_unit(self, config: RunConfig, per: str) -> str:
-        """The training loss's unit, e.g. 'BCE, nats per pixel'; per is 'pixel' or 'coordinate'."""
+        """The training loss's unit, e.g. 'BCE, nats/pixel'; per is 'pixel' or 'coordinate'."""
         return LOSS_UNITS[self.loss(config)].format(per=per)
 
 
