@@ -247,6 +247,8 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
     batch_size = min(config.batch_size, len(x_train))
     steps = math.ceil(len(x_train) / batch_size)
     model.steps_per_execution = _steps_per_execution(config.arch, steps)
+    if steps * batch_size * config.epochs < get_spec(config.arch).xla_min_images:
+        model.jit_compile = False
     distribute.prepare(model, strategy, data.input_shape)
     n_val = _validation_size(len(x_val))
     val_batch = min(VALIDATION_BATCH, n_val)

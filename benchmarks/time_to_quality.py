@@ -81,8 +81,9 @@ def bench_default_phases(quick: bool) -> list[Figure]:
     return figures
 
 
-def bench_browser() -> list[Figure]:
-    """Each architecture page in Chromium on a cold run cache: Train pressed to everything drawn."""
+def bench_browser(archs: tuple[str, ...] | None = None) -> list[Figure]:
+    """Each architecture page (or those of archs) in Chromium on a cold run cache: Train pressed to everything
+    drawn."""
     from benchmarks.api import ARCHS
     from tools.appserver import launch_chromium, running_app
 
@@ -96,7 +97,7 @@ def bench_browser() -> list[Figure]:
             browser = launch_chromium(pw)
             try:
                 page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                for arch in ARCHS:
+                for arch in archs or ARCHS:
                     page.goto(f"{url}/{arch}")
                     page.wait_for_function(DRAWN_JS, timeout=120_000)
                     sidebar = page.locator('[data-testid="stSidebar"]')

@@ -87,7 +87,9 @@ SPEC = ArchSpec(
     image_shape=IMAGE_SHAPE,
     build=_build,
     loss=lambda config: "bce",
-    defaults=dict(dataset="mnist-sample", epochs=3, batch_size=64, latent_dim=256, lr=1e-3, width=0.5),
+    # Chosen on the time-quality frontier of benchmarks/tune.py (README, "Time to quality"): small batches
+    # learn more per image here, and 2 x 2,048 images trains too few to pay for XLA's compile.
+    defaults=dict(dataset="mnist-sample", epochs=2, batch_size=16, latent_dim=256, lr=1e-3, width=0.5, train_size=2048),
     fields=(
         EPOCHS, BATCH_SIZE, LEARNING_RATE, SCHEDULE,
         LATENT_DIM.with_label("Bottleneck filters (7 x 7 x filters on 28 x 28)"),
@@ -98,8 +100,9 @@ SPEC = ArchSpec(
     latent_label="(H/4) x (W/4) x filters feature map (7 x 7 on 28 x 28 images)",
     bottleneck=_bottleneck,
     diagram="28×28×1 → 14×14×64 → 7×7×128 → 7×7×256 → 28×28×1",
-    # XLA pays for its compile here; a conv step is long enough to need no more than one step per call.
+    # XLA pays for its compile in a long run only; a conv step is long enough to need no more than one step per call.
     jit_compile=True,
+    xla_min_images=12_000,
     steps_per_execution=1,
     denoises=True,
     tiny=dict(epochs=1, train_size=256, width=0.25),

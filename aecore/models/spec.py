@@ -125,6 +125,9 @@ class ArchSpec:
     bottleneck: Callable[[RunConfig], tuple[str, int]]  # (shape as text, number of values) of a run's code
     diagram: str  # the layer sizes, one line, for the Home page's card
     jit_compile: bool = False  # XLA for training, where it pays on CPU (the benchmark measures it)
+    # XLA only for runs of at least this many training images: its compile is paid before the first step,
+    # and a shorter run ends sooner without it (benchmarks/time_to_quality.py measures the break-even).
+    xla_min_images: int = 0
     steps_per_execution: int = 1  # training steps per call of the compiled step, at most
     # The shape its diagram and defaults describe (an IMAGES model takes any shape within range).
     image_shape: tuple[int, ...] | None = None

@@ -73,8 +73,9 @@ SPEC = ArchSpec(
     latent_label="bottleneck units",
     bottleneck=latent_bottleneck,
     diagram="784 → 128 → 64 → 32 → 64 → 128 → 784",
-    # XLA pays together with several steps per call: a dense step is short next to the call around it.
+    # XLA pays (in a long run) together with several steps per call: a dense step is short next to the call around it.
     jit_compile=True,
+    xla_min_images=100_000,
     steps_per_execution=8,
     denoises=True,
     tiny=dict(epochs=1, train_size=256),
