@@ -108,11 +108,16 @@ class RunConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names}).validated()
 
+    def settings(self) -> dict:
+        """The settings its architecture uses, dataset included, every one (what a form or a link shows)."""
+        used = _spec(self.arch).field_names
+        return {k: v for k, v in self.to_dict().items() if k in used}
+
     def key_dict(self) -> dict:
-        """The fields that determine the run: the architecture and the settings its spec uses."""
-        used = {"arch", *_spec(self.arch).field_names}
-        return {k: v for k, v in self.to_dict().items()
-                if k in used and not (k in KEYED_WHEN_SET and v == _DEFAULTS[k])}
+        """The fields that determine the run: the architecture and the settings its spec uses (a field of
+        KEYED_WHEN_SET left out at its default, so runs cached before it existed keep their keys)."""
+        return {"arch": self.arch, **{k: v for k, v in self.settings().items()
+                                      if not (k in KEYED_WHEN_SET and v == _DEFAULTS[k])}}
 
     def digest(self) -> str:
         """A stable hash of the fields that determine the run, independent of Python's hash seed."""

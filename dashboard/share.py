@@ -30,7 +30,7 @@ class LinkError(ValueError):
 def link_params(config: RunConfig) -> dict[str, str]:
     """The query parameters of a config: its dataset and used fields as text (hidden as '128,64')."""
     return {name: ",".join(map(str, value)) if isinstance(value, list) else str(value)
-            for name, value in config.key_dict().items() if name != "arch"}
+            for name, value in config.settings().items()}
 
 
 def parse_link(arch: str, params: dict[str, str], base: RunConfig, datasets: list[str]) -> RunConfig:
@@ -42,7 +42,7 @@ def parse_link(arch: str, params: dict[str, str], base: RunConfig, datasets: lis
         if name not in ("arch", *spec.field_names):
             raise LinkError(name, text, f"this page's settings are {', '.join(spec.field_names)}")
     dataset = Field("dataset", "Dataset", "choice", choices=tuple(datasets))
-    values = {k: v for k, v in base.key_dict().items() if k != "arch"}
+    values = base.settings()
     config = base
     # In form order, each value checked with those before it: a KL warm-up longer than the link's epochs is the
     # warm-up's fault, not the epochs'.

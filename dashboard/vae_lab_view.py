@@ -40,7 +40,7 @@ def dimensions(view: RunView) -> None:
     shown = [("Active dimensions", f"{int(active.sum())} of {k}",
               f"A dimension is active when its encoder mean varies over the test images (variance above "
               f"{vae_lab.ACTIVE_VARIANCE:g}): it tells the decoder something about the image."),
-             (f"KL ({NATS_PER_IMAGE})", f"{kl.sum():.2f}",
+             (f"KL, all dimensions ({NATS_PER_IMAGE})", f"{kl.sum():.2f}",
               "The sum of the bars: how far the codes are from the prior."),
              ("KL weight β", f"{config.beta:g}", "The objective is reconstruction + β × KL."),
              ("KL warm-up (epochs)", f"{config.kl_warmup}", "β rose from 0 over this many epochs.")]

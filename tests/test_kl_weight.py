@@ -13,12 +13,12 @@ from aecore.data import load_dataset
 from aecore.models import encode_distribution
 from aecore.runner import get_run
 from aecore.store import RunStore, run_key
-from aecore.vae_lab import active_dimensions
 
 
 def vae(**overrides) -> RunConfig:
     """A short VAE run with enough steps for BatchNorm's moving statistics to settle (inference-mode codes)."""
-    return RunConfig.for_arch("vae", **{"epochs": 2, "train_size": 1024, "batch_size": 32, **overrides})
+    recipe = {"epochs": 2, "train_size": 1024, "batch_size": 32, "lr": 1e-3, "schedule": "constant"}
+    return RunConfig.for_arch("vae", **{**recipe, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +31,12 @@ def test_beta_zero_lets_the_kl_grow_well_above_beta_one(trained):
     assert trained[0.0].history["kl"][-1] > 1.5 * trained[1.0].history["kl"][-1]
 
 
-def test_a_large_beta_leaves_fewer_active_dimensions(trained):
+def test_a_large_beta_presses_the_codes_towards_the_prior(trained):
+    # Two short epochs shrink the codes without switching dimensions off (that takes a longer run; with
+    # BatchNorm's moving averages stale, inference-mode codes once looked switched off after two epochs).
     x = load_dataset("mnist-sample").x_test[:500]
-    active = {beta: int(active_dimensions(encode_distribution(run.model, x)[0]).sum()) for beta, run in trained.items()}
-    assert active[8.0] < active[1.0], active
+    spread = {beta: encode_distribution(run.model, x)[0].var(axis=0) for beta, run in trained.items()}
+    assert spread[8.0].sum() < 0.3 * spread[1.0].sum(), spread
 
 
 def test_the_objective_is_reported_apart_from_the_elbo(trained):

@@ -56,7 +56,7 @@ def test_dimensions_tab_counts_active_dimensions_and_warns_of_collapse():
     bars = plotly_traces(at, "active") + plotly_traces(at, "inactive")
     assert sum(len(t["x"]) for t in bars) == k  # one bar per dimension
     # The warning shows exactly when the run has collapsed (the tiny run, one epoch on 256 images, has).
-    collapsed = int(active) == 0 or float(metric(at, "KL (nats/image)")) < 0.1
+    collapsed = int(active) == 0 or float(metric(at, "KL, all dimensions (nats/image)")) < 0.1
     assert collapsed
     assert any("posterior has collapsed" in w for w in texts(at.warning)) == collapsed
     assert any(d.label.startswith("Download the encodings") for d in at.get("download_button"))
