@@ -8,7 +8,7 @@ app benchmark's parent process are measured without it.
 from aecore import metrics
 from aecore.config import RunConfig
 from aecore.data import load_dataset
-from aecore.models import build_model, decode, encode_distribution, get_spec, names, reconstruct
+from aecore.models import build_model, decode, encode_distribution, get_spec, names, reconstruct, register
 from aecore.runner import get_run
 from aecore.store import RunStore
 from aecore.train import train
@@ -27,5 +27,6 @@ __all__ = [
     "load_dataset",
     "metrics",
     "reconstruct",
+    "register",
     "train",
 ]

@@ -26,6 +26,7 @@ FUNCTIONS = {
     "cached_run_ready": "benchmarks.inference:cached_run_ready",
     "train_placed": "benchmarks.distribute:train_placed",
     "reach_reference": "benchmarks.time_to_quality:reach_reference",
+    "xla_pace": "benchmarks.time_to_quality:xla_pace",
 }
 
 

@@ -1,6 +1,6 @@
 """`python -m benchmarks --time-to-quality`: seconds from pressing Train to a result, and to the reference's quality.
 
-Three parts, in one run:
+Four parts, in one run:
 1. Each page default trained in a fresh process on a cold run cache: seconds by phase
    (build, first step with its tracing and compiling, the rest of the fit, evaluation)
    and the test quality its page headlines, against today's figures (BEFORE).
@@ -11,6 +11,7 @@ Three parts, in one run:
    fit on NumPy arrays, benchmarks.reference) of conv at width 1.0 and of the VAE, for its
    full epochs; then aecore's default recipe of the same network with 1, 2, ... epochs, until
    a run's test loss is no worse. Wall seconds on both sides, compile included.
+4. XLA's break-even for stacked and conv: the training images from which its compile pays back.
 """
 
 from __future__ import annotations
@@ -194,8 +195,56 @@ def bench_reference_quality(quick: bool) -> list[Figure]:
     return figures
 
 
+def xla_pace(arch: str, epochs: int, train_size: int, batch_size: int | None = None) -> dict:
+    """In a fresh process (benchmarks.child): arch's default recipe trained with XLA and without, whatever its
+    length; the first step's seconds (compile included) and the images per second after it, each way."""
+    import keras
+
+    from benchmarks.api import RunConfig, get_spec, register, train
+
+    spec = get_spec(arch)
+    config = RunConfig.for_arch(arch, epochs=epochs, train_size=train_size, batch_size=batch_size)
+    out = {}
+    try:
+        for xla in (True, False):
+            register(dataclasses.replace(spec, jit_compile=xla, xla_min_images=0))
+            keras.backend.clear_session()
+            m = train(config).metrics
+            out["xla" if xla else "plain"] = {"first_step_s": m["seconds_first_step"],
+                                              "img_per_s": m["train_img_per_s"]}
+    finally:
+        register(spec)
+    return out
+
+
+def bench_xla_break_even(quick: bool) -> list[Figure]:
+    """Where XLA starts to pay: the training images at which its dearer first step is won back by quicker steps
+    (what ArchSpec.xla_min_images is set from)."""
+    from benchmarks.api import get_spec
+
+    figures = []
+    # At the default batch, and conv at the tutorials' 128 too: XLA's gain per step grows with the batch.
+    for arch, batch in (("stacked", None), ("conv", None), ("conv", 128)):
+        r = child.run("xla_pace", arch=arch, epochs=1 if quick else 3, train_size=256 if quick else 0,
+                      batch_size=batch)
+        xla, plain = r["xla"], r["plain"]
+        saved_per_image = 1 / plain["img_per_s"] - 1 / xla["img_per_s"]
+        extra = xla["first_step_s"] - plain["first_step_s"]
+        images = max(0.0, extra) / saved_per_image if saved_per_image > 0 else None
+        batch_text = f"batch {batch or get_spec(arch).defaults['batch_size']}"
+        figures.append(Figure(f"xla_break_even_images_{arch}" + (f"_batch{batch}" if batch else ""), images, "images",
+                              target=f"near xla_min_images = {get_spec(arch).xla_min_images:,}",
+                              note=f"{batch_text}: first step {xla['first_step_s']:.1f} s with XLA, "
+                                   f"{plain['first_step_s']:.1f} s without; then {xla['img_per_s']:,.0f} against "
+                                   f"{plain['img_per_s']:,.0f} img/s" + ("" if images is not None else
+                                                                         "; XLA's steps are no quicker: it never pays"),
+                              extra={"xla": xla, "plain": plain}))
+        log(f"  {arch}: {figures[-1].note}")
+    return figures
+
+
 def bench_time_to_quality(quick: bool) -> list[Figure]:
-    """All three parts."""
+    """All four parts."""
     log("page defaults, fresh process each, cold cache:")
     figures = bench_default_phases(quick)
     if quick:  # the pages train their full defaults: minutes, not a smoke test
@@ -208,4 +257,6 @@ def bench_time_to_quality(quick: bool) -> list[Figure]:
             figures.append(Figure("ttq_browser_incomplete", None, "", note=f"left: {type(exc).__name__}: {exc}"[:300]))
     log("time to the tutorial recipe's quality, fresh process each:")
     figures += bench_reference_quality(quick)
+    log("XLA's break-even, fresh process each:")
+    figures += bench_xla_break_even(quick)
     return figures

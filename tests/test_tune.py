@@ -6,7 +6,7 @@ what the README's tables are read from.
 
 import math
 
-from benchmarks.time_to_quality import reach_reference
+from benchmarks.time_to_quality import reach_reference, xla_pace
 from benchmarks.tune import QUALITY, tune
 
 
@@ -36,3 +36,13 @@ def test_reaching_the_reference_loss_reports_both_sides():
         assert r["reached"] == r["aecore"][-1] and r["reached"]["loss"] <= r["reference_loss"]
     else:
         assert all(t["loss"] > r["reference_loss"] for t in r["aecore"])
+
+
+def test_xla_pace_trains_both_ways_and_leaves_the_registry_as_it_was():
+    from aecore.models import get_spec
+
+    spec = get_spec("stacked")
+    r = xla_pace("stacked", epochs=1, train_size=512)
+    assert set(r) == {"xla", "plain"}
+    assert all(v["first_step_s"] > 0 and v["img_per_s"] > 0 for v in r.values())
+    assert get_spec("stacked") is spec

@@ -126,7 +126,7 @@ class ArchSpec:
     diagram: str  # the layer sizes, one line, for the Home page's card
     jit_compile: bool = False  # XLA for training, where it pays on CPU (the benchmark measures it)
     # XLA only for runs of at least this many training images: its compile is paid before the first step,
-    # and a shorter run ends sooner without it (benchmarks/time_to_quality.py measures the break-even).
+    # and a shorter run ends sooner without it (python -m benchmarks --time-to-quality prints the break-even).
     xla_min_images: int = 0
     steps_per_execution: int = 1  # training steps per call of the compiled step, at most
     # The shape its diagram and defaults describe (an IMAGES model takes any shape within range).
