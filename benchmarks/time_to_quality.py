@@ -233,7 +233,8 @@ def bench_xla_break_even(quick: bool) -> list[Figure]:
         images = max(0.0, extra) / saved_per_image if saved_per_image > 0 else None
         batch_text = f"batch {batch or get_spec(arch).defaults['batch_size']}"
         figures.append(Figure(f"xla_break_even_images_{arch}" + (f"_batch{batch}" if batch else ""), images, "images",
-                              target=f"near xla_min_images = {get_spec(arch).xla_min_images:,}",
+                              target=f"near xla_min_images = {get_spec(arch).xla_min_images:,}"
+                              if get_spec(arch).jit_compile else "never (the spec trains without XLA)",
                               note=f"{batch_text}: first step {xla['first_step_s']:.1f} s with XLA, "
                                    f"{plain['first_step_s']:.1f} s without; then {xla['img_per_s']:,.0f} against "
                                    f"{plain['img_per_s']:,.0f} img/s" + ("" if images is not None else

@@ -214,8 +214,8 @@ def test_the_constant_schedule_stays_out_of_the_key_so_earlier_runs_keep_theirs(
 def test_a_run_too_short_to_pay_for_xla_trains_without_it(tiny):
     from aecore.models import get_spec, register
 
-    spec = get_spec("conv")
-    config = tiny("conv")  # 256 images: far below conv's xla_min_images
+    spec = get_spec("stacked")
+    config = tiny("stacked")  # 256 images: far below stacked's xla_min_images
     assert spec.jit_compile and config.train_size * config.epochs < spec.xla_min_images
     assert train(config).model.jit_compile is False
     register(dataclasses.replace(spec, xla_min_images=0))

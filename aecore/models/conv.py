@@ -100,9 +100,10 @@ SPEC = ArchSpec(
     latent_label="(H/4) x (W/4) x filters feature map (7 x 7 on 28 x 28 images)",
     bottleneck=_bottleneck,
     diagram="28×28×1 → 14×14×64 → 7×7×128 → 7×7×256 → 28×28×1",
-    # XLA pays for its compile in a long run only; a conv step is long enough to need no more than one step per call.
-    jit_compile=True,
-    xla_min_images=12_000,
+    # No XLA: its steps are no quicker than TensorFlow's own kernels here, at any batch or length
+    # (python -m benchmarks --time-to-quality, XLA's break-even); a conv step is long enough to need no more
+    # than one step per call.
+    jit_compile=False,
     steps_per_execution=1,
     denoises=True,
     tiny=dict(epochs=1, train_size=256, width=0.25),
