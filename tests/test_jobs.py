@@ -299,3 +299,14 @@ def test_a_run_submitted_again_after_its_job_was_stopped_gets_a_fresh_job(monkey
     assert fresh.state is JobState.TRAINING and queue.jobs() == [fresh]
     queue.leave(fresh, "a")
     assert fresh.wait(WAIT_S) and fresh.state is JobState.STOPPED
+
+
+def test_the_load_tests_order_check_allows_only_runs_that_started_together_to_swap():
+    from tools.loadtest import order_kept
+
+    queued = [7, 3, 5, 1]
+    assert order_kept(queued, [7, 3, 5, 1], 1)
+    assert not order_kept(queued, [3, 7, 5, 1], 1)  # one at a time: any swap is unfair
+    assert order_kept(queued, [3, 7, 5, 1], 2)  # two slots: 7 and 3 started together
+    assert not order_kept(queued, [5, 3, 7, 1], 2)  # 5 went ahead of two that queued before it
+    assert not order_kept(queued, [7, 3, 5], 2)  # one never started
