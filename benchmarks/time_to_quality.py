@@ -24,6 +24,7 @@ from pathlib import Path
 
 from benchmarks import child
 from benchmarks.report import Figure, log
+from tools.appserver import IDLE_JS
 
 # Today's page defaults on mnist-sample (points3d for basic), before this benchmark's recipes: the
 # test quality and the seconds a person waited in the browser from Train to the drawn page.
@@ -39,22 +40,12 @@ REFERENCE_EPOCHS = {"conv": 10, "vae": 15}
 QUICK_REFERENCE_EPOCHS = {"conv": 1, "vae": 1}
 TRAIN_TIMEOUT_MS = 300_000
 
-DRAWN_JS = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.dataset.testScriptState !== "notRunning" || document.querySelector('[data-testid="stStatusWidget"]'))
-    return false;
-  if (document.querySelector('[data-testid="stSkeleton"]')) return false;
-  const images = [...document.querySelectorAll('[data-testid="stMain"] img')];
-  if (!images.every(img => img.complete && img.naturalWidth > 0)) return false;
-  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
-  return charts.every(chart => chart.querySelector('.main-svg') !== null);
-}"""
-
-
-def quality_of(arch: str, metrics: dict) -> float | None:
-    from benchmarks.tune import QUALITY
-
-    return metrics.get(QUALITY[arch][0])
+# Idle (tools.appserver.IDLE_JS), and every placeholder, image and chart of the page filled in.
+DRAWN_JS = f"""() => ({IDLE_JS})()
+  && document.querySelector('[data-testid="stSkeleton"]') === null
+  && [...document.querySelectorAll('[data-testid="stMain"] img')].every(img => img.complete && img.naturalWidth > 0)
+  && [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(c => c.querySelector('.main-svg') !== null)
+"""
 
 
 def bench_default_phases(quick: bool) -> list[Figure]:
@@ -127,35 +118,23 @@ def reach_reference(arch: str, epochs: int, max_epochs: int = 12, train_size: in
     the same network with 1, 2, ... epochs until its test loss is no worse; seconds and losses of both."""
     import keras
 
-    from benchmarks import reference
-    from benchmarks.api import RunConfig, decode, encode_distribution, load_dataset, reconstruct, train
-    from benchmarks.training import bce_loss, vae_elbo
+    from benchmarks.api import RunConfig, load_dataset, train
+    from benchmarks.training import aecore_test_loss, train_reference
 
     data = load_dataset("mnist-sample")
     if train_size:  # quick mode: a smoke run on few images
         data = dataclasses.replace(data, x_train=data.x_train[:train_size], y_train=data.y_train[:train_size])
 
-    def loss(recon_of, is_reference: bool):
-        if arch == "vae":
-            model = recon_of
-            if is_reference:
-                return vae_elbo(lambda x: reference.encode_distribution(model, x),
-                                lambda z: reference.decode(model, z), data.x_test)
-            return vae_elbo(lambda x: encode_distribution(model, x), lambda z: decode(model, z), data.x_test)
-        return bce_loss(data.x_test, recon_of(data.x_test))
-
     started = time.perf_counter()
-    _, model = reference.fit(arch, data.x_train, data.x_test, epochs, seed=0)
-    reference_s = time.perf_counter() - started
-    reference_loss = loss(model if arch == "vae" else (lambda x: reference.reconstruct(model, x)), True)
-    keras.backend.clear_session()
+    _, reference_loss = train_reference(arch, data, len(data.x_train), epochs, seed=0)
+    reference_s = time.perf_counter() - started  # its test loss included, as aecore's run includes its evaluation
 
     extra = {"width": 1.0} if arch == "conv" else {}
     tried = []
     for e in range(1, max_epochs + 1):
         keras.backend.clear_session()
         run = train(RunConfig.for_arch(arch, epochs=e, **extra), data)
-        ours = loss(run.model if arch == "vae" else (lambda x: reconstruct(run.model, x)), False)
+        ours = aecore_test_loss(arch, run.model, data)
         tried.append({"epochs": e, "seconds": run.metrics["seconds"], "loss": ours})
         if ours <= reference_loss:
             break

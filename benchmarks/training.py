@@ -45,19 +45,25 @@ def vae_elbo(encode_distribution, decode, x, seed: int = 0) -> float:
     return float((rec + kl).mean())
 
 
+def aecore_test_loss(arch: str, model, data) -> float:
+    """An aecore model's test loss, computed as the reference's is: the VAE's ELBO, else per-pixel BCE."""
+    from benchmarks.api import decode, encode_distribution, reconstruct
+
+    if arch == "vae":
+        return vae_elbo(lambda x: encode_distribution(model, x), lambda z: decode(model, z), data.x_test)
+    return bce_loss(data.x_test, reconstruct(model, data.x_test))
+
+
 def train_aecore(arch: str, data, n: int, epochs: int, seed: int):
     """(images/s, test loss, run) of aecore's own training, through its public train()."""
-    from benchmarks.api import RunConfig, decode, encode_distribution, reconstruct, train
+    from benchmarks.api import RunConfig, train
 
     extra = {"width": 1.0} if arch == "conv" else {}
     # The reference's recipe (Adam at 1e-3, constant), not the page's: the two sides differ only in how they train.
     config = RunConfig.for_arch(arch, dataset="mnist-sample", epochs=epochs, batch_size=BATCH, train_size=n,
                                 seed=seed, lr=1e-3, schedule="constant", **extra)
     run = train(config, data)
-    if arch == "vae":
-        loss = vae_elbo(lambda x: encode_distribution(run.model, x), lambda z: decode(run.model, z), data.x_test)
-    else:
-        loss = bce_loss(data.x_test, reconstruct(run.model, data.x_test))
+    loss = aecore_test_loss(arch, run.model, data)
     return run.metrics["train_img_per_s"], loss, run
 
 

@@ -33,18 +33,24 @@ TRAIN_SIZES = (2048, 0)  # 0 = every training image (4,000 of mnist-sample)
 EPOCHS = {"basic": (5, 60), "stacked": (2, 15), "conv": (1, 3), "vae": (2, 8)}
 
 
+def recipe_fields(arch: str) -> tuple[str, ...]:
+    """The RunConfig fields the search moves for arch; basic's three-dimensional points are few already."""
+    return ("batch_size", "lr", "schedule", "epochs", *(("train_size",) if arch != "basic" else ()))
+
+
 def search_space(trial, arch: str) -> dict:
     """One trial's recipe: the RunConfig overrides Optuna suggests."""
-    low, high = EPOCHS[arch]
-    recipe = {
-        "batch_size": trial.suggest_categorical("batch_size", BATCH_SIZES),
-        "lr": trial.suggest_categorical("lr", LEARNING_RATES),
-        "schedule": trial.suggest_categorical("schedule", SCHEDULES),
-        "epochs": trial.suggest_int("epochs", low, high),
-    }
-    if arch != "basic":  # basic's three-dimensional points are few already
-        recipe["train_size"] = trial.suggest_categorical("train_size", TRAIN_SIZES)
-    return recipe
+    choices = {"batch_size": BATCH_SIZES, "lr": LEARNING_RATES, "schedule": SCHEDULES, "train_size": TRAIN_SIZES}
+    return {name: trial.suggest_int(name, *EPOCHS[arch]) if name == "epochs" else
+            trial.suggest_categorical(name, choices[name]) for name in recipe_fields(arch)}
+
+
+def today(arch: str) -> dict:
+    """The architecture's default recipe, as a trial's parameters."""
+    from benchmarks.api import RunConfig
+
+    default = RunConfig.for_arch(arch)
+    return {name: getattr(default, name) for name in recipe_fields(arch)}
 
 
 def tune(arch: str, trials: int, budget_s: float, fixed: dict | None = None, seed: int = 0, log=print) -> list[dict]:
@@ -52,19 +58,16 @@ def tune(arch: str, trials: int, budget_s: float, fixed: dict | None = None, see
     import keras
     import optuna
 
-    from benchmarks.api import RunConfig, get_spec, load_dataset, train
+    from benchmarks.api import RunConfig, load_dataset, train
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fixed = fixed or {}
     metric, _ = QUALITY[arch]
-    default = get_spec(arch).defaults
-    data = load_dataset(default["dataset"])
+    default = RunConfig.for_arch(arch)
+    data = load_dataset(default.dataset)
     study = optuna.create_study(directions=["minimize", "minimize"],
                                 sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(8, trials)))
-    today = {k: default.get(k, 0 if k == "train_size" else "constant") for k in
-             ("batch_size", "lr", "schedule", "epochs", *(("train_size",) if arch != "basic" else ()))}
-    if today["lr"] in LEARNING_RATES and today["batch_size"] in BATCH_SIZES:
-        study.enqueue_trial(today)
+    study.enqueue_trial(today(arch))  # a value outside the space is tried as it is (Optuna warns)
 
     def objective(trial):
         recipe = search_space(trial, arch)

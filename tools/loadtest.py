@@ -17,7 +17,8 @@ without the storm); then K sessions, each with another seed of the page's defaul
 press Train at the same moment while the slider session keeps moving; it stops when every
 session's page says its run was trained. Reports errors, runs finished, whether the
 trainings started in the order the queue showed right after the presses (each page's first
-place in line; the start order from the run cache: each run's end time less its duration), the slider's p50/p95 without and during the storm,
+place in line; the start order from the run cache: each run's end time less its duration; with N
+slots a run may stand up to N - 1 places off), the slider's p50/p95 without and during the storm,
 the server's peak memory, N (AECORE_MAX_TRAININGS) and the machine's load average.
 """
 
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -152,25 +154,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_load_test(sessions: int = 8, seconds: float = 60, fast: bool = False) -> dict:
-    """Run the load test and return its report (errors, latencies in ms, server peak MB)."""
+@contextlib.contextmanager
+def _app_on_a_filled_cache(fast: bool):
+    """Yield (url, server, cache folder): the app on a fresh run cache holding the VAE run the sliders use."""
     with tempfile.TemporaryDirectory() as cache_dir:
         prepare_cache(cache_dir, fast)
         env = {"AECORE_CACHE_DIR": cache_dir}
         if fast:
             env["AECORE_STUDIO_TEST_DEFAULTS"] = "1"
         with running_app(env) as (url, server):
-            latencies, errors, server_cpu = asyncio.run(_drive(url, sessions, seconds, server.pid))
-            peak_mb = memory_mb(server.pid)
-    ms = np.array(latencies) * 1000
+            yield url, server, cache_dir
+
+
+def run_load_test(sessions: int = 8, seconds: float = 60, fast: bool = False) -> dict:
+    """Run the load test and return its report (errors, latencies in ms, server peak MB)."""
+    with _app_on_a_filled_cache(fast) as (url, server, _):
+        latencies, errors, server_cpu = asyncio.run(_drive(url, sessions, seconds, server.pid))
+        peak_mb = memory_mb(server.pid)
+    p50, p95 = _percentiles(latencies)
     return {
         "sessions": sessions,
         "seconds": seconds,
         "slider_moves": len(latencies),
         "errors": len(errors),
         "error_messages": errors[:10],
-        "move_to_image_p50_ms": round(float(np.percentile(ms, 50)), 1) if len(ms) else None,
-        "move_to_image_p95_ms": round(float(np.percentile(ms, 95)), 1) if len(ms) else None,
+        "move_to_image_p50_ms": p50,
+        "move_to_image_p95_ms": p95,
         "server_peak_mb": round(peak_mb, 1) if peak_mb else None,
         # The browsers share this machine's cores with the server; this is the server's own part.
         "server_cpu_ms_per_move": round(1000 * server_cpu / len(latencies), 1) if latencies else None,
@@ -343,14 +352,9 @@ def run_training_load_test(trainers: int = 8, seconds: float = 30, fast: bool = 
     from aecore.jobs import max_trainings_setting
 
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as cache_dir:
-        prepare_cache(cache_dir, fast)
-        env = {"AECORE_CACHE_DIR": cache_dir}
-        if fast:
-            env["AECORE_STUDIO_TEST_DEFAULTS"] = "1"
-        with running_app(env) as (url, server):
-            storm, alone, during, errors = asyncio.run(_drive_training(url, trainers, seconds))
-            peak_mb = memory_mb(server.pid)
+    with _app_on_a_filled_cache(fast) as (url, server, cache_dir):
+        storm, alone, during, errors = asyncio.run(_drive_training(url, trainers, seconds))
+        peak_mb = memory_mb(server.pid)
         runs = trained_runs(cache_dir)
     started = [seed for seed, _ in runs]
     queued = storm.queue_order()
