@@ -169,6 +169,11 @@ def _finished(payload) -> bool:
     return status is not None and status != "FINISHED_EARLY_FOR_RERUN"
 
 
+def _whole_run_finished(payload) -> bool:
+    """A run of the whole page is over (a polling fragment's tick does not count)."""
+    return _run_end(payload) in ("FINISHED_SUCCESSFULLY", "FINISHED_WITH_COMPILE_ERROR")
+
+
 def browser_watch_runs(page) -> None:
     """Follow the page's Streamlit websocket from now on (call before the first goto)."""
     ends = _RUN_ENDS.setdefault(page, [])
@@ -197,12 +202,14 @@ def browser_wait_idle(page, timeout_ms: int = WAIT_MS) -> None:
 
 
 @contextlib.contextmanager
-def browser_rerun(page, timeout_ms: int = WAIT_MS):
+def browser_rerun(page, timeout_ms: int = WAIT_MS, whole_page: bool = False):
     """Around an action that makes Streamlit run the script (a click, a widget change): on leaving the block,
-    a run that began after the action started has finished, and the app is idle."""
+    a run that began after the action started has finished, and the app is idle. whole_page: wait for a run
+    of the whole page, for an action in a polling fragment whose own ticks would otherwise end the wait."""
     socket = _SOCKETS.get(page)
     assert socket is not None and not socket.is_closed(), "no Streamlit websocket: browser_watch_runs before goto"
-    with socket.expect_event("framereceived", predicate=_finished, timeout=timeout_ms):
+    predicate = _whole_run_finished if whole_page else _finished
+    with socket.expect_event("framereceived", predicate=predicate, timeout=timeout_ms):
         yield
     browser_wait_idle(page, timeout_ms)
 

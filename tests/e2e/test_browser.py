@@ -229,7 +229,7 @@ def test_live_view_follows_the_epochs_and_stop_frees_the_page(page, app_url, scr
     browser_assert_no_exception(page)
     page.screenshot(path=screenshot_dir / "vae-live-training.png", full_page=True)
 
-    with browser_rerun(page):
+    with browser_rerun(page, whole_page=True):  # Stop reruns the page from inside the live panel's fragment
         page.get_by_role("button", name="Stop").click()
     page.get_by_text(re.compile(r"^Training stopped: .* has not been trained yet")).wait_for()
     assert page.get_by_role("button", name="Stop").count() == 0
