@@ -155,6 +155,8 @@ class RunStore:
         return self.path(key)
 
     def _write(self, run, key: str) -> None:
+        from aecore.models.inference import example_shape  # imports TensorFlow, which a model has loaded already
+
         self._note_if_root_deleted()
         self.root.mkdir(parents=True, exist_ok=True)
         self._root_seen = True
@@ -172,6 +174,7 @@ class RunStore:
                 "trained_at": run.trained_at,
                 "placement": run.placement,
                 "parameters": int(run.model.count_params()),
+                "input_shape": list(example_shape(run.model)),
                 "aecore_version": __version__,
             }
             (tmp / "run.json").write_text(json.dumps(meta))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from aecore.config import ConfigError, RunConfig
+from aecore.data import IMAGE_SHAPE
 from aecore.models import get_spec
 
 COLUMNS = ["run", "architecture", "dataset", "epochs", "parameters", "bottleneck", "bottleneck size",
@@ -20,7 +21,8 @@ def runs_table(entries: list[dict]) -> pd.DataFrame:
         except (ConfigError, TypeError):  # an architecture this server no longer has, or an older entry's fields
             continue
         m = entry.get("metrics", {})
-        shape, size = get_spec(config.arch).bottleneck(config)
+        # Runs stored before their input shape was recorded: MNIST's, what nearly all of them trained on.
+        shape, size = get_spec(config.arch).bottleneck(config, tuple(entry.get("input_shape") or IMAGE_SHAPE))
         denoising = f" · noise {config.noise:g}" if config.noise else ""
         rows.append({
             "run": f"{config.arch} · {config.epochs} ep · {shape}{denoising}",

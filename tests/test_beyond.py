@@ -172,6 +172,21 @@ def test_run_labels_name_the_noise():
     assert runs_table(entries)["run"].tolist() == ["stacked · 15 ep · 32", "stacked · 15 ep · 32 · noise 0.3"]
 
 
+@pytest.mark.parametrize("input_shape", [(28, 28, 1), (30, 30, 1), (32, 32, 3), (9, 16, 1)])
+def test_the_conv_bottleneck_the_compare_page_names_is_the_models(input_shape):
+    from aecore.config import RunConfig
+    from aecore.models.conv import build_conv
+    from dashboard.compare import runs_table
+
+    config = RunConfig.for_arch("conv")
+    code = build_conv(config.width, config.latent_dim, 0, input_shape).get_layer("encoder").output.shape[1:]
+    entry = {"key": "a", "config": config.to_dict(), "input_shape": list(input_shape)}
+    row = runs_table([entry]).iloc[0]
+    assert row["bottleneck"] == "x".join(map(str, code)) and row["bottleneck size"] == np.prod(code)
+    # A run stored before input shapes were recorded is taken as MNIST's.
+    assert runs_table([{**entry, "input_shape": None}]).iloc[0]["bottleneck"] == f"7x7x{code[-1]}"
+
+
 # Your digit in the latent space
 
 

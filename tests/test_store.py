@@ -43,6 +43,7 @@ def test_second_request_loads_the_same_run(store, basic):
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
     np.testing.assert_allclose(reconstruct(second.model, x), reconstruct(first.model, x), atol=1e-6)
     assert store.problems == []
+    assert store.entries()[0]["input_shape"] == [3]  # the Compare page's bottleneck reads it
 
 
 def _truncate_model(entry: Path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
-    LayerSeeds, padding_to_multiple,
+    LayerSeeds, padding_to_multiple, quarter_grid,
 )
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -32,8 +32,7 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
         return layers.Conv2D(filters(count, width), 3, padding="same", activation="relu",
                              kernel_initializer=seeds.glorot(), name=name)
 
-    (top, bottom), (left, right) = pad = padding_to_multiple(image_shape, 4)
-    padded = (image_shape[0] + top + bottom, image_shape[1] + left + right)
+    pad = padding_to_multiple(image_shape, 4)
     # Padding and cropping layers only where the shape needs them: they hold no weights, so the seeds
     # of the layers after them are the same, and a 28x28 model is the notes' network layer for layer.
     needs_padding = any(pad[0] + pad[1])
@@ -47,7 +46,7 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
     code = conv(bottleneck_filters, "bottleneck")(h)
     encoder = keras.Model(inputs, code, name="encoder")
 
-    code_in = keras.Input((padded[0] // 4, padded[1] // 4, filters(bottleneck_filters, width)), name="z")
+    code_in = keras.Input((*quarter_grid(image_shape), filters(bottleneck_filters, width)), name="z")
     h = conv(128, "dec_conv128")(code_in)
     h = layers.UpSampling2D(2, name="dec_up1")(h)
     h = conv(64, "dec_conv64")(h)
@@ -69,10 +68,10 @@ def _build(config, input_shape):
     return model
 
 
-def _bottleneck(config) -> tuple[str, int]:
-    # From the config alone, so the size of the default 28 x 28 images; other sizes give (H/4) x (W/4).
+def _bottleneck(config, input_shape) -> tuple[str, int]:
+    rows, cols = quarter_grid(input_shape)
     count = filters(config.latent_dim, config.width)
-    return f"7x7x{count}", 49 * count
+    return f"{rows}x{cols}x{count}", rows * cols * count
 
 
 SPEC = ArchSpec(

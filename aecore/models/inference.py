@@ -31,7 +31,7 @@ def _inference_fn(model: keras.Model):
         fn = _INFERENCE.get(model)
         if fn is None:
             ref = weakref.ref(model)  # the function must not keep its model alive
-            spec = tf.TensorSpec((None, *_example_shape(model)), tf.float32)
+            spec = tf.TensorSpec((None, *example_shape(model)), tf.float32)
             fn = tf.function(lambda x: ref()(x, training=False), input_signature=[spec])
             # Each model's function is traced once; TensorFlow would count every model's
             # single trace against this one lambda and warn of "excessive retracing".
@@ -44,15 +44,15 @@ def warm_up(model: keras.Model) -> None:
     """Trace the inference functions of model and its parts now (a few hundred ms), off the user's path."""
     parts = (model, *_parts(model)) if _has_parts(model) else (model,)
     for part in parts:
-        _inference_fn(part)(tf.zeros((1, *_example_shape(part)), tf.float32))
+        _inference_fn(part)(tf.zeros((1, *example_shape(part)), tf.float32))
 
 
-def _example_shape(model: keras.Model) -> tuple[int, ...]:
-    """One input example's shape; a subclassed model (the VAE) takes its encoder's."""
+def example_shape(model: keras.Model) -> tuple[int, ...]:
+    """One input example's shape, e.g. (28, 28, 1); a subclassed model (the VAE) takes its encoder's."""
     try:
         return tuple(model.input_shape[1:])
     except AttributeError:
-        return _example_shape(_parts(model)[0])
+        return example_shape(_parts(model)[0])
 
 
 def _has_parts(model: keras.Model) -> bool:

@@ -45,6 +45,12 @@ def padding_to_multiple(shape: tuple[int, ...], multiple: int) -> tuple[tuple[in
     return split(shape[0]), split(shape[1])
 
 
+def quarter_grid(image_shape: tuple[int, ...]) -> tuple[int, int]:
+    """(rows, columns) of a map two halvings below an image padded by padding_to_multiple(image_shape, 4)."""
+    (top, bottom), (left, right) = padding_to_multiple(image_shape, 4)
+    return (image_shape[0] + top + bottom) // 4, (image_shape[1] + left + right) // 4
+
+
 # Units as every label, axis and caption writes them, so that the pages say each the same way.
 NATS_PER_IMAGE = "nats/image"  # the VAE's ELBO, its reconstruction and KL parts, the NLL: summed over an image
 NATS_PER_PIXEL = "nats/pixel"  # BCE averaged over an image's pixels
@@ -122,7 +128,8 @@ class ArchSpec:
     defaults: Mapping[str, Any]  # RunConfig values this architecture starts from
     fields: tuple[Field, ...]  # the hyperparameters it uses, in form order (dataset comes first, always)
     latent_label: str  # what its code is, in words, e.g. "7 x 7 x filters feature map"
-    bottleneck: Callable[[RunConfig], tuple[str, int]]  # (shape as text, number of values) of a run's code
+    # (shape as text, number of values) of the code of a run on examples of the given shape
+    bottleneck: Callable[[RunConfig, tuple[int, ...]], tuple[str, int]]
     diagram: str  # the layer sizes, one line, for the Home page's card
     jit_compile: bool = False  # XLA for training, where it pays on CPU (the benchmark measures it)
     # XLA only for runs of at least this many training images: its compile is paid before the first step,
@@ -150,8 +157,8 @@ class ArchSpec:
         return LOSS_UNITS[self.loss(config)].format(per=per)
 
 
-def latent_bottleneck(config: RunConfig) -> tuple[str, int]:
-    """A flat code of latent_dim values."""
+def latent_bottleneck(config: RunConfig, input_shape: tuple[int, ...]) -> tuple[str, int]:
+    """A flat code of latent_dim values, whatever the input's shape."""
     return str(config.latent_dim), config.latent_dim
 
 

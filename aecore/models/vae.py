@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
-    latent_bottleneck, padding_to_multiple,
+    latent_bottleneck, padding_to_multiple, quarter_grid,
 )
 
 IMAGE_SHAPE = (28, 28, 1)
@@ -58,8 +58,7 @@ def build_vae_decoder(latent_dim: int, seeds: LayerSeeds, image_shape: tuple[int
                                       kernel_initializer=seeds.glorot(), name=name)
 
     pad = padding_to_multiple(image_shape, 4)
-    rows = (image_shape[0] + sum(pad[0])) // 4
-    cols = (image_shape[1] + sum(pad[1])) // 4
+    rows, cols = quarter_grid(image_shape)
     z = keras.Input((latent_dim,), name="z")
     h = layers.Dense(rows * cols * 64, activation="relu", kernel_initializer=seeds.glorot(), name="dec_dense")(z)
     h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="dec_bn1")(h)
