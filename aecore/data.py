@@ -35,6 +35,12 @@ IMAGE_SHAPE = (28, 28, 1)  # MNIST's shape (mnist-sample, mnist, fashion-mnist);
 MIN_SIDE, MAX_SIDE = 8, 128  # image height and width, each
 CHANNELS = (1, 3)
 VECTOR_DATASETS = ("points3d", "swiss-roll", "s-curve")  # the named datasets of vectors; the others hold images
+# The class names keras.datasets documents for its labels 0-9 (MNIST's digits name themselves).
+LABEL_NAMES = {
+    "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+    "cifar10": ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+}
 # The one memory budget (as float32) of any dataset read from a file: npz:PATH, uploads and
 # stored uploads. It is checked on headers, before any data is decoded in full.
 def _budget_from_env(default_mb: float = 1024) -> int:
@@ -83,6 +89,7 @@ class Dataset:
     y_train: np.ndarray | None
     y_test: np.ndarray | None
     fingerprint: str
+    label_names: tuple[str, ...] | None = None  # label i is label_names[i]; None where the numbers say it
 
     @property
     def is_image(self) -> bool:
@@ -91,6 +98,14 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+    def test_title(self, index: int) -> str:
+        """'#7 (Sneaker)': a test example's index and its label, named where the dataset names its labels."""
+        if self.y_test is None:
+            return f"#{index}"
+        label = int(self.y_test[index])
+        names = self.label_names
+        return f"#{index} ({names[label] if names is not None and 0 <= label < len(names) else label})"
 
 
 def holds_images(name: str) -> bool | None:
@@ -122,9 +137,12 @@ def load_dataset(name: str) -> Dataset:
             stored = stored_datasets()
             raise DataError(f"Unknown dataset '{name}'; choose one of {', '.join([*DATASETS, *stored])}"
                             f"{'' if stored else ' or a stored upload'}.")
+        from aecore.uploads import stored_label_names
+
         stat = _stat(str(path))
         data = _load_npz_cached(str(path), stat.st_size, stat.st_mtime_ns)
-        return dataclasses.replace(data, name=name)
+        names = stored_label_names(name)
+        return dataclasses.replace(data, name=name, label_names=tuple(names) if names else None)
     return _load_named(name)
 
 
@@ -180,7 +198,7 @@ def _make(name, x_train, x_test, y_train, y_test) -> Dataset:
     for a in arrays:
         if a is not None:
             a.setflags(write=False)  # shared between sessions: nobody may mutate them
-    return Dataset(name, x_train, x_test, y_train, y_test, _fingerprint(arrays))
+    return Dataset(name, x_train, x_test, y_train, y_test, _fingerprint(arrays), LABEL_NAMES.get(name))
 
 
 def _points3d(n_train: int = 200, n_test: int = 100, seed: int = 42) -> Dataset:

@@ -106,24 +106,30 @@ def latent_scatter(
     marker: tuple[float, float] | None = None,
     encoding: tuple[np.ndarray, np.ndarray] | None = None,
     encoding_name: str = "your digit",
+    label_names: tuple[str, ...] | None = None,
 ) -> go.Figure:
     """Test examples in latent space coloured by label (hover shows label and test index).
 
     marker: one point to mark (the sliders' z). encoding: (mean, outline) of one input's
     encoding, the outline an (n, 2) one-standard-deviation ellipse (aecore.latent),
-    drawn as a star at the mean inside the ellipse.
+    drawn as a star at the mean inside the ellipse. label_names: the legend's words for labels 0, 1, ...
     """
-    return with_marks(latent_scatter_base(points, labels, axis_label), marker, encoding, encoding_name)
+    base = latent_scatter_base(points, labels, axis_label, label_names)
+    return with_marks(base, marker, encoding, encoding_name)
 
 
-def latent_scatter_base(points: np.ndarray, labels: np.ndarray | None, axis_label: str) -> go.Figure:
+def latent_scatter_base(points: np.ndarray, labels: np.ndarray | None, axis_label: str,
+                        label_names: tuple[str, ...] | None = None) -> go.Figure:
     """The scatter of latent_scatter without marks: the costly part (validating every trace), worth caching."""
     frame = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "test index": np.arange(len(points))})
     color, order = None, {}
     if labels is not None:
-        frame["label"] = np.asarray(labels).astype(str)
+        labels = np.asarray(labels)
+        named = label_names is not None and labels.min(initial=0) >= 0 and labels.max(initial=-1) < len(label_names)
+        words = (lambda v: label_names[v]) if named else str
+        frame["label"] = [words(v) for v in labels.tolist()]
         color = "label"
-        order = {"label": [str(v) for v in sorted(set(np.asarray(labels).tolist()))]}
+        order = {"label": [words(v) for v in sorted(set(labels.tolist()))]}  # in label order, not alphabetical
     fig = px.scatter(
         frame, x="x", y="y", color=color, category_orders=order, opacity=0.7,
         hover_data={"x": ":.2f", "y": ":.2f", "test index": True},

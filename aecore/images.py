@@ -34,7 +34,7 @@ def to_mnist(data: bytes) -> np.ndarray:
     if len(data) == 0:
         raise ImageError("The file is empty.")
     if len(data) > MAX_FILE_BYTES:
-        raise ImageError(f"The file is larger than {MAX_FILE_BYTES // 2**20} MB; upload a smaller image.")
+        raise ImageError(f"The file is larger than {MAX_FILE_BYTES // 2**20} MiB; upload a smaller image.")
     gray, alpha = _decode(bytes(data))
     return _digit(_composite(gray, alpha))
 

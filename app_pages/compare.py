@@ -65,9 +65,8 @@ seed = right.number_input("Seed", 0, 10_000, 0, key="compare.seed")
 x_view = data.x_test[:VIEW_EXAMPLES]
 idx = np.random.default_rng(seed).choice(len(x_view), size=how_many, replace=False)
 x = x_view[idx]
-labels = data.y_test
 rows = [x]
-captions = [[f"#{i}" + (f" ({labels[i]})" if labels is not None else "") for i in idx]]
+captions = [[data.test_title(i) for i in idx]]
 st.markdown("**Test images**")
 st.plotly_chart(figures.image_grid([x], captions, tile_px=100), key="compare.originals")
 for _, row in table.head(MAX_SIDE_BY_SIDE).iterrows():

@@ -48,11 +48,10 @@ def denoising(view: RunView) -> None:
     recon = reconstruct(view.run.model, noisy[idx])
     noisy_psnr = denoise.psnr_db(clean[idx], noisy[idx])
     recon_psnr = denoise.psnr_db(clean[idx], recon)
-    labels = view.y_view
     st.plotly_chart(figures.image_grid(
         [noisy[idx], clean[idx], recon],
         [[f"noisy {p:.1f} dB" for p in noisy_psnr],
-         [f"#{i}" + (f" ({labels[i]})" if labels is not None else "") for i in idx],
+         [view.data.test_title(i) for i in idx],
          [f"{p:.1f} dB ({p - q:+.1f})" for p, q in zip(recon_psnr, noisy_psnr)]],
         tile_px=130,  # three rows of titles need the room
     ), key=f"{arch}.denoise.grid")

@@ -82,7 +82,8 @@ def _training(job: jobs.Job) -> None:
         return
     left, right = st.columns(2)
     left.plotly_chart(curves, key="live.loss")
-    right.plotly_chart(_latent_figure(job.key, job.number, snapshot.epoch, snapshot), key="live.latent")
+    right.plotly_chart(_latent_figure(job.key, job.number, snapshot.epoch, snapshot, job.data.label_names),
+                       key="live.latent")
     right.caption(f"The first {len(snapshot.latent_points)} test images' codes after epoch {snapshot.epoch}.")
 
 
@@ -106,8 +107,10 @@ def _loss_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnapsho
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _latent_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnapshot):
-    fig = figures.latent_scatter_base(_snapshot.latent_points, _snapshot.latent_labels, _snapshot.latent_axis)
+def _latent_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnapshot,
+                   label_names: tuple[str, ...] | None):
+    fig = figures.latent_scatter_base(_snapshot.latent_points, _snapshot.latent_labels, _snapshot.latent_axis,
+                                      label_names)
     fig.update_layout(height=280)
     return fig
 

@@ -16,8 +16,7 @@ def replay_rows(data: Dataset, config: RunConfig, count: int) -> tuple[list[np.n
     """The rows above a replay's reconstructions of the first count test images, with titles: (noisy inputs,)
     targets. The Replay tab and the live panel both draw these."""
     targets = data.x_test[:count]
-    labels = data.y_test
-    titles = [f"#{i}" + (f" ({labels[i]})" if labels is not None else "") for i in range(len(targets))]
+    titles = [data.test_title(i) for i in range(len(targets))]
     if not config.noise:
         return [targets], [titles]
     noisy = denoise.replay_inputs(data.x_test, config)

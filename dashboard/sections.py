@@ -86,8 +86,7 @@ def reconstruction_grid(view: RunView) -> None:
                            mime="text/csv", on_click="ignore")
         return
 
-    labels = view.y_view
-    top = [f"#{i}" + (f" ({labels[i]})" if labels is not None else "") for i in idx]
+    top = [view.data.test_title(i) for i in idx]
     bottom = [f"MSE {errors[i]:.4f}" for i in idx]
     st.plotly_chart(figures.image_grid([x[idx], recon[idx]], [top, bottom]))
     st.caption("Top: test images (index and label). Bottom: their reconstructions, titled with per-pixel MSE. "

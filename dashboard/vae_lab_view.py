@@ -82,8 +82,7 @@ def reparameterisation(view: RunView) -> None:
         x_one, name = digit[..., None], "your digit"
     else:
         index = left.number_input("Test image #", 0, len(view.x_view) - 1, 0, key=f"{arch}.lab.index")
-        labels = view.y_view
-        x_one, name = view.x_view[index], f"test image #{index}" + (f" ({labels[index]})" if labels is not None else "")
+        x_one, name = view.x_view[index], f"test image {view.data.test_title(index)}"
     n = middle.slider("Draws", 1, 16, 8, key=f"{arch}.lab.draws")
     seed = right.number_input("Seed", 0, 10_000, 0, key=f"{arch}.lab.seed")
     mean, log_var, z, decoded = vae_lab.posterior_draws(view.run.model, x_one, n=n, seed=seed)

@@ -170,8 +170,8 @@ def interpolation(view: RunView) -> None:
     decoded = decode(view.run.model, (1 - t) * codes[a] + t * codes[b])
     # The two test images themselves stand at the ends of the strip.
     strip = np.concatenate([view.x_view[[a]], decoded, view.x_view[[b]]])
-    name = (lambda i: f"#{i} ({labels[i]})") if labels is not None else (lambda i: f"#{i}")
-    titles = [name(a)] + [f"t = {v:.2f}" for v in t[:, 0]] + [name(b)]
+    ends = view.data.test_title(a), view.data.test_title(b)
+    titles = [ends[0]] + [f"t = {v:.2f}" for v in t[:, 0]] + [ends[1]]
     st.plotly_chart(figures.image_grid([strip], [titles], tile_px=120))
-    st.caption(f"Test images {name(a)} and {name(b)} at the ends; between them decoder((1 - t) mean_a + t mean_b), "
+    st.caption(f"Test images {ends[0]} and {ends[1]} at the ends; between them decoder((1 - t) mean_a + t mean_b), "
                "where mean is the encoder's mean for each image.")

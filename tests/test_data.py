@@ -70,6 +70,7 @@ def test_mnist_sample_is_offline_real_digits_read_only():
     assert data.x_train.shape == (4000, 28, 28, 1) and data.x_test.shape == (1000, 28, 28, 1)
     assert data.x_train.dtype == np.float32 and 0 <= data.x_train.min() and data.x_train.max() <= 1
     assert set(np.unique(data.y_train)) == set(range(10))
+    assert data.label_names is None and data.test_title(0) == f"#0 ({data.y_test[0]})"  # digits name themselves
     with pytest.raises(ValueError):
         data.x_train[0, 0, 0, 0] = 1.0  # shared between sessions: nobody may write
 
@@ -159,6 +160,7 @@ def test_cifar10_is_colour_32x32_with_flat_labels(monkeypatch):
     assert data.y_train.shape == (5,) and data.y_train.dtype == np.int64
     np.testing.assert_allclose(data.x_train, fake[0][0] / 255, atol=1e-6)
     assert holds_images("cifar10")
+    assert data.test_title(1) == f"#1 ({D.LABEL_NAMES['cifar10'][fake[1][1][1, 0]]})"
 
 
 def test_digits_8x8_is_offline_seeded_and_labelled():

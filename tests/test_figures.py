@@ -67,6 +67,14 @@ def test_latent_scatter_colours_by_label_and_marks_a_point():
     assert fig.layout.xaxis.title.text == "latent 1"
 
 
+def test_latent_scatter_names_labels_in_label_order():
+    names = ("T-shirt/top", "Trouser", "Pullover")
+    fig = figures.latent_scatter(np.zeros((6, 2)), np.array([2, 0, 1, 2, 0, 1]), "latent", label_names=names)
+    assert [t.name for t in fig.data] == list(names)  # label order, not alphabetical
+    fig = figures.latent_scatter(np.zeros((2, 2)), np.array([0, 5]), "latent", label_names=names)
+    assert [t.name for t in fig.data] == ["0", "5"]  # names that do not cover every label: the numbers
+
+
 def test_move_marker_moves_only_the_copy():
     points = np.random.default_rng(0).normal(size=(50, 2))
     base = figures.latent_scatter_base(points, np.arange(50) % 10, "latent")

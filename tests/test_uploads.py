@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from aecore import data as D
+from aecore import figures
 from aecore import uploads as U
 from aecore.data import DataError, load_dataset
 
@@ -69,6 +70,16 @@ def test_zip_with_a_folder_per_class_gives_sorted_labels(tmp_path):
     labels = np.concatenate([data.y_train, data.y_test])
     dog0 = np.flatnonzero((np.rint(every[..., 0] * 255) == pixels((12, 20), 0)).all(axis=(1, 2)))
     assert list(labels[dog0]) == [1]
+
+
+def test_a_stored_zip_names_its_classes_in_titles_and_legends(tmp_path):
+    U.accept(U.inspect("pets.zip", class_zip()), "pets")  # under the run cache, where load_dataset looks
+    data = load_dataset("pets")
+    assert data.label_names == ("cat", "dog")
+    assert {data.test_title(i) for i in range(len(data.x_test))} <= {f"#{i} ({n})" for i in (0, 1) for n in ("cat", "dog")}
+    points = np.zeros((len(data.x_test), 2))
+    legend = [t.name for t in figures.latent_scatter_base(points, data.y_test, "latent", data.label_names).data]
+    assert legend == [data.label_names[k] for k in sorted(set(data.y_test.tolist()))]
 
 
 def test_zip_without_folders_of_colour_jpegs_is_unlabelled(tmp_path):
