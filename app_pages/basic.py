@@ -11,16 +11,6 @@ st.caption(get_spec("basic").description)
 
 if view := current_run("basic"):
     sections.header(view)
-    tabs = st.tabs(["Point cloud", "Codes", "Against PCA", "Reconstructions", "Training", "Model"])
-    with tabs[0]:
-        basic_view.point_cloud(view)
-    with tabs[1]:
-        sections.latent(view)
-    with tabs[2]:
-        basic_view.against_pca(view)
-    with tabs[3]:
-        sections.reconstruction_grid(view)
-    with tabs[4]:
-        sections.training(view)
-    with tabs[5]:
-        sections.model_summary(view)
+    sections.tabbed(view, {"Point cloud": basic_view.point_cloud, "Codes": sections.latent,
+                           "Against PCA": basic_view.against_pca, "Reconstructions": sections.reconstruction_grid,
+                           "Training": sections.training, "Model": sections.model_summary})

@@ -19,6 +19,4 @@ if view := current_run("vae"):
              "Reparameterisation": vae_lab_view.reparameterisation, "Scorecard": vae_lab_view.scorecard,
              "Reconstructions": sections.reconstruction_grid, "Training": sections.training,
              "Replay": replay_view.replay, "Model": sections.model_summary}
-    for tab, draw in zip(st.tabs(list(views)), views.values()):
-        with tab:
-            draw(view)
+    sections.tabbed(view, views)

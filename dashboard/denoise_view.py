@@ -8,7 +8,7 @@ import streamlit as st
 from aecore import denoise, figures
 from aecore.config import RunConfig
 from aecore.models import reconstruct
-from dashboard.runs import VIEW_EXAMPLES, RunView
+from dashboard.runs import VIEW_EXAMPLES, RunView, view_key
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -40,8 +40,8 @@ def denoising(view: RunView) -> None:
 
     arch = config.arch
     left, right = st.columns([3, 1])
-    how_many = left.slider("How many", 2, 12, 6, key=f"{arch}.denoise.count")
-    seed = right.number_input("Seed", 0, 10_000, 0, key=f"{arch}.denoise.seed")
+    how_many = left.slider("How many", 2, 12, 6, key=view_key(arch, "denoise.count"))
+    seed = right.number_input("Seed", 0, 10_000, 0, key=view_key(arch, "denoise.seed"))
     clean = view.x_view
     noisy = noisy_view_inputs(view.key, config, view.data.x_test)
     idx = np.random.default_rng(seed).choice(len(clean), size=how_many, replace=False)

@@ -37,6 +37,12 @@ VIEW_EXAMPLES = 1000
 MAX_MODELS = 6
 
 
+def view_key(arch: str, name: str) -> str:
+    """The session-state key of a widget in one of the page's tabs: sections.tabbed keeps its value while its
+    tab is closed (and so not drawn)."""
+    return f"{arch}.view.{name}"
+
+
 @dataclass
 class RunView:
     """What a page draws from: the run, its data, its store key and where it came from."""

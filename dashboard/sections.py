@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -12,7 +14,9 @@ from aecore.models import get_spec, layer_table
 from aecore.models.spec import NATS_PER_IMAGE, NATS_PER_PIXEL
 from dashboard.denoise_view import denoising
 from dashboard.replay_view import replay
-from dashboard.runs import RunView, latent_points, latent_scatter, model_bytes, provenance, reconstructions
+from dashboard.runs import (
+    RunView, latent_points, latent_scatter, model_bytes, provenance, reconstructions, view_key,
+)
 
 
 def loss_unit(view: RunView) -> str:
@@ -70,9 +74,9 @@ def reconstruction_grid(view: RunView) -> None:
     recon = reconstructions(view.key, view.run.model, x)
     errors = M.per_example_mse(x, recon)
     left, middle, right = st.columns([2, 2, 1])
-    how_many = left.slider("How many", 2, 16, 8, key=f"{arch}.grid.count")
-    which = middle.radio("Which", ["random", "worst", "best"], horizontal=True, key=f"{arch}.grid.which")
-    seed = right.number_input("Seed", 0, 10_000, 0, key=f"{arch}.grid.seed", disabled=which != "random")
+    how_many = left.slider("How many", 2, 16, 8, key=view_key(arch, "grid.count"))
+    which = middle.radio("Which", ["random", "worst", "best"], horizontal=True, key=view_key(arch, "grid.which"))
+    seed = right.number_input("Seed", 0, 10_000, 0, key=view_key(arch, "grid.seed"), disabled=which != "random")
     idx = pick(errors, how_many, which, seed)
 
     if not view.data.is_image:
@@ -118,19 +122,29 @@ def model_summary(view: RunView) -> None:
                        f"{view.config.arch}-{view.key[:8]}.keras", mime="application/octet-stream", on_click="ignore")
 
 
+def tabbed(view: RunView, views: dict[str, Callable[[RunView], None]]) -> None:
+    """The views in tabs, only the open one drawn: opening another reruns the page to draw it, so a page is
+    ready sooner after Train and a rerun makes one view's figures, not every view's."""
+    arch = view.config.arch
+    # Streamlit forgets the value of a widget that a run does not draw, and a closed tab's widgets are not
+    # drawn: writing their values back before any is drawn keeps them (Streamlit's documented way).
+    prefix = view_key(arch, "")
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
+        st.session_state[key] = st.session_state[key]
+    tabs = st.tabs(list(views), key=view_key(arch, "tab"), on_change="rerun")
+    for tab, draw in zip(tabs, views.values()):
+        if tab.open:
+            with tab:
+                draw(view)
+
+
+def standard_views() -> dict[str, Callable[[RunView], None]]:
+    """The stacked and convolutional pages' tabs, by label."""
+    return {"Reconstructions": reconstruction_grid, "Denoising": denoising, "Latent space": latent,
+            "Training": training, "Replay": replay, "Model": model_summary}
+
+
 def standard(view: RunView) -> None:
     """Everything the stacked and convolutional pages show, in tabs."""
     header(view)
-    tabs = st.tabs(["Reconstructions", "Denoising", "Latent space", "Training", "Replay", "Model"])
-    with tabs[0]:
-        reconstruction_grid(view)
-    with tabs[1]:
-        denoising(view)
-    with tabs[2]:
-        latent(view)
-    with tabs[3]:
-        training(view)
-    with tabs[4]:
-        replay(view)
-    with tabs[5]:
-        model_summary(view)
+    tabbed(view, standard_views())

@@ -13,7 +13,7 @@ from aecore.data import DataError
 from aecore.models import encode_distribution
 from aecore.models.spec import NATS_PER_IMAGE
 from dashboard.digit_views import OTHER_SHAPE, current_digit, takes_digit
-from dashboard.runs import RunView
+from dashboard.runs import RunView, view_key
 
 TRAVERSAL_STEPS = 9
 NLL_IMAGES = 500  # test images in the likelihood estimate: enough for a stable mean, seconds to compute
@@ -49,12 +49,12 @@ def dimensions(view: RunView) -> None:
     if vae_lab.posterior_collapsed(kl, active):
         st.warning("The posterior has collapsed: the codes carry (almost) nothing about the images, so every z "
                    "decodes to much the same picture. Lower β, add a KL warm-up, or train longer.")
-    st.plotly_chart(figures.kl_bars(kl, active), key=f"{config.arch}.lab.kl")
+    st.plotly_chart(figures.kl_bars(kl, active), key=view_key(config.arch, "lab.kl"))
     st.caption(f"KL divergence of each dimension's posterior from the prior N(0, 1), averaged over the first "
                f"{len(view.x_view)} test images, in {NATS_PER_IMAGE}; the bars add up to the run's KL.")
 
     st.markdown("**Traversals**: each row decodes z with one dimension swept from −3 to 3, the others at 0.")
-    rows = st.slider("Rows (dimensions, most KL first)", 1, k, min(k, 8), key=f"{config.arch}.lab.rows") if k > 1 \
+    rows = st.slider("Rows (dimensions, most KL first)", 1, k, min(k, 8), key=view_key(config.arch, "lab.rows")) if k > 1 \
         else 1
     picked = order[:rows]
     decoded = vae_lab.traversals(view.run.model, picked, steps=TRAVERSAL_STEPS)
@@ -76,15 +76,15 @@ def reparameterisation(view: RunView) -> None:
     digit = current_digit() if fits_digit else None
     left, middle, right = st.columns(3)
     sources = ["a test image", "your digit"] if digit is not None else ["a test image"]
-    source = left.radio("Encode", sources, horizontal=True, key=f"{arch}.lab.source",
+    source = left.radio("Encode", sources, horizontal=True, key=view_key(arch, "lab.source"),
                         help=None if fits_digit else OTHER_SHAPE)
     if source == "your digit":
         x_one, name = digit[..., None], "your digit"
     else:
-        index = left.number_input("Test image #", 0, len(view.x_view) - 1, 0, key=f"{arch}.lab.index")
+        index = left.number_input("Test image #", 0, len(view.x_view) - 1, 0, key=view_key(arch, "lab.index"))
         x_one, name = view.x_view[index], f"test image {view.data.test_title(index)}"
-    n = middle.slider("Draws", 1, 16, 8, key=f"{arch}.lab.draws")
-    seed = right.number_input("Seed", 0, 10_000, 0, key=f"{arch}.lab.seed")
+    n = middle.slider("Draws", 1, 16, 8, key=view_key(arch, "lab.draws"))
+    seed = right.number_input("Seed", 0, 10_000, 0, key=view_key(arch, "lab.seed"))
     mean, log_var, z, decoded = vae_lab.posterior_draws(view.run.model, x_one, n=n, seed=seed)
 
     # The plane: both dimensions when there are two, else the two that carry the most KL.
@@ -98,7 +98,7 @@ def reparameterisation(view: RunView) -> None:
         axes = (f"z{dims[0] + 1}", f"z{dims[1] + 1}")
     centre, cov = latent.project_gaussian(mean2, var2)
     outlines = {f"{s} sd of q(z | x)": latent.ellipse(centre, cov, n_sd=s) for s in (1, 2)}
-    st.plotly_chart(figures.posterior_plane(centre, outlines, draws2, axes), key=f"{arch}.lab.plane")
+    st.plotly_chart(figures.posterior_plane(centre, outlines, draws2, axes), key=view_key(arch, "lab.plane"))
     sigma = np.exp(0.5 * log_var)
     st.caption(f"The encoder maps {name} to mean ({', '.join(f'{v:.2f}' for v in mean[:4])}"
                f"{', ...' if len(mean) > 4 else ''}) and standard deviation "

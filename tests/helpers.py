@@ -61,6 +61,23 @@ def open_page(page: str) -> AppTest:
     return at
 
 
+def open_tab(at: AppTest, arch: str, label: str) -> AppTest:
+    """Open the page's tab of this label, as a click on it would (only the open tab is drawn)."""
+    from dashboard.runs import view_key
+
+    at.session_state[view_key(arch, "tab")] = label
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def each_tab(at: AppTest, arch: str):
+    """Open the page's tabs one after another, yielding each label once its tab is drawn."""
+    for label in [tab.label for tab in at.tabs]:
+        open_tab(at, arch, label)
+        yield label
+
+
 def press_train(at: AppTest) -> AppTest:
     """Press Train and return once the page shows the run (or why there is none)."""
     at.form_submit_button[0].click().run()

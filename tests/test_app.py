@@ -22,9 +22,11 @@ from tests.helpers import (
     assert_clean,
     chart_traces,
     decoded_image,
+    each_tab,
     finish_training,
     metrics,
     open_page,
+    open_tab,
     press_train,
     refuse_training,
     slider_point,
@@ -81,8 +83,13 @@ def test_train_shows_results_and_repeats_come_from_the_cache(arch, no_training):
     assert trained_here(at), [s.label for s in at.status]
     assert not at.error, texts(at.error)
     assert any("MSE" in m.label for m in at.metric)
-    assert len(at.get("plotly_chart")) >= 3  # loss curves, reconstructions or points, latent scatter
-    assert len(at.get("download_button")) >= 2  # the .keras model and the reconstructions
+    assert len(at.tabs) >= 6 and len(at.get("plotly_chart")) >= 1  # only the open tab is drawn
+    charts, downloads = 0, 0
+    for _ in each_tab(at, arch):
+        charts += len(at.get("plotly_chart"))
+        downloads += len(at.get("download_button"))
+    assert charts >= 3  # loss curves, reconstructions or points, latent scatter
+    assert downloads >= 2  # the .keras model and the reconstructions
 
     no_training()
     again = press_train(at)  # the same config, Train pressed again in the same session
@@ -99,11 +106,11 @@ def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
     assert slider_point(at) == ([0.0], [0.0])
 
     no_training()
-    at.slider(key="vae.z0").set_value(2.5).run()
+    at.slider(key="vae.view.z0").set_value(2.5).run()
     assert_clean(at)
     assert decoded_image(at) != before, "moving z1 should change the decoded image"
     assert slider_point(at) == ([2.5], [0.0])  # the cross follows (latent 2: drawn as z itself)
-    at.slider(key="vae.z1").set_value(-1.0).run()
+    at.slider(key="vae.view.z1").set_value(-1.0).run()
     assert slider_point(at) == ([2.5], [-1.0])
 
     # "Random sample" draws a new z into the sliders, within their range, and the picture follows.
@@ -111,7 +118,7 @@ def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
     image_before = decoded_image(at)
     next(b for b in at.button if b.label == "Random sample").click().run()
     assert_clean(at)
-    sliders = [at.slider(key=f"vae.z{i}") for i in range(2)]
+    sliders = [at.slider(key=f"vae.view.z{i}") for i in range(2)]
     z = [s.value for s in sliders]
     assert z != [2.5, -1.0], "Random sample left the sliders where they were"
     for s in sliders:
@@ -143,6 +150,9 @@ def test_basic_offers_a_hidden_width_and_compares_with_pca_on_the_swiss_roll():
     width.set_value(8)
     at = press_train(at)
     assert not at.error, texts(at.error)
+    names = [t.get("name") for t in chart_traces(at)]  # the Point cloud tab, open first
+    assert "PCA (k = 2)" in names and "reconstructed" in names
+    open_tab(at, "basic", "Against PCA")
     shown = metrics(at)
     unit = "(per coordinate, standardised)"
     assert f"PCA test MSE, k = 2 {unit}" in shown
@@ -150,9 +160,8 @@ def test_basic_offers_a_hidden_width_and_compares_with_pca_on_the_swiss_roll():
     # How it compares with PCA is said once, by the sentence, not again by a delta on the metric.
     assert not mse.proto.delta
     assert any("of PCA's plane's" in t for t in texts([*at.success, *at.info, *at.warning]))
-    names = [t.get("name") for t in chart_traces(at)]
-    assert "PCA (k = 2)" in names and "reconstructed" in names
-    assert any("enc_hidden" in frame.value.to_string() for frame in at.dataframe)  # the Model tab's layers
+    open_tab(at, "basic", "Model")
+    assert any("enc_hidden" in frame.value.to_string() for frame in at.dataframe)  # the layers
 
 
 def test_bad_hidden_layers_are_one_sentence(no_training):

@@ -18,7 +18,7 @@ from PIL import Image
 import aecore.runner
 import aecore.train
 from aecore.config import RunConfig
-from tests.helpers import assert_clean, chart_traces, metrics, open_page, refuse_training, texts
+from tests.helpers import assert_clean, chart_traces, metrics, open_page, open_tab, refuse_training, texts
 
 NOISE = 0.3
 TRAIN = aecore.train.train  # the real one, for the test that trains a run of its own
@@ -62,17 +62,20 @@ def test_noise_slider_keys_the_run_and_the_denoising_tab_shows_the_gain():
     at.form_submit_button[0].click().run()
     assert_clean(at)
     assert any(t.startswith("Loaded from cache") for t in texts(at.success)), texts(at.success)
+    assert "Denoising" not in texts(at.subheader)  # a closed tab is not drawn
+    open_tab(at, "stacked", "Denoising")
+    assert "Denoising" in texts(at.subheader)
     shown = metrics(at)
     assert float(shown["Noise level (std, pixels in 0–1)"]) == NOISE
     noisy, recon = float(shown["Noisy input PSNR (dB)"]), float(shown["Reconstruction PSNR (dB)"])
     assert float(shown["PSNR gain (dB)"]) == pytest.approx(recon - noisy, abs=0.11)
-    assert "Denoising" in texts(at.subheader)
 
 
 def test_replay_slider_scrubs_epochs_and_the_gif_button_is_there():
     at = open_page("stacked")
     at.slider(key="form.stacked.noise").set_value(NOISE)
     at.form_submit_button[0].click().run()
+    open_tab(at, "stacked", "Replay")
     (epoch,) = [s for s in at.slider if s.label.startswith("Epoch")]
     assert epoch.value == 1 and epoch.max == 1  # the last epoch first
 
@@ -175,19 +178,19 @@ def test_the_vae_page_draws_your_digit_and_jumps_the_sliders_to_it():
     assert len(mean) == 2
     # Put the sliders at least 1 away from the digit's mean in every dimension, so the jump has to move them all.
     for i, value in enumerate(mean):
-        slider = at.slider(key=f"vae.z{i}")
+        slider = at.slider(key=f"vae.view.z{i}")
         slider.set_value(value - 1.0 if value + 1.0 > slider.max else value + 1.0)
     at.run()
     assert_clean(at)
     for i, value in enumerate(mean):
-        assert abs(at.slider(key=f"vae.z{i}").value - value) >= 0.95
+        assert abs(at.slider(key=f"vae.view.z{i}").value - value) >= 0.95
 
     jump = next(b for b in at.button if b.label == "Jump to my digit")
     assert not jump.disabled
     jump.click().run()
     assert_clean(at)
     for i, value in enumerate(mean):
-        assert at.slider(key=f"vae.z{i}").value == pytest.approx(value, abs=0.05)
+        assert at.slider(key=f"vae.view.z{i}").value == pytest.approx(value, abs=0.05)
 
 
 def test_anomaly_scores_with_a_threshold_slider():

@@ -221,7 +221,9 @@ def _every_view_on_colour():
         run = train(config, data)
         view = RunView(run, data, run_key(config, data.fingerprint), store, False)
         if arch == "conv":
-            sections.standard(view)
+            sections.header(view)
+            for draw in sections.standard_views().values():  # every tab, not just the open one
+                draw(view)
             anomaly_view.anomaly_scores(view.key, run, data)
         else:
             for draw in (vae_views.explorer, vae_views.manifold, vae_views.interpolation, vae_lab_view.dimensions,

@@ -16,7 +16,7 @@ import aecore.train
 from aecore.runner import get_run
 from aecore.store import RunStore
 from dashboard.forms import defaults_for
-from tests.helpers import assert_clean, open_page, refuse_training, texts
+from tests.helpers import assert_clean, open_page, open_tab, refuse_training, texts
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def plotly_traces(at, name: str) -> list[dict]:
 
 
 def test_dimensions_tab_counts_active_dimensions_and_warns_of_collapse():
-    at = open_page("vae")
+    at = open_tab(open_page("vae"), "vae", "Dimensions")
     k = defaults_for("vae").latent_dim
     active, total = metric(at, "Active dimensions").split(" of ")
     assert int(total) == k and 0 <= int(active) <= k
@@ -63,19 +63,23 @@ def test_dimensions_tab_counts_active_dimensions_and_warns_of_collapse():
 
 
 def test_reparameterisation_draws_as_many_points_as_asked():
-    at = open_page("vae")
+    at = open_tab(open_page("vae"), "vae", "Reparameterisation")
     (draws,) = plotly_traces(at, "draws z")
     assert len(draws["text"]) == 8  # one numbered point per draw
-    at.slider(key="vae.lab.draws").set_value(5).run()
+    at.slider(key="vae.view.lab.draws").set_value(5).run()
     assert_clean(at)
     (draws,) = plotly_traces(at, "draws z")
     assert len(draws["text"]) == 5
+    # Another tab open and back: the closed tab's widget kept its value.
+    open_tab(open_tab(at, "vae", "Manifold"), "vae", "Reparameterisation")
+    assert at.slider(key="vae.view.lab.draws").value == 5
+    assert len(plotly_traces(at, "draws z")[0]["text"]) == 5
     assert {t["name"] for t in plotly_traces(at, "1 sd of q(z | x)") + plotly_traces(at, "2 sd of q(z | x)")} == {
         "1 sd of q(z | x)", "2 sd of q(z | x)"}
 
 
 def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_classifier_figures():
-    at = open_page("vae")
+    at = open_tab(open_page("vae"), "vae", "Scorecard")
     assert not [m for m in at.metric if m.label.startswith("NLL estimate")]  # nothing computed on page load
     (button,) = [b for b in at.button if b.label == "Compute the scorecard"]
     button.click().run()
@@ -94,7 +98,7 @@ def test_the_classifier_is_cached_in_the_run_store():
     from dashboard import vae_lab_view  # after AppTest has set up Streamlit (the drawing canvas it imports needs it)
 
     vae_lab_view._quality.clear()  # figures of an earlier test's run would be served from memory
-    at = open_page("vae")
+    at = open_tab(open_page("vae"), "vae", "Scorecard")
     [b for b in at.button if b.label == "Compute the scorecard"][0].click().run()
     root = RunStore().root
     assert list((root / ".classifiers").glob("*.keras"))

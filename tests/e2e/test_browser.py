@@ -101,7 +101,8 @@ def test_model_download_opens_in_keras(page, app_url, tmp_path):
     browser_goto(page, app_url)
     browser_open_page(page, "Convolutional", "Convolutional autoencoder")
     browser_train(page)
-    page.get_by_role("tab", name="Model").click()
+    with browser_rerun(page):
+        page.get_by_role("tab", name="Model").click()
     with page.expect_download(timeout=60_000) as download_info:
         page.get_by_role("button", name=re.compile(r"Download the trained model")).click()
     path = tmp_path / download_info.value.suggested_filename
@@ -121,11 +122,13 @@ def test_beyond_the_notes_views(page, app_url, screenshot_dir):
     browser_goto(page, app_url)
     browser_open_page(page, "Stacked", "Stacked autoencoder")
     browser_train(page)
-    # Tabs switch in the browser, no run: wait for each tab's own content to show.
-    page.get_by_role("tab", name="Denoising").click()
+    # Opening a tab reruns the page, which draws that tab alone.
+    with browser_rerun(page):
+        page.get_by_role("tab", name="Denoising").click()
     page.get_by_role("heading", name="Denoising").wait_for()
     browser_assert_no_exception(page)
-    page.get_by_role("tab", name="Replay").click()
+    with browser_rerun(page):
+        page.get_by_role("tab", name="Replay").click()
     page.get_by_role("button", name="Download the replay (GIF)").wait_for()
     browser_assert_no_exception(page)
 
@@ -155,19 +158,22 @@ def test_vae_lab_tabs(page, app_url, screenshot_dir):
     browser_goto(page, app_url)
     browser_open_page(page, "Variational", "Variational autoencoder")
     browser_train(page)
-    # Tabs switch in the browser, no run: wait for each tab's own content to show.
-    page.get_by_role("tab", name="Dimensions").click()
+    # Opening a tab reruns the page, which draws that tab alone.
+    with browser_rerun(page):
+        page.get_by_role("tab", name="Dimensions").click()
     page.get_by_text(re.compile(r"^Traversals")).wait_for()
     page.get_by_role("button", name=re.compile(r"Download the encodings")).wait_for()
     browser_assert_no_exception(page)
     page.screenshot(path=screenshot_dir / "vae-dimensions.png", full_page=True)
 
-    page.get_by_role("tab", name="Reparameterisation").click()
+    with browser_rerun(page):
+        page.get_by_role("tab", name="Reparameterisation").click()
     page.get_by_text(re.compile(r"^The encoder maps test image #0")).wait_for()
     browser_assert_no_exception(page)
     page.screenshot(path=screenshot_dir / "vae-reparameterisation.png", full_page=True)
 
-    page.get_by_role("tab", name="Scorecard").click()
+    with browser_rerun(page):
+        page.get_by_role("tab", name="Scorecard").click()
     with browser_rerun(page, 300_000):  # the likelihood estimate and the classifier take a while
         page.get_by_role("button", name="Compute the scorecard").click()
     page.get_by_text("NLL estimate (nats/image)").wait_for()
