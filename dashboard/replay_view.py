@@ -41,7 +41,8 @@ def replay(view: RunView) -> None:
     frames = frames.astype(np.float32)  # stored as float16
     last = len(frames) - 1
     # Keyed by run: another run has another number of epochs (and starts at its last).
-    epoch = st.slider("Epoch (0 = before training)", 0, last, last, key=view_key(view.config.arch, f"replay.epoch.{view.key}"))
+    epoch = st.slider("Epoch (0 = before training)", 0, last, last,
+                      key=view_key(view.config.arch, f"replay.epoch.{view.key}"))
     rows, titles = replay_rows(view.data, view.config, frames.shape[1])
     targets = rows[-1]
     errors = M.per_example_mse(targets, frames[epoch])

@@ -49,13 +49,14 @@ def dimensions(view: RunView) -> None:
     if vae_lab.posterior_collapsed(kl, active):
         st.warning("The posterior has collapsed: the codes carry (almost) nothing about the images, so every z "
                    "decodes to much the same picture. Lower β, add a KL warm-up, or train longer.")
-    st.plotly_chart(figures.kl_bars(kl, active), key=view_key(config.arch, "lab.kl"))
+    st.plotly_chart(figures.kl_bars(kl, active), key=f"{config.arch}.lab.kl")
     st.caption(f"KL divergence of each dimension's posterior from the prior N(0, 1), averaged over the first "
                f"{len(view.x_view)} test images, in {NATS_PER_IMAGE}; the bars add up to the run's KL.")
 
     st.markdown("**Traversals**: each row decodes z with one dimension swept from −3 to 3, the others at 0.")
-    rows = st.slider("Rows (dimensions, most KL first)", 1, k, min(k, 8), key=view_key(config.arch, "lab.rows")) if k > 1 \
-        else 1
+    # The range in the key: a value kept from a run with more dimensions would be out of this one's range.
+    rows = st.slider("Rows (dimensions, most KL first)", 1, k, min(k, 8),
+                     key=view_key(config.arch, f"lab.rows.of{k}")) if k > 1 else 1
     picked = order[:rows]
     decoded = vae_lab.traversals(view.run.model, picked, steps=TRAVERSAL_STEPS)
     values = np.linspace(-3, 3, TRAVERSAL_STEPS)
@@ -81,7 +82,8 @@ def reparameterisation(view: RunView) -> None:
     if source == "your digit":
         x_one, name = digit[..., None], "your digit"
     else:
-        index = left.number_input("Test image #", 0, len(view.x_view) - 1, 0, key=view_key(arch, "lab.index"))
+        last = len(view.x_view) - 1  # in the key, as the rows' range above
+        index = left.number_input("Test image #", 0, last, 0, key=view_key(arch, f"lab.index.of{last}"))
         x_one, name = view.x_view[index], f"test image {view.data.test_title(index)}"
     n = middle.slider("Draws", 1, 16, 8, key=view_key(arch, "lab.draws"))
     seed = right.number_input("Seed", 0, 10_000, 0, key=view_key(arch, "lab.seed"))
@@ -98,7 +100,7 @@ def reparameterisation(view: RunView) -> None:
         axes = (f"z{dims[0] + 1}", f"z{dims[1] + 1}")
     centre, cov = latent.project_gaussian(mean2, var2)
     outlines = {f"{s} sd of q(z | x)": latent.ellipse(centre, cov, n_sd=s) for s in (1, 2)}
-    st.plotly_chart(figures.posterior_plane(centre, outlines, draws2, axes), key=view_key(arch, "lab.plane"))
+    st.plotly_chart(figures.posterior_plane(centre, outlines, draws2, axes), key=f"{arch}.lab.plane")
     sigma = np.exp(0.5 * log_var)
     st.caption(f"The encoder maps {name} to mean ({', '.join(f'{v:.2f}' for v in mean[:4])}"
                f"{', ...' if len(mean) > 4 else ''}) and standard deviation "

@@ -146,8 +146,9 @@ def manifold(view: RunView) -> None:
                 "Set *Latent dimensions* to 2 and train.")
         return
     left, right = st.columns(2)
-    n = left.slider("Grid size N (N x N images)", 5, 25, 12, key=view_key(view.config.arch, "manifold.n"))
-    limit = right.slider("Range: z from -r to r", 0.5, 4.0, 2.0, step=0.25, key=view_key(view.config.arch, "manifold.r"))
+    arch = view.config.arch
+    n = left.slider("Grid size N (N x N images)", 5, 25, 12, key=view_key(arch, "manifold.n"))
+    limit = right.slider("Range: z from -r to r", 0.5, 4.0, 2.0, step=0.25, key=view_key(arch, "manifold.r"))
     images, grid = _manifold_images(view.key, view.run.model, n, limit)
     st.plotly_chart(figures.manifold(images, grid))
     st.caption("Each image is the decoder's output for the z at its tick marks: "
@@ -163,9 +164,11 @@ def interpolation(view: RunView) -> None:
     # By default, from the first test digit to the first one with a different label.
     other = int(np.argmax(labels != labels[0])) if labels is not None else min(1, last)
     left, middle, right = st.columns(3)
-    a = left.number_input("From test image #", 0, last, 0, key=view_key(view.config.arch, "interp.a"))
-    b = middle.number_input("To test image #", 0, last, other, key=view_key(view.config.arch, "interp.b"))
-    steps = right.slider("Steps", 3, 16, 10, key=view_key(view.config.arch, "interp.steps"))
+    arch = view.config.arch
+    # The range in the keys: a value kept from a dataset with more test images could be out of this one's.
+    a = left.number_input("From test image #", 0, last, 0, key=view_key(arch, f"interp.a.of{last}"))
+    b = middle.number_input("To test image #", 0, last, other, key=view_key(arch, f"interp.b.of{last}"))
+    steps = right.slider("Steps", 3, 16, 10, key=view_key(arch, "interp.steps"))
     t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
     decoded = decode(view.run.model, (1 - t) * codes[a] + t * codes[b])
     # The two test images themselves stand at the ends of the strip.

@@ -128,6 +128,19 @@ def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
     assert decoded_image(at) != image_before, "the decoded image was not redrawn for the new z"
 
 
+def test_a_tab_widget_kept_from_a_wider_run_fits_the_next_run():
+    """The Dimensions tab's rows slider ranges over the run's dimensions: a value kept from a 4-D run (a closed
+    tab's widgets keep theirs) must not be refused by a 2-D run's narrower slider."""
+    at = open_page("vae")
+    at.number_input(key="form.vae.latent_dim").set_value(4)
+    open_tab(press_train(at), "vae", "Dimensions")
+    (rows,) = [s for s in at.slider if s.label.startswith("Rows")]
+    rows.set_value(4).run()
+    at.number_input(key="form.vae.latent_dim").set_value(2)
+    press_train(at)  # assert_clean inside: no "value 4 is greater than max_value 2"
+    assert [s.max for s in at.slider if s.label.startswith("Rows")] == [2]
+
+
 @pytest.mark.parametrize(
     ("arch", "dataset", "says"),
     [("conv", "points3d", "needs images of 8 to 128 pixels"), ("basic", "mnist-sample", "needs vectors")],

@@ -76,7 +76,8 @@ def test_a_stored_zip_names_its_classes_in_titles_and_legends(tmp_path):
     U.accept(U.inspect("pets.zip", class_zip()), "pets")  # under the run cache, where load_dataset looks
     data = load_dataset("pets")
     assert data.label_names == ("cat", "dog")
-    assert {data.test_title(i) for i in range(len(data.x_test))} <= {f"#{i} ({n})" for i in (0, 1) for n in ("cat", "dog")}
+    titles = {data.test_title(i) for i in range(len(data.x_test))}
+    assert titles <= {f"#{i} ({n})" for i in (0, 1) for n in ("cat", "dog")}
     points = np.zeros((len(data.x_test), 2))
     legend = [t.name for t in figures.latent_scatter_base(points, data.y_test, "latent", data.label_names).data]
     assert legend == [data.label_names[k] for k in sorted(set(data.y_test.tolist()))]
