@@ -103,9 +103,12 @@ class Dataset:
         """'#7 (Sneaker)': a test example's index and its label, named where the dataset names its labels."""
         if self.y_test is None:
             return f"#{index}"
-        label = int(self.y_test[index])
-        names = self.label_names
-        return f"#{index} ({names[label] if names is not None and 0 <= label < len(names) else label})"
+        return f"#{index} ({label_text(int(self.y_test[index]), self.label_names)})"
+
+
+def label_text(label: int, names: tuple[str, ...] | None) -> str:
+    """A label in words where names has it ('Trouser'), else its number ('7')."""
+    return names[label] if names is not None and 0 <= label < len(names) else str(label)
 
 
 def holds_images(name: str) -> bool | None:

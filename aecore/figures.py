@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
+from aecore.data import label_text
 from aecore.models.spec import NATS_PER_IMAGE
 
 # The VAE's loss parts as the history names them, with the titles the plots use.
@@ -124,12 +125,11 @@ def latent_scatter_base(points: np.ndarray, labels: np.ndarray | None, axis_labe
     frame = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "test index": np.arange(len(points))})
     color, order = None, {}
     if labels is not None:
-        labels = np.asarray(labels)
-        named = label_names is not None and labels.min(initial=0) >= 0 and labels.max(initial=-1) < len(label_names)
-        words = (lambda v: label_names[v]) if named else str
-        frame["label"] = [words(v) for v in labels.tolist()]
+        labels = np.asarray(labels).tolist()
+        frame["label"] = [label_text(v, label_names) for v in labels]
         color = "label"
-        order = {"label": [words(v) for v in sorted(set(labels.tolist()))]}  # in label order, not alphabetical
+        # In label order, not alphabetical.
+        order = {"label": [label_text(v, label_names) for v in sorted(set(labels))]}
     fig = px.scatter(
         frame, x="x", y="y", color=color, category_orders=order, opacity=0.7,
         hover_data={"x": ":.2f", "y": ":.2f", "test index": True},

@@ -37,10 +37,12 @@ VIEW_EXAMPLES = 1000
 MAX_MODELS = 6
 
 
-def view_key(arch: str, name: str) -> str:
+def view_key(arch: str, name: str, upper: int | None = None) -> str:
     """The session-state key of a widget in one of the page's tabs: sections.tabbed keeps its value while its
-    tab is closed (and so not drawn)."""
-    return f"{arch}.view.{name}"
+    tab is closed (and so not drawn). upper: the widget's upper bound where it follows the run (its dimensions,
+    its test images), so that a value kept from a wider run never meets a narrower widget, which Streamlit
+    would refuse."""
+    return f"{arch}.view.{name}" + (f".of{upper}" if upper is not None else "")
 
 
 @dataclass

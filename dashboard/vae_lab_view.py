@@ -54,9 +54,8 @@ def dimensions(view: RunView) -> None:
                f"{len(view.x_view)} test images, in {NATS_PER_IMAGE}; the bars add up to the run's KL.")
 
     st.markdown("**Traversals**: each row decodes z with one dimension swept from −3 to 3, the others at 0.")
-    # The range in the key: a value kept from a run with more dimensions would be out of this one's range.
     rows = st.slider("Rows (dimensions, most KL first)", 1, k, min(k, 8),
-                     key=view_key(config.arch, f"lab.rows.of{k}")) if k > 1 else 1
+                     key=view_key(config.arch, "lab.rows", upper=k)) if k > 1 else 1
     picked = order[:rows]
     decoded = vae_lab.traversals(view.run.model, picked, steps=TRAVERSAL_STEPS)
     values = np.linspace(-3, 3, TRAVERSAL_STEPS)
@@ -82,8 +81,8 @@ def reparameterisation(view: RunView) -> None:
     if source == "your digit":
         x_one, name = digit[..., None], "your digit"
     else:
-        last = len(view.x_view) - 1  # in the key, as the rows' range above
-        index = left.number_input("Test image #", 0, last, 0, key=view_key(arch, f"lab.index.of{last}"))
+        last = len(view.x_view) - 1
+        index = left.number_input("Test image #", 0, last, 0, key=view_key(arch, "lab.index", upper=last))
         x_one, name = view.x_view[index], f"test image {view.data.test_title(index)}"
     n = middle.slider("Draws", 1, 16, 8, key=view_key(arch, "lab.draws"))
     seed = right.number_input("Seed", 0, 10_000, 0, key=view_key(arch, "lab.seed"))

@@ -165,9 +165,8 @@ def interpolation(view: RunView) -> None:
     other = int(np.argmax(labels != labels[0])) if labels is not None else min(1, last)
     left, middle, right = st.columns(3)
     arch = view.config.arch
-    # The range in the keys: a value kept from a dataset with more test images could be out of this one's.
-    a = left.number_input("From test image #", 0, last, 0, key=view_key(arch, f"interp.a.of{last}"))
-    b = middle.number_input("To test image #", 0, last, other, key=view_key(arch, f"interp.b.of{last}"))
+    a = left.number_input("From test image #", 0, last, 0, key=view_key(arch, "interp.a", upper=last))
+    b = middle.number_input("To test image #", 0, last, other, key=view_key(arch, "interp.b", upper=last))
     steps = right.slider("Steps", 3, 16, 10, key=view_key(arch, "interp.steps"))
     t = np.linspace(0, 1, steps, dtype=np.float32)[:, None]
     decoded = decode(view.run.model, (1 - t) * codes[a] + t * codes[b])

@@ -72,7 +72,7 @@ def test_latent_scatter_names_labels_in_label_order():
     fig = figures.latent_scatter(np.zeros((6, 2)), np.array([2, 0, 1, 2, 0, 1]), "latent", label_names=names)
     assert [t.name for t in fig.data] == list(names)  # label order, not alphabetical
     fig = figures.latent_scatter(np.zeros((2, 2)), np.array([0, 5]), "latent", label_names=names)
-    assert [t.name for t in fig.data] == ["0", "5"]  # names that do not cover every label: the numbers
+    assert [t.name for t in fig.data] == ["T-shirt/top", "5"]  # a label the names do not cover: its number
 
 
 def test_move_marker_moves_only_the_copy():
