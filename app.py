@@ -46,7 +46,7 @@ pages = {
 }
 page = st.navigation(pages)
 if any(f"training.{spec.name}" in st.session_state for spec in specs()):  # else no need to import the queue
-    from dashboard.live_view import elsewhere  # noqa: E402
+    from dashboard.views.live import elsewhere  # noqa: E402
 
     elsewhere(page.url_path)
 page.run()

@@ -17,6 +17,16 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
 
+from aecore import export  # noqa: E402  (none of these imports Keras or TensorFlow)
+from aecore.config import RunConfig  # noqa: E402
+from aecore.datasets import DATASETS, load_dataset, stored_datasets  # noqa: E402
+from aecore.distribute import DEVICES, STRATEGIES, Placement  # noqa: E402
+from aecore.errors import USER_ERRORS, StoreError  # noqa: E402
+from aecore.models import check_fits, get_spec, names, specs  # noqa: E402
+from aecore.models.spec import parse_sizes  # noqa: E402
+from aecore.paths import cache_root  # noqa: E402
+from aecore.store import RunStore  # noqa: E402
+
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -50,8 +60,6 @@ def _number(kind):
 
 def _sizes(text):
     """An argparse type for a "sizes" field, e.g. '128,64'."""
-    from aecore.models.spec import parse_sizes
-
     try:
         return parse_sizes(text)
     except ValueError as exc:
@@ -71,8 +79,6 @@ def _option(field):
 
 def _hyperparameters() -> dict:
     """Every hyperparameter some architecture uses: name -> (its Field, {architecture: what it means there})."""
-    from aecore.models import specs
-
     found: dict = {}
     for spec in specs():
         for field in spec.fields:
@@ -86,8 +92,6 @@ def _parser() -> argparse.ArgumentParser:
     run_options = _Parser(add_help=False)
     _add_run_options(run_options)
     t = sub.add_parser("train", parents=[run_options], help="train one model (or load it from the run cache)")
-    from aecore.distribute import DEVICES, STRATEGIES
-
     t.add_argument("--strategy", choices=STRATEGIES, default="auto",
                    help="tf.distribute strategy: one device; mirrored over all local GPUs (or --cpu-devices); "
                         "multiworker as TF_CONFIG says; auto: mirrored when there are several local devices, else one")
@@ -106,8 +110,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_run_options(t) -> None:
     """The options that name a run: --arch, --dataset, one per hyperparameter, and the cache's."""
-    from aecore.models import names
-
     t.add_argument("--arch", required=True, choices=names())
     t.add_argument("--dataset", help="a dataset name (see 'list'); default: the architecture's default")
     everyone = set(names())
@@ -135,8 +137,6 @@ def _print_progress(p) -> None:
 
 def _embed(args) -> dict:
     """Check the output path first, then get the run (as train does) and write its encodings."""
-    from aecore import export
-
     path = export.check_path(args.out)
     summary, run, data = _train(args, with_run=True)
     arrays = export.encodings(run.model, data)
@@ -147,11 +147,6 @@ def _embed(args) -> dict:
 
 def _train(args, with_run: bool = False):
     """Validate everything (config, dataset, its fit to the arch, the cache folder), then get the run."""
-    from aecore.config import RunConfig
-    from aecore.data import load_dataset
-    from aecore.models import check_fits, get_spec
-    from aecore.store import RunStore, StoreError
-
     settings = {name: getattr(args, name) for name in _hyperparameters()}
     config = RunConfig.for_arch(args.arch, dataset=args.dataset, **settings)
     with contextlib.redirect_stdout(sys.stderr):  # keras' download messages are progress, not the result
@@ -172,11 +167,9 @@ def _train(args, with_run: bool = False):
 
     strategy = None
     if args.command == "train":  # last of the checks (a GPU check imports TensorFlow), before anything runs on it
-        from aecore.distribute import Placement
-
         strategy = Placement(args.strategy, args.device, args.cpu_devices).checked(config.batch_size).start()
 
-    from aecore.runner import get_run
+    from aecore.runner import get_run  # deferred: TensorFlow, once every check has passed
 
     n_train = min(config.train_size or len(data.x_train), len(data.x_train))
     print(f"{config.describe()}: {n_train} training examples", file=sys.stderr)
@@ -190,19 +183,15 @@ def _train(args, with_run: bool = False):
     # seconds is the training time (of the original run when cached); elapsed_seconds is this command's.
     summary = {**run.summary(), "elapsed_seconds": round(elapsed, 3)}
     if get_spec(config.arch).samples:
-        from aecore import vae_lab
+        from aecore import scorecard as lab  # deferred: Keras
 
         if scorecard:
             print("scorecard: importance-sampled NLL and sample quality...", file=sys.stderr)
-        summary.update(vae_lab.run_figures(run.model, data, store or RunStore(), scorecard))
+        summary.update(lab.run_figures(run.model, data, store or RunStore(), scorecard))
     return (summary, run, data) if with_run else summary
 
 
 def _list() -> None:
-    from aecore.data import DATASETS
-    from aecore.models import specs
-    from aecore.uploads import stored_datasets
-
     print("architectures:")
     for spec in specs():
         print(f"  {spec.name:14s} {spec.description}")
@@ -220,16 +209,9 @@ def _json_line(summary: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from aecore.config import ConfigError
-    from aecore.data import DataError
-    from aecore.distribute import DistributeError
-    from aecore.export import ExportError
-    from aecore.store import StoreError
-
+    """The command line; the exit status (0, 2 for any bad input, 130 when interrupted)."""
     try:
         args = _parser().parse_args(argv)
-        from aecore.uploads import cache_root
-
         # Stored datasets live in the run cache folder, so --cache-dir moves where their names are looked up too.
         with cache_root(getattr(args, "cache_dir", None) or None):
             if args.command == "list":
@@ -238,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(_json_line(_train(args)))
             elif args.command == "embed":
                 print(_json_line(_embed(args)))
-    except (UsageError, ConfigError, DataError, DistributeError, ExportError, StoreError) as exc:
+    except (UsageError, *USER_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

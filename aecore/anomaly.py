@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
-from aecore import data as D
+from aecore.datasets import MNIST_SHAPE, DataError, load_dataset
+from aecore.datasets.builtin import KERAS_CACHE_FILES, in_keras_cache
 
 DEFAULT_FALSE_ALARMS = 0.05  # the default threshold flags 5% of the test images
 
@@ -26,17 +27,17 @@ def foreign_dataset(trained_on: str) -> str:
     return "mnist-sample" if trained_on == "fashion-mnist" else "fashion-mnist"
 
 
-def load_offline(name: str, shape: tuple[int, ...] = D.IMAGE_SHAPE) -> np.ndarray | None:
+def load_offline(name: str, shape: tuple[int, ...] = MNIST_SHAPE) -> np.ndarray | None:
     """A dataset's test images if they are on this machine already and of this example shape, else None:
     never downloads, and loads nothing for a shape other than 28 x 28 grey."""
-    if tuple(shape) != D.IMAGE_SHAPE:  # the foreign datasets are all MNIST-shaped: none can fit, so read none
+    if tuple(shape) != MNIST_SHAPE:  # the foreign datasets are all MNIST-shaped: none can fit, so read none
         return None
     # The private check is data.py's own "is it in the Keras download cache" test (no network).
-    if name in D.KERAS_CACHE_FILES and not D.in_keras_cache(name):
+    if name in KERAS_CACHE_FILES and not in_keras_cache(name):
         return None
     try:
-        dataset = D.load_dataset(name)
-    except D.DataError:
+        dataset = load_dataset(name)
+    except DataError:
         return None
     return dataset.x_test if tuple(dataset.input_shape) == tuple(shape) else None
 

@@ -8,18 +8,13 @@ import json
 import math
 from dataclasses import dataclass
 
-MAX_EPOCHS = 500
-MAX_BATCH_SIZE = 8192
-MAX_LATENT_DIM = 4096
-MAX_BETA = 10.0
-MAX_HIDDEN_WIDTH = 1024
+from aecore import limits
+from aecore.datasets.catalogue import DATASETS, could_name
+from aecore.errors import ConfigError
+from aecore.models import get_spec
 
 # Fields added after runs were cached: at their default they stay out of the key, so those runs keep theirs.
 KEYED_WHEN_SET = {"hidden_width", "schedule"}
-
-
-class ConfigError(ValueError):
-    """A configuration a user asked for that cannot be run; the message is one sentence."""
 
 
 @dataclass(frozen=True)
@@ -67,26 +62,27 @@ class RunConfig:
         """Return self, or raise ConfigError naming the first bad field."""
         spec = _spec(self.arch)
         _check_dataset(self.dataset)
-        _check_int("epochs", self.epochs, 1, MAX_EPOCHS)
-        _check_int("batch size", self.batch_size, 1, MAX_BATCH_SIZE)
-        _check_int("latent size", self.latent_dim, 1, MAX_LATENT_DIM)
+        _check_int("epochs", self.epochs, 1, limits.MAX_EPOCHS)
+        _check_int("batch size", self.batch_size, 1, limits.MAX_BATCH_SIZE)
+        _check_int("latent size", self.latent_dim, 1, limits.MAX_LATENT_DIM)
         _check_int("seed", self.seed, 0, 2**31 - 1)
-        _check_int("train size", self.train_size, 0, 10_000_000)
-        _check_int("hidden width", self.hidden_width, 0, MAX_HIDDEN_WIDTH)
+        _check_int("train size", self.train_size, 0, limits.MAX_TRAIN_SIZE)
+        _check_int("hidden width", self.hidden_width, 0, limits.MAX_HIDDEN_WIDTH)
         if not _is_real(self.lr) or not 0 < self.lr <= 10:
             raise ConfigError(f"Learning rate must be a number in (0, 10], got {self.lr}.")
         if not _is_real(self.width) or not 0.05 <= self.width <= 4:
             raise ConfigError(f"Width multiplier must be between 0.05 and 4, got {self.width}.")
         if not _is_real(self.noise) or not 0 <= self.noise <= 1:
             raise ConfigError(f"Noise level must be between 0 and 1, got {self.noise}.")
-        if not _is_real(self.beta) or not 0 <= self.beta <= MAX_BETA:
-            raise ConfigError(f"The KL weight beta must be a number from 0 to {MAX_BETA:g}, got {self.beta}.")
-        _check_int("KL warm-up", self.kl_warmup, 0, MAX_EPOCHS)
+        if not _is_real(self.beta) or not 0 <= self.beta <= limits.MAX_BETA:
+            raise ConfigError(f"The KL weight beta must be a number from 0 to {limits.MAX_BETA:g}, got {self.beta}.")
+        _check_int("KL warm-up", self.kl_warmup, 0, limits.MAX_EPOCHS)
         if self.kl_warmup > self.epochs:
             raise ConfigError(f"The KL warm-up ({self.kl_warmup} epochs) cannot be longer than the training "
                               f"({self.epochs} epochs).")
-        if not self.hidden or any(not isinstance(h, int) or not 1 <= h <= 8192 for h in self.hidden):
-            raise ConfigError(f"Hidden sizes must be whole numbers from 1 to 8192, got {self.hidden}.")
+        top = limits.MAX_HIDDEN_UNITS
+        if not self.hidden or any(not isinstance(h, int) or not 1 <= h <= top for h in self.hidden):
+            raise ConfigError(f"Hidden sizes must be whole numbers from 1 to {top}, got {self.hidden}.")
         for field in spec.fields:  # named choices (activation, loss) come from the architecture
             value = getattr(self, field.name)
             if field.kind == "choice" and isinstance(value, str) and value not in field.choices:
@@ -134,8 +130,6 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig) if f.defau
 
 
 def _spec(arch):
-    from aecore.models import get_spec  # the registry imports Keras: only when a config is made or checked
-
     if not isinstance(arch, str):
         arch = repr(arch)
     try:
@@ -151,11 +145,7 @@ def _is_real(x) -> bool:
 def _check_dataset(name) -> None:
     """A built-in name, npz:PATH or a name an upload could be stored under; whether it exists is load_dataset's
     to say, so a config (and a cached run's run.json) never depends on the uploads' index of the moment."""
-    from aecore.data import DATASETS  # NumPy only: cheap, and data never imports config
-    from aecore.uploads import NAME_PATTERN
-
-    if isinstance(name, str) and (len(name) > 4 if name.startswith("npz:")
-                                  else name in DATASETS or NAME_PATTERN.fullmatch(name)):
+    if could_name(name):
         return
     raise ConfigError(f"Unknown dataset '{name}'; choose one of {', '.join(DATASETS)} or a stored upload's name "
                       "(PATH being your .npz file).")

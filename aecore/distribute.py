@@ -12,13 +12,11 @@ import json
 import os
 from dataclasses import dataclass
 
+from aecore.errors import DistributeError
+
 STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 DEVICES = ("auto", "cpu", "gpu")
 MAX_CPU_DEVICES = 64
-
-
-class DistributeError(ValueError):
-    """A placement that cannot be had here; the message is one sentence."""
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from aecore.data import Dataset
+from aecore.datasets import Dataset
+from aecore.errors import ExportError
 from aecore.files import write_atomic
 
 FORMATS = (".npz", ".csv")
 
 
-class ExportError(ValueError):
-    """An export that cannot be written; the message is one sentence."""
-
-
 def encodings(model, data: Dataset) -> dict[str, np.ndarray]:
     """{'split', 'index', ['label'], 'code' or 'mean' and 'log_var'} over the training and test splits."""
-    from aecore.models import encode, encode_distribution
-    from aecore.models.inference import has_distribution
+    from aecore.models import encode, encode_distribution, has_distribution  # deferred: TensorFlow
 
     parts = [("train", data.x_train, data.y_train), ("test", data.x_test, data.y_test)]
     out: dict[str, list] = {"split": [], "index": []}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -18,13 +19,10 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
-from aecore.data import label_text
+from aecore.datasets import label_text
 from aecore.models.spec import NATS_PER_IMAGE
 
 # The VAE's loss parts as the history names them, with the titles the plots use.
-LOSS_PARTS = {"loss": "total", "rec": "reconstruction", "kl": "KL divergence"}
-
-
 def _planes(images: np.ndarray) -> np.ndarray:
     """(N, H, W[, C]) -> (N, H, W) grey or (N, H, W, 3) RGB: the channel axis only where there is colour."""
     images = np.asarray(images, np.float32)
@@ -43,10 +41,11 @@ def _imshow(images: np.ndarray, colour: bool, **kwargs) -> go.Figure:
     return px.imshow(images, binary_string=True, **scale, **kwargs)
 
 
-def loss_curves(history: dict[str, list[float]], unit: str) -> go.Figure:
-    """Training and validation loss per epoch; the VAE's reconstruction and KL get their own panels."""
+def loss_curves(history: dict[str, list[float]], unit: str, parts: Mapping[str, str] | None = None) -> go.Figure:
+    """Training and validation loss per epoch; each of parts (a spec's loss_parts: the VAE's reconstruction and KL,
+    log key -> words) gets a panel of its own beside the total."""
     rows = []
-    for key, part in LOSS_PARTS.items():
+    for key, part in {"loss": "total", **(parts or {})}.items():
         for split, prefix in (("train", ""), ("validation", "val_")):
             for epoch, value in enumerate(history.get(prefix + key, []), start=1):
                 rows.append({"epoch": epoch, "value": value, "split": split, "part": part})

@@ -30,9 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aecore import metrics as M
+from aecore import runner
 from aecore import train as training
-from aecore.config import ConfigError, RunConfig
-from aecore.data import DataError, Dataset
+from aecore.config import RunConfig
+from aecore.datasets import Dataset
+from aecore.errors import ConfigError, DataError
+from aecore.models import encode, has_distribution
 from aecore.run import Run
 from aecore.store import RunStore, run_key
 
@@ -247,16 +251,16 @@ class TrainingQueue:
     def _work(self, job: Job) -> None:
         """The job's thread: train (unless the store has the run already), save, end."""
         run, trained, state = None, False, JobState.FAILED
+
+        def unless_cancelled():  # cancelled while evaluating: a stopped run is never saved
+            if job.cancel.is_set():
+                raise Cancelled
+
         try:
-            run = job.store.load_key(job.key) if job.store is not None else None
-            if run is None:
-                run = training.train(job.config, job.data, lambda p: self._report(job, p))
-                trained = True
-                if job.cancel.is_set():  # cancelled while evaluating: a stopped run is never saved
-                    raise Cancelled
-                job.saved = job.store is not None and job.store.save(run) is not None
-            else:
-                job.saved = True
+            run = runner.get_run(job.config, job.store, lambda p: self._report(job, p), job.data,
+                                 before_save=unless_cancelled)
+            trained = not run.cached
+            job.saved = job.store is not None and (run.cached or job.store.contains(job.config, job.data.fingerprint))
             state = JobState.DONE
         except Cancelled:
             run, state = None, JobState.STOPPED
@@ -313,9 +317,6 @@ def _snapshot(job: Job, p: training.TrainProgress) -> EpochSnapshot:
     points = labels = None
     axis = "latent"
     if p.model is not None and job.data.is_image:
-        from aecore import metrics as M
-        from aecore.models import encode, has_distribution
-
         if has_distribution(p.model):  # the VAE: its latent space is what the page is about
             x = job.data.x_test[:LIVE_LATENT_EXAMPLES]
             points, axis = M.project_2d(encode(p.model, x))

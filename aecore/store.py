@@ -17,32 +17,22 @@ import re
 import shutil
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 
 from aecore import __version__
 from aecore.config import RunConfig
+from aecore.errors import StoreError
+from aecore.files import TMP_PREFIX, remove, write_atomic
+from aecore.models import custom_objects
+from aecore.paths import default_cache_dir
 from aecore.run import Run
 
 DEFAULT_MAX_BYTES = 512 * 2**20
 ENTRY_FILES = ("model.keras", "run.json", "arrays.npz")
-TMP_PREFIX = ".tmp-"  # folders being written or removed; never entries
 RUN_KEY = re.compile(r"[0-9a-f]{24}")  # run_key's names: other folders here (uploads, classifiers) are no entries
 STALE_TMP_S = 3600  # a temporary folder this old is a crashed writer's leftover
-
-
-class StoreError(OSError):
-    """The cache folder cannot be used; the message is one sentence."""
-
-
-def default_cache_dir() -> Path:
-    """AECORE_CACHE_DIR, else the user's cache folder (XDG_CACHE_HOME or ~/.cache)/aecore."""
-    if os.environ.get("AECORE_CACHE_DIR"):
-        return Path(os.environ["AECORE_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "aecore"
 
 
 def run_key(config: RunConfig, data_fingerprint: str) -> str:
@@ -92,9 +82,7 @@ class RunStore:
 
     def load_key(self, key: str):
         """The run saved under key (cached=True), or None; damage is discarded and noted in problems."""
-        import keras
-
-        from aecore.models import custom_objects
+        import keras  # deferred: a store that only lists or saves need not import it
 
         entry = self.path(key)
         if not entry.is_dir():
@@ -127,7 +115,7 @@ class RunStore:
         self.problems.append(
             f"A damaged run-cache entry ({key[:8]}: {why}) was discarded; the run will be trained again."
         )
-        self._remove(self.path(key))
+        remove(self.path(key))
 
     def save(self, run) -> Path | None:
         """Write run atomically and evict old entries; the entry's path, or None if it could not be kept.
@@ -160,9 +148,10 @@ class RunStore:
         self._note_if_root_deleted()
         self.root.mkdir(parents=True, exist_ok=True)
         self._root_seen = True
-        tmp = self.root / f"{TMP_PREFIX}{key}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
+        final = self.path(key)
+
+        def write_entry(tmp: Path) -> None:
+            tmp.mkdir()
             run.model.save(tmp / "model.keras")
             np.savez(tmp / "arrays.npz", **({"replay": run.replay} if run.replay is not None else {}))
             meta = {
@@ -178,16 +167,14 @@ class RunStore:
                 "aecore_version": __version__,
             }
             (tmp / "run.json").write_text(json.dumps(meta))
-            final = self.path(key)
-            try:
-                os.rename(tmp, final)  # atomic; fails when final exists and is not empty
-            except OSError:
-                if _is_complete(final):
-                    return  # another process saved the same run first
-                self._remove(final)
-                os.rename(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+        try:
+            write_atomic(final, write_entry)  # the rename fails when final exists and is not empty
+        except OSError:
+            if _is_complete(final):
+                return  # another process saved the same run first
+            remove(final)
+            write_atomic(final, write_entry)
 
     def entries(self) -> list[dict]:
         """run.json of every complete entry, newest first (damaged or vanishing ones are skipped)."""
@@ -218,7 +205,7 @@ class RunStore:
         for _, entry, size in sorted(sized, key=lambda s: s[0]):
             if total <= self.max_bytes:
                 break
-            self._remove(entry)
+            remove(entry)
             total -= size
 
     def _entry_dirs(self) -> list[Path]:
@@ -238,15 +225,6 @@ class RunStore:
             elif RUN_KEY.fullmatch(child.name) and child.is_dir():
                 entries.append(Path(child.path))
         return entries
-
-    def _remove(self, entry: Path) -> None:
-        # Rename first, so no reader ever sees a half-deleted entry; then delete at leisure.
-        doomed = self.root / f"{TMP_PREFIX}del-{uuid.uuid4().hex[:8]}"
-        try:
-            os.rename(entry, doomed)
-        except OSError:
-            return  # already gone
-        shutil.rmtree(doomed, ignore_errors=True)
 
     def _note_if_root_deleted(self) -> None:
         if self._root_seen and not self.root.is_dir():

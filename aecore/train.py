@@ -14,7 +14,7 @@ import tensorflow as tf
 from aecore import distribute
 from aecore import metrics as M
 from aecore.config import RunConfig
-from aecore.data import Dataset, load_dataset, subsample
+from aecore.datasets import Dataset, load_dataset, subsample
 from aecore.models import build_model, get_spec, reconstruct
 from aecore.run import Run
 

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from dashboard import stored
-from dashboard.anomaly_view import anomaly_scores
-from dashboard.runs import get_store, show_store_problems
+from dashboard.views import run_table
+from dashboard.views.anomaly import anomaly_scores
+from dashboard.run_page import show_store_problems
+from dashboard.state import get_store
 
 st.title("Anomaly scores")
 st.caption("An autoencoder reconstructs images like its training data well and others badly, so its per-image "
@@ -12,18 +13,18 @@ st.caption("An autoencoder reconstructs images like its training data well and o
            "test images, uniform random noise and, when it is on this machine, another dataset.")
 
 store = get_store()
-runs = stored.image_runs(store)
+runs = run_table.image_runs(store)
 if runs.empty:
-    stored.no_runs_yet()
+    run_table.no_runs_yet()
     st.stop()
 left, right = st.columns(2)
 with left:
-    chosen = stored.choose_dataset(runs, key="anomaly.dataset")
+    chosen = run_table.choose_dataset(runs, key="anomaly.dataset")
 if chosen is None:
     st.stop()
 dataset, data = chosen
 with right:
-    picked = stored.choose_run(runs[runs["dataset"] == dataset], store, key=f"anomaly.run.{dataset}")
+    picked = run_table.choose_run(runs[runs["dataset"] == dataset], store, key=f"anomaly.run.{dataset}")
 if picked is not None:
     anomaly_scores(*picked, data)
 show_store_problems(store)

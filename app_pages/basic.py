@@ -3,14 +3,14 @@
 import streamlit as st
 
 from aecore.models import get_spec
-from dashboard import basic_view, sections
-from dashboard.runs import current_run
+from dashboard.views import basic, common
+from dashboard.run_page import current_run
 
 st.title("Basic autoencoder")
 st.caption(get_spec("basic").description)
 
 if view := current_run("basic"):
-    sections.header(view)
-    sections.tabbed(view, {"Point cloud": basic_view.point_cloud, "Codes": sections.latent,
-                           "Against PCA": basic_view.against_pca, "Reconstructions": sections.reconstruction_grid,
-                           "Training": sections.training, "Model": sections.model_summary})
+    common.header(view)
+    common.tabbed(view, {"Point cloud": basic.point_cloud, "Codes": common.latent,
+                           "Against PCA": basic.against_pca, "Reconstructions": common.reconstruction_grid,
+                           "Training": common.training, "Model": common.model_summary})

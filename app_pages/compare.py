@@ -5,10 +5,13 @@ import streamlit as st
 
 from aecore import figures
 from aecore import metrics as M
-from aecore.data import DataError, load_dataset
+from aecore.datasets import DataError, load_dataset
 from aecore.models import reconstruct
-from dashboard.compare import runs_table
-from dashboard.runs import VIEW_EXAMPLES, get_store, load_stored, show_store_problems
+from dashboard.views.run_table import runs_table
+from dashboard.model_cache import load_stored
+from dashboard.run_page import show_store_problems
+from dashboard.run_view import VIEW_EXAMPLES
+from dashboard.state import get_store
 
 MAX_SIDE_BY_SIDE = 6  # models loaded for the image rows: each costs memory
 QUALITY_COLUMNS = ("test BCE (nats per pixel)", "test MSE (per pixel)")

@@ -3,10 +3,10 @@
 import streamlit as st
 
 from aecore.models import get_spec
-from dashboard import sections
-from dashboard.runs import current_run
+from dashboard.views import common
+from dashboard.run_page import current_run
 
 st.title("Convolutional autoencoder")
 st.caption(get_spec("conv").description + ". The width multiplier scales every filter count (1.0 = the notes' network).")
 if view := current_run("conv"):
-    sections.standard(view)
+    common.standard(view)

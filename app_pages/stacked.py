@@ -3,10 +3,10 @@
 import streamlit as st
 
 from aecore.models import get_spec
-from dashboard import sections
-from dashboard.runs import current_run
+from dashboard.views import common
+from dashboard.run_page import current_run
 
 st.title("Stacked autoencoder")
 st.caption(get_spec("stacked").description)
 if view := current_run("stacked"):
-    sections.standard(view)
+    common.standard(view)

@@ -7,7 +7,7 @@ app benchmark's parent process are measured without it.
 
 from aecore import metrics
 from aecore.config import RunConfig
-from aecore.data import load_dataset
+from aecore.datasets import load_dataset
 from aecore.models import build_model, decode, encode_distribution, get_spec, names, reconstruct, register
 from aecore.runner import get_run
 from aecore.store import RunStore

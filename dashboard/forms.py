@@ -6,20 +6,19 @@ import os
 
 import streamlit as st
 
-from aecore.config import ConfigError, RunConfig
-from aecore.data import DATASETS
-from aecore.uploads import stored_datasets
+from aecore.config import RunConfig
+from aecore.datasets import BUILT_IN, stored_datasets
+from aecore.errors import ConfigError
 from aecore.models import get_spec
 from aecore.models.spec import Field, parse_sizes
 from dashboard import share
 
 TEST_DEFAULTS_ENV = "AECORE_STUDIO_TEST_DEFAULTS"
-BUILT_IN_DATASETS = [name for name in DATASETS if not name.startswith("npz:")]
 
 
 def dataset_choices() -> list[str]:
     """The Dataset select's names: the built-in datasets, then the stored uploads."""
-    return BUILT_IN_DATASETS + stored_datasets()
+    return [*BUILT_IN, *stored_datasets()]
 
 
 def defaults_for(arch: str) -> RunConfig:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from streamlit.runtime.scriptrunner import script_runner
+
 
 def _close_pyplot_figures() -> None:
     if "matplotlib.pyplot" in sys.modules:
@@ -17,11 +19,9 @@ def keep_keras_state() -> bool:
     Streamlit does it to free the models a script builds on each run; this app keeps its
     models in caches instead. The call runs a full gc.collect() on every slider move, empties
     TensorFlow's kernel cache (so the next decode is slow again), and swaps Keras' global state
-    under any other session that is training at that moment (README's Reliability section has
-    the figures). Returns False, leaving Streamlit as it is, if its runner no longer has the hook.
+    under any other session that is training at that moment (docs/RELIABILITY.md has the
+    figures). Returns False, leaving Streamlit as it is, if its runner no longer has the hook.
     """
-    from streamlit.runtime.scriptrunner import script_runner
-
     if not callable(getattr(script_runner, "_clean_problem_modules", None)):
         return False
     script_runner._clean_problem_modules = _close_pyplot_figures

@@ -63,7 +63,7 @@ def open_page(page: str) -> AppTest:
 
 def open_tab(at: AppTest, arch: str, label: str) -> AppTest:
     """Open the page's tab of this label, as a click on it would (only the open tab is drawn)."""
-    from dashboard.runs import view_key
+    from dashboard.state import view_key
 
     at.session_state[view_key(arch, "tab")] = label
     at.run()
@@ -95,7 +95,7 @@ def followed_jobs(at: AppTest) -> list:
 def finish_training(at: AppTest) -> AppTest:
     """Wait for the trainings this session follows to end, then run the script again, as the page's live
     panel would (AppTest does not rerun fragments on their own, so this heartbeats for the panel)."""
-    from dashboard.runs import training_queue
+    from dashboard.state import training_queue
 
     jobs = followed_jobs(at)
     for job in jobs:

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from aecore.config import RunConfig  # noqa: E402
-from aecore.data import load_dataset  # noqa: E402
+from aecore.datasets import load_dataset  # noqa: E402
 from aecore.models import build_model  # noqa: E402
 
 config = RunConfig.for_arch("vae", latent_dim=2, batch_size=64)

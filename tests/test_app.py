@@ -15,7 +15,8 @@ import pytest
 import aecore.jobs
 import aecore.runner
 import aecore.train
-import dashboard.runs
+import dashboard.model_cache
+import dashboard.run_page
 from tests.helpers import (
     APP,
     TIMEOUT,
@@ -212,7 +213,7 @@ def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training):
     at = press_train(open_page("stacked"))
     (entry,) = [p for p in Path(at.session_state["store"].root).iterdir() if p.is_dir()]
     (entry / "model.keras").write_bytes(b"not a model")
-    dashboard.runs._held_run.clear()  # the models held in memory are gone, as after a restart
+    dashboard.model_cache._held_run.clear()  # the models held in memory are gone, as after a restart
     fresh = open_page("stacked")
     (warning,) = texts(fresh.warning)
     assert "damaged" in warning
@@ -368,8 +369,8 @@ def test_the_store_is_not_asked_for_a_run_the_page_is_training(monkeypatch):
     at.form_submit_button[0].click().run()
     job = at.session_state["training.vae"]
     asked = []
-    load_stored = dashboard.runs.load_stored
-    monkeypatch.setattr(dashboard.runs, "load_stored", lambda store, key: asked.append(key) or load_stored(store, key))
+    load_stored = dashboard.run_page.load_stored
+    monkeypatch.setattr(dashboard.run_page, "load_stored", lambda store, key: asked.append(key) or load_stored(store, key))
     for _ in range(2):  # the live panel's polls, or any widget's rerun
         at.run()
         assert_clean(at)

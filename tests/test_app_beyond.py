@@ -3,7 +3,7 @@
 Tiny runs are trained once for the module and copied into each test's fresh run cache,
 so the pages load them from the cache (no test here trains). The drawing canvas is a
 custom component AppTest cannot drive; the upload path is tested through
-st.file_uploader, and the canvas's conversion through dashboard.digit_views.
+st.file_uploader, and the canvas's conversion through dashboard.views.your_digit.
 """
 
 import io
@@ -47,7 +47,7 @@ def _tiny_defaults_and_runs(monkeypatch, trained_cache, tmp_path):
 
 def digit_png() -> bytes:
     """A real MNIST test digit as a PNG file, dark ink on white paper like a scan."""
-    from aecore.data import load_dataset
+    from aecore.datasets import load_dataset
 
     pixels = np.round((1 - load_dataset("mnist-sample").x_test[0, ..., 0]) * 255).astype(np.uint8)
     buffer = io.BytesIO()
@@ -139,7 +139,7 @@ def test_a_bad_upload_is_one_sentence(name, content):
 
 
 def test_a_drawing_becomes_the_digit_and_the_latest_input_wins():
-    from dashboard import digit_views
+    from dashboard.views import your_digit as digit_views
 
     state = {}
     canvas = np.zeros((280, 280, 4), np.uint8)

@@ -65,10 +65,10 @@ def test_different_inputs_are_as_many_as_the_test_images():
 
 
 def test_fashion_mnist_is_never_downloaded(tmp_path, monkeypatch):
-    import aecore.data
+    import aecore.datasets.builtin
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
-    monkeypatch.setattr(aecore.data, "_reachable", lambda *a: pytest.fail("probed the network"))
+    monkeypatch.setattr(aecore.datasets.builtin, "reachable", lambda *a: pytest.fail("probed the network"))
     assert anomaly.foreign_dataset("mnist-sample") == "fashion-mnist"
     assert anomaly.load_offline("fashion-mnist") is None
     assert anomaly.foreign_dataset("fashion-mnist") == "mnist-sample"
@@ -76,22 +76,19 @@ def test_fashion_mnist_is_never_downloaded(tmp_path, monkeypatch):
 
 
 def test_fashion_mnist_is_used_when_it_is_on_this_machine(monkeypatch):
-    import aecore.data
-    from aecore.data import Dataset
+    from aecore.datasets import Dataset
 
     fake = Dataset("fashion-mnist", images(4), images(6), None, None, "f")
-    monkeypatch.setattr(aecore.data, "in_keras_cache", lambda name: True)
-    monkeypatch.setattr(aecore.data, "load_dataset", lambda name: fake)
+    monkeypatch.setattr(anomaly, "in_keras_cache", lambda name: True)
+    monkeypatch.setattr(anomaly, "load_dataset", lambda name: fake)
     assert anomaly.load_offline("fashion-mnist") is fake.x_test
     inputs = anomaly.different_inputs(images(3), foreign=("fashion-mnist", fake.x_test))
     assert inputs["fashion-mnist"].shape == (3, 28, 28, 1)  # as many as the test images
 
 
 def test_nothing_is_loaded_for_a_model_of_another_image_shape(monkeypatch):
-    import aecore.data
-
-    monkeypatch.setattr(aecore.data, "in_keras_cache", lambda name: pytest.fail("looked for the dataset"))
-    monkeypatch.setattr(aecore.data, "load_dataset", lambda name: pytest.fail("loaded the dataset"))
+    monkeypatch.setattr(anomaly, "in_keras_cache", lambda name: pytest.fail("looked for the dataset"))
+    monkeypatch.setattr(anomaly, "load_dataset", lambda name: pytest.fail("loaded the dataset"))
     assert anomaly.load_offline("fashion-mnist", (32, 32, 3)) is None
     assert anomaly.load_offline("mnist-sample", (8, 8, 1)) is None
 
@@ -149,7 +146,7 @@ def test_psnr_gain_by_hand():
 
 
 def test_denoising_run_inputs_are_those_its_metrics_used(tiny):
-    from aecore.data import load_dataset
+    from aecore.datasets import load_dataset
     from aecore.train import train
 
     data = load_dataset("mnist-sample")
@@ -166,7 +163,7 @@ def test_denoising_run_inputs_are_those_its_metrics_used(tiny):
 
 def test_run_labels_name_the_noise():
     from aecore.config import RunConfig
-    from dashboard.compare import runs_table
+    from dashboard.views.run_table import runs_table
 
     entries = [{"key": k, "config": RunConfig.for_arch("stacked", noise=n).to_dict()} for k, n in (("a", 0), ("b", 0.3))]
     assert runs_table(entries)["run"].tolist() == ["stacked · 15 ep · 32", "stacked · 15 ep · 32 · noise 0.3"]
@@ -176,7 +173,7 @@ def test_run_labels_name_the_noise():
 def test_the_conv_bottleneck_the_compare_page_names_is_the_models(input_shape):
     from aecore.config import RunConfig
     from aecore.models.conv import build_conv
-    from dashboard.compare import runs_table
+    from dashboard.views.run_table import runs_table
 
     config = RunConfig.for_arch("conv")
     code = build_conv(config.width, config.latent_dim, 0, input_shape).get_layer("encoder").output.shape[1:]

@@ -154,7 +154,7 @@ def test_keras_dataset_without_network_names_mnist_sample(tmp_path, dataset):
 
 def test_list_names_every_arch_and_dataset():
     from aecore.models import names
-    from aecore.data import DATASETS
+    from aecore.datasets import DATASETS
 
     result = cli("list")
     assert result.returncode == 0 and result.stderr == ""

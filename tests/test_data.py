@@ -1,4 +1,4 @@
-"""aecore.data: named datasets, and npz:PATH files that are validated sentence by sentence."""
+"""aecore.datasets: named datasets, and npz:PATH files that are validated sentence by sentence."""
 
 import io
 import socket
@@ -13,8 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from aecore import data as D
-from aecore.data import DataError, Dataset, holds_images, load_dataset, load_npz
+from aecore.datasets import DataError, Dataset, holds_images, load_dataset
+from aecore.datasets import builtin as D
+from aecore.datasets.npz import load_npz
+from aecore.once import single_flight
 from aecore.models import check_fits
 
 FAST = settings(
@@ -62,7 +64,7 @@ def test_points3d_is_seeded_vectors_near_a_plane():
     # Near a plane: the smallest principal component carries little variance.
     variances = np.linalg.svd(data.x_train - data.x_train.mean(0), compute_uv=False) ** 2
     assert variances[-1] < 0.1 * variances[0]
-    assert D._points3d().fingerprint == data.fingerprint  # same seed, same data
+    assert D.points3d().fingerprint == data.fingerprint  # same seed, same data
 
 
 def test_mnist_sample_is_offline_real_digits_read_only():
@@ -89,7 +91,7 @@ def test_concurrent_loads_of_one_dataset_share_one_call(monkeypatch):
     calls = []
     release = threading.Event()
 
-    @D._single_flight(maxsize=2)
+    @single_flight(maxsize=2)
     def slow_load(name):
         calls.append(name)
         release.wait(30)
@@ -143,7 +145,7 @@ def test_keras_datasets_without_network_name_the_offline_one(monkeypatch, tmp_pa
     monkeypatch.setattr(getattr(keras.datasets, module), "load_data", lambda: downloads.append(name) or 1 / 0)
     with pytest.raises(DataError, match=r"^Could not download '[a-z0-9-]+' \(no network\?\); use an offline dataset "
                                         r"\(mnist-sample, digits-8x8\) instead\.$"):
-        D._keras_dataset(name)
+        D.keras_dataset(name)
     assert downloads == []  # the probe answered: no download was tried (it could hang without a timeout)
 
 
@@ -155,7 +157,7 @@ def test_cifar10_is_colour_32x32_with_flat_labels(monkeypatch):
             (rng.integers(0, 256, (2, 32, 32, 3), np.uint8), rng.integers(0, 10, (2, 1))))
     monkeypatch.setattr(D, "in_keras_cache", lambda name: True)
     monkeypatch.setattr(keras.datasets.cifar10, "load_data", lambda: fake)
-    data = D._keras_dataset("cifar10")
+    data = D.keras_dataset("cifar10")
     assert data.x_train.shape == (5, 32, 32, 3) and data.x_test.shape == (2, 32, 32, 3)
     assert data.y_train.shape == (5,) and data.y_train.dtype == np.int64
     np.testing.assert_allclose(data.x_train, fake[0][0] / 255, atol=1e-6)
@@ -168,7 +170,7 @@ def test_digits_8x8_is_offline_seeded_and_labelled():
     assert data.x_train.shape == (1437, 8, 8, 1) and data.x_test.shape == (360, 8, 8, 1)
     assert data.x_train.dtype == np.float32 and data.x_train.min() == 0 and data.x_train.max() == 1
     assert set(np.unique(data.y_test)) == set(range(10)) and data.y_train.dtype == np.int64
-    assert D._digits().fingerprint == data.fingerprint and holds_images("digits-8x8")
+    assert D.digits().fingerprint == data.fingerprint and holds_images("digits-8x8")
     from sklearn.datasets import load_digits
 
     # The split is a permutation of scikit-learn's digits, each image with its own label.
@@ -186,7 +188,7 @@ def test_sklearn_3d_sets_are_seeded_standardised_vectors(name):
     np.testing.assert_allclose(data.x_train.mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(data.x_train.std(0), 1, atol=1e-4)
     assert data.y_train is None and not data.is_image and holds_images(name) is False
-    assert D._sklearn_3d(name).fingerprint == data.fingerprint
+    assert D.sklearn_3d(name).fingerprint == data.fingerprint
     check_fits("basic", data)
 
 
@@ -503,7 +505,7 @@ def test_network_probe_is_bounded(monkeypatch):
         raise socket.timeout("timed out")  # what an unroutable host gives once the timeout has passed
 
     monkeypatch.setattr(D.socket, "create_connection", times_out)
-    assert D._reachable("10.255.255.1", 9, timeout=0.5) is False
+    assert D.reachable("10.255.255.1", 9, timeout=0.5) is False
     assert attempts == [(("10.255.255.1", 9), 0.5)]
 
 
@@ -512,12 +514,12 @@ def test_keras_datasets_probe_with_a_finite_timeout(monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # nothing downloaded before: the probe must run
     monkeypatch.setattr(D, "_reachable", lambda *args: probes.append(args) or False)
     with pytest.raises(DataError, match="mnist-sample"):
-        D._keras_dataset("mnist")
+        D.keras_dataset("mnist")
     ((host, port, timeout),) = probes
     assert (host, port) == D.DOWNLOAD_HOST
     assert timeout is not None and 0 < timeout <= 10, timeout  # keras' own download has no timeout
     with pytest.raises(DataError, match="digits-8x8"):
-        D._keras_dataset("cifar10")
+        D.keras_dataset("cifar10")
     assert probes[1][:2] == ("www.cs.toronto.edu", 443)  # where keras.datasets.cifar10 downloads from
 
 
@@ -538,7 +540,7 @@ def test_network_probe_on_loopback():
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
-        assert D._reachable("127.0.0.1", server.getsockname()[1], timeout=5) is True
+        assert D.reachable("127.0.0.1", server.getsockname()[1], timeout=5) is True
     with socket.socket() as closed:  # bound but not listening: refused at once
         closed.bind(("127.0.0.1", 0))
-        assert D._reachable("127.0.0.1", closed.getsockname()[1], timeout=5) is False
+        assert D.reachable("127.0.0.1", closed.getsockname()[1], timeout=5) is False

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aecore import uploads
-from aecore.data import DataError
+from aecore.datasets import catalogue, library, uploads
+from aecore.datasets import DataError
 from tests.helpers import assert_clean, open_page, texts
 from tests.test_share import open_link
 from tests.test_uploads import BAD_INPUTS
@@ -54,10 +54,10 @@ def test_a_zip_of_colour_images_is_shown_then_stored_and_offered_on_the_pages():
     assert shown["Examples"] == "12" and shown["Each example"] == "32 × 32 × 3" and shown["Classes"] == "2"
     assert shown["Memory (float32)"].endswith(" MiB")
     assert at.text_input[0].value == "swatches"
-    assert uploads.stored_datasets() == []  # nothing stored before the user agrees
+    assert library.stored_datasets() == []  # nothing stored before the user agrees
     at.button(key="FormSubmitter:data.store-Store the dataset").click().run()
     assert_clean(at)
-    assert uploads.stored_datasets() == ["swatches"]
+    assert library.stored_datasets() == ["swatches"]
     assert any("Stored as **swatches**" in s for s in texts(at.success))
     (link,) = [link.proto for link in at.get("page_link") if link.proto.label.endswith("on it")]
     assert (link.page, link.query_string) == ("conv", "dataset=swatches")  # images: the convolutional page
@@ -93,7 +93,7 @@ def test_the_limits_are_in_mib():
 def test_a_file_named_like_a_built_in_is_offered_another_name():
     at = upload(open_page("data"), "npz.csv", vectors_csv())
     assert at.text_input[0].value == "my-npz"
-    uploads.check_name(at.text_input[0].value)
+    catalogue.check_name(at.text_input[0].value)
 
 
 # Only the files the uploader takes (UPLOAD_TYPES): it refuses other names before the page sees them.
@@ -118,4 +118,4 @@ def test_a_clashing_name_is_one_sentence_and_stores_nothing():
     at.button(key="FormSubmitter:data.store-Store the dataset").click().run()
     assert_clean(at)
     assert len(at.error) == 1 and "built-in" in at.error[0].value
-    assert uploads.stored_datasets() == []
+    assert library.stored_datasets() == []

@@ -19,7 +19,7 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 @pytest.fixture(scope="module")
 def digits():
     """20 real MNIST test digits, (20, 28, 28) float32 in [0, 1]."""
-    from aecore.data import load_dataset
+    from aecore.datasets import load_dataset
 
     return load_dataset("mnist-sample").x_test[:20, ..., 0]
 

@@ -14,7 +14,7 @@ import pytest
 
 import aecore.train
 from aecore import jobs
-from aecore.data import load_dataset
+from aecore.datasets import load_dataset
 from aecore.jobs import JobState, TrainingQueue
 from aecore.run import Run
 from aecore.train import TrainProgress

@@ -9,7 +9,7 @@ import pytest
 
 from aecore.__main__ import main
 from aecore.config import ConfigError, RunConfig
-from aecore.data import load_dataset
+from aecore.datasets import load_dataset
 from aecore.models import encode_distribution
 from aecore.runner import get_run
 from aecore.store import RunStore, run_key
@@ -53,7 +53,7 @@ def test_beta_and_warm_up_key_the_run():
 
 def test_the_kl_weight_rises_over_the_warm_up_and_ends_at_beta():
     from aecore.models import build_model
-    from aecore.models._vae_keras import KLWarmup
+    from aecore.models._vae_network import KLWarmup
 
     model = build_model(vae(beta=4.0, kl_warmup=2), (28, 28, 1))
     warmup = KLWarmup(beta=4.0, warmup_steps=2 * 4)  # 2 epochs of 4 steps

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from aecore.config import RunConfig
-from aecore.data import DataError
+from aecore.datasets import DataError
 from aecore.models import build_model, custom_objects, decode, encode, encode_distribution, layer_table, reconstruct
 
 
@@ -123,7 +123,7 @@ def test_basic_refuses_images():
 
 @pytest.fixture(scope="module")
 def digits():
-    from aecore.data import load_dataset
+    from aecore.datasets import load_dataset
 
     data = load_dataset("mnist-sample")
     return data.x_train[:128], data.x_test[:64]

@@ -45,7 +45,7 @@ TANH = ArchSpec(
     icon=":material/science:", order=99, input_kind=ANY, build=_build_tanh, loss=lambda config: "bce",
     defaults=dict(dataset="mnist-sample", epochs=1, batch_size=64, latent_dim=8, lr=1e-3, train_size=256),
     fields=(EPOCHS, BATCH_SIZE, LATENT_DIM.with_label("Code units"), TRAIN_SIZE, SEED),
-    latent_label="code units", bottleneck=models.spec.latent_bottleneck, diagram="784 → 8 → 784",
+    quality=models.spec.BCE_QUALITY, bottleneck=models.spec.latent_bottleneck, diagram="784 → 8 → 784",
 )
 
 

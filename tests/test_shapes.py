@@ -13,7 +13,7 @@ from PIL import Image
 
 from aecore import figures
 from aecore.config import RunConfig
-from aecore.data import DataError, Dataset
+from aecore.datasets import DataError, Dataset
 from aecore.models import build_model, check_shape, decode, layer_table, reconstruct
 
 # Computed on the main branch before this change (build_model of each default config, 28x28x1).
@@ -55,7 +55,7 @@ def random_dataset(shape) -> Dataset:
 @pytest.mark.parametrize("shape", [(7, 28, 1), (8, 8, 1), (128, 128, 3), (129, 16, 1), (16, 129, 3), (28, 28, 2)])
 def test_an_image_model_takes_the_shapes_a_dataset_may_hold(shape):
     """One bound: a shape a dataset's check accepts is one an image model takes, and no other."""
-    from aecore.data import CHANNELS, check_image_size
+    from aecore.limits import CHANNELS, check_image_size
     from aecore.models.spec import image_shape_problem
 
     try:
@@ -186,14 +186,14 @@ def test_plotly_grids_and_manifold_draw_rgb_for_colour():
 
 
 def test_vae_decodes_and_classifier_builds_for_small_colour_images():
-    from aecore import vae_lab
+    from aecore import scorecard, vae_lab
 
     model = build_model(RunConfig.for_arch("vae", latent_dim=2), ODD_COLOUR)
     assert decode(model, np.zeros((2, 2), np.float32)).shape == (2, *ODD_COLOUR)
     assert vae_lab.traversals(model, [0, 1], steps=3).shape == (2, 3, *ODD_COLOUR)
     assert vae_lab.posterior_draws(model, seeded_images(1, ODD_COLOUR)[0], n=2)[3].shape == (2, *ODD_COLOUR)
-    assert vae_lab.build_classifier((8, 8, 1), 10).output_shape == (None, 10)
-    assert vae_lab.build_classifier((28, 28, 1), 10).count_params() == 56714
+    assert scorecard.build_classifier((8, 8, 1), 10).output_shape == (None, 10)
+    assert scorecard.build_classifier((28, 28, 1), 10).count_params() == 56714
 
 
 def _every_view_on_colour():
@@ -202,12 +202,16 @@ def _every_view_on_colour():
     import streamlit as st
 
     from aecore.config import RunConfig
-    from aecore.data import Dataset
+    from aecore.datasets import Dataset
     from aecore.models import get_spec
     from aecore.store import RunStore, run_key
     from aecore.train import train
-    from dashboard import anomaly_view, digit_views, sections, vae_lab_view, vae_views
-    from dashboard.runs import RunView
+    from dashboard.views import anomaly as anomaly_view
+    from dashboard.views import common as sections
+    from dashboard.views import vae as vae_views
+    from dashboard.views import vae_lab as vae_lab_view
+    from dashboard.views import your_digit as digit_views
+    from dashboard.run_view import RunView
 
     rng = np.random.default_rng(0)
     x = rng.random((96, 30, 22, 3), dtype=np.float32)
@@ -236,6 +240,6 @@ def test_every_view_draws_colour_images_and_your_digit_says_it_is_28x28_grey():
 
     at = AppTest.from_function(_every_view_on_colour, default_timeout=120).run()
     assert not at.exception, [e.value for e in at.exception]
-    # dashboard.digit_views.OTHER_SHAPE (importing it here, outside a script run, declares its canvas too early)
+    # dashboard.views.your_digit.OTHER_SHAPE (importing it here, outside a script run, declares its canvas too early)
     assert any("only models of 28 x 28 grey datasets can take it" in c.value for c in at.caption)
     assert any("left out: its images are 28 x 28 grey" in c.value for c in at.caption)

@@ -183,22 +183,23 @@ def test_run_larger_than_the_bound_is_not_kept(store, basic):
 
 
 def test_evict_keeps_the_stored_uploads_and_other_folders(store):
-    from aecore import data as D, uploads
+    from aecore.datasets import library, npz, uploads
 
-    uploads.accept(uploads.inspect("v.csv", b"a,b\n1,2\n3,4\n5,6\n7,8\n"), "mine", store.root)
+    library.accept(uploads.inspect("v.csv", b"a,b\n1,2\n3,4\n5,6\n7,8\n"), "mine", store.root)
     (store.root / "datasets").mkdir()  # a folder not named as a run key is never an entry
     (store.root / "datasets" / "notes.txt").write_text("kept")
     RunStore(store.root, max_bytes=1).evict()
-    assert uploads.stored_datasets(store.root) == ["mine"]
-    assert len(D.load_npz(str(uploads.stored_path("mine", store.root))).x_train) == 3
+    assert library.stored_datasets(store.root) == ["mine"]
+    assert len(npz.load_npz(str(library.entry("mine", store.root).path)).x_train) == 3
     assert (store.root / "datasets" / "notes.txt").is_file()
 
 
 def test_a_run_on_an_upload_loads_without_the_uploads_index(store, tiny):
-    from aecore import uploads
+    from aecore.datasets import library, uploads
+    from aecore.paths import cache_root
 
-    with uploads.cache_root(store.root):
-        uploads.accept(uploads.inspect("v.csv", b"a,b,c\n" + b"".join(b"%d,%d,1\n" % (i, -i) for i in range(20))),
+    with cache_root(store.root):
+        library.accept(uploads.inspect("v.csv", b"a,b,c\n" + b"".join(b"%d,%d,1\n" % (i, -i) for i in range(20))),
                        "mine")
         run = get_run(tiny("basic", dataset="mine"), store)
     (store.root / uploads.DATASETS_FOLDER / uploads.INDEX_FILE).unlink()  # damaged, or read under another root
@@ -250,7 +251,7 @@ RACE = textwrap.dedent(
     """
     import json, sys
     from aecore.config import RunConfig
-    from aecore.data import load_dataset
+    from aecore.datasets import load_dataset
     from aecore.store import RunStore
     from aecore.runner import get_run
 
@@ -269,7 +270,7 @@ RACE = textwrap.dedent(
 
 def test_two_processes_training_the_same_config_leave_one_valid_entry(tmp_path):
     from aecore.config import RunConfig
-    from aecore.data import load_dataset
+    from aecore.datasets import load_dataset
 
     root = tmp_path / "shared"
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}

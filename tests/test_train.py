@@ -11,7 +11,7 @@ import pytest
 
 from aecore import train as T
 from aecore.config import RunConfig
-from aecore.data import load_dataset
+from aecore.datasets import load_dataset
 from aecore.models import build_model, decode, encode, reconstruct, warm_up
 from aecore.runner import get_run
 from aecore.train import TrainProgress, evaluate, train

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aecore import data as D
+from aecore import limits
+from aecore.datasets import npz
 from aecore import figures
-from aecore import uploads as U
-from aecore.data import DataError, load_dataset
+from aecore.datasets import library as L
+from aecore.datasets import uploads as U
+from aecore.datasets import DataError, load_dataset
 
 
 def image_bytes(pixels: np.ndarray, fmt: str = "PNG", mode: str | None = None) -> bytes:
@@ -62,8 +64,8 @@ def test_zip_with_a_folder_per_class_gives_sorted_labels(tmp_path):
                                    float(max(pixels((12, 20), s).max() for s in [0, 1, 2, 3, 4, 10, 11, 12, 13, 14])))
     assert preview.float32_bytes == 10 * 12 * 20 * 4 and not preview.over_budget
     assert preview.examples.shape == (8, 12, 20, 1)
-    assert U.accept(preview, "pets", tmp_path) == "pets"
-    assert U.stored_datasets(tmp_path) == ["pets"] and U.stored_label_names("pets", tmp_path) == ["cat", "dog"]
+    assert L.accept(preview, "pets", tmp_path) == "pets"
+    assert L.stored_datasets(tmp_path) == ["pets"] and L.entry("pets", tmp_path).label_names == ("cat", "dog")
     # Each stored image keeps its class: dog/0.png was drawn from seed 0.
     data = preview.dataset
     every = np.concatenate([data.x_train, data.x_test])
@@ -73,7 +75,7 @@ def test_zip_with_a_folder_per_class_gives_sorted_labels(tmp_path):
 
 
 def test_a_stored_zip_names_its_classes_in_titles_and_legends(tmp_path):
-    U.accept(U.inspect("pets.zip", class_zip()), "pets")  # under the run cache, where load_dataset looks
+    L.accept(U.inspect("pets.zip", class_zip()), "pets")  # under the run cache, where load_dataset looks
     data = load_dataset("pets")
     assert data.label_names == ("cat", "dog")
     titles = {data.test_title(i) for i in range(len(data.x_test))}
@@ -88,7 +90,7 @@ def test_zip_without_folders_of_colour_jpegs_is_unlabelled(tmp_path):
     preview = U.inspect("photos.zip", zip_of(colour))
     assert preview.example_shape == (16, 9, 3) and preview.label_names is None and preview.label_counts is None
     assert (preview.n_train, preview.n_test) == (3, 1)
-    U.accept(preview, "photos", tmp_path)
+    L.accept(preview, "photos", tmp_path)
     data = load_dataset_at(tmp_path, "photos")
     assert data.input_shape == (16, 9, 3) and data.y_train is None
     assert 0 <= data.x_train.min() <= data.x_train.max() <= 1
@@ -127,7 +129,7 @@ def test_csv_with_a_label_column(tmp_path):
     assert (preview.format, preview.kind, preview.example_shape, preview.n) == ("csv", "vectors", (3,), 10)
     assert preview.label_names == ("even", "odd") and preview.label_counts == (5, 5)
     assert preview.value_range == (-9.5, 18.0)
-    U.accept(preview, "points", tmp_path)
+    L.accept(preview, "points", tmp_path)
     data = load_dataset_at(tmp_path, "points")
     rows = np.concatenate([data.x_train, data.x_test])
     labels = np.concatenate([data.y_train, data.y_test])
@@ -136,7 +138,7 @@ def test_csv_with_a_label_column(tmp_path):
 
 
 def test_a_csv_over_the_cell_limit_is_refused_before_it_is_parsed(monkeypatch):
-    monkeypatch.setattr(U, "MAX_CSV_CELLS", 20)
+    monkeypatch.setattr(limits, "MAX_CSV_CELLS", 20)
 
     def no_parsing(*args, **kwargs):
         raise AssertionError("the CSV was parsed")
@@ -159,7 +161,7 @@ def test_npz_upload_reuses_the_npz_reader(tmp_path):
     preview = U.inspect("mine.npz", npz_of(x_train=x, x_test=x[:2], y_train=np.arange(6), y_test=np.arange(2)))
     assert (preview.format, preview.example_shape, preview.n_train, preview.n_test) == ("npz", (9, 11, 1), 6, 2)
     assert preview.value_range == (float(x.min()), float(x.max())) and preview.label_counts == (2, 2, 1, 1, 1, 1)
-    U.accept(preview, "mine", tmp_path)
+    L.accept(preview, "mine", tmp_path)
     np.testing.assert_allclose(load_dataset_at(tmp_path, "mine").x_train[..., 0], x / 255, atol=1e-6)
 
 
@@ -173,7 +175,7 @@ def test_format_is_told_by_content_whatever_the_name():
 
 def load_dataset_at(root, name):
     """A stored dataset under another root than the run cache's (load_dataset reads that one)."""
-    return D.load_npz(str(U.stored_path(name, root)))
+    return npz.load_npz(str(L.entry(name, root).path))
 
 
 def test_a_stored_name_loads_everywhere(tmp_path, monkeypatch, capsys):
@@ -182,8 +184,8 @@ def test_a_stored_name_loads_everywhere(tmp_path, monkeypatch, capsys):
 
     root = tmp_path / "cache"  # conftest points AECORE_CACHE_DIR here
     preview = U.inspect("v.csv", ("a,b,c,label\n" + "".join(f"{i},{-i},{i % 3},{i % 2}\n" for i in range(40))).encode())
-    U.accept(preview, "my-vectors")
-    assert U.stored_datasets() == ["my-vectors"] and (root / U.DATASETS_FOLDER / U.INDEX_FILE).is_file()
+    L.accept(preview, "my-vectors")
+    assert L.stored_datasets() == ["my-vectors"] and (root / L.DATASETS_FOLDER / L.INDEX_FILE).is_file()
     data = load_dataset("my-vectors")
     assert data.name == "my-vectors" and data.fingerprint == preview.dataset.fingerprint
     assert D.holds_images("my-vectors") is False
@@ -205,8 +207,8 @@ def test_the_cli_looks_up_stored_names_under_its_cache_dir(tmp_path, capsys):
     from aecore.__main__ import main
 
     elsewhere = tmp_path / "elsewhere"
-    U.accept(U.inspect("v.csv", b"a,b\n1,2\n3,4\n5,6\n7,8\n"), "moved", elsewhere)
-    assert U.stored_datasets() == []  # not in the run cache of the environment
+    L.accept(U.inspect("v.csv", b"a,b\n1,2\n3,4\n5,6\n7,8\n"), "moved", elsewhere)
+    assert L.stored_datasets() == []  # not in the run cache of the environment
     assert main(["list"]) == 0
     assert "moved" not in capsys.readouterr().out
     assert main(["train", "--arch", "basic", "--dataset", "moved", "--epochs", "1", "--latent-dim", "1",
@@ -218,40 +220,39 @@ def test_the_cli_looks_up_stored_names_under_its_cache_dir(tmp_path, capsys):
 
 def test_content_is_addressed_once(tmp_path):
     first = U.inspect("a.zip", class_zip())
-    U.accept(first, "pets", tmp_path)
-    assert U.accept(first, "pets", tmp_path) == "pets"  # again: nothing new
+    L.accept(first, "pets", tmp_path)
+    assert L.accept(first, "pets", tmp_path) == "pets"  # again: nothing new
     with pytest.raises(DataError, match=r"^This data is stored already, as 'pets'; use that name\.$"):
-        U.accept(U.inspect("b.zip", class_zip()), "pets-again", tmp_path)
+        L.accept(U.inspect("b.zip", class_zip()), "pets-again", tmp_path)
     with pytest.raises(DataError, match=r"^The name 'pets' is taken by another stored dataset; choose another\.$"):
-        U.accept(U.inspect("c.zip", class_zip(n_per_class=4)), "pets", tmp_path)
-    (file,) = (tmp_path / U.DATASETS_FOLDER).glob("*.npz")
-    assert file.name == f"{first.dataset.fingerprint}.npz" and U.stored_datasets(tmp_path) == ["pets"]
-    assert not list((tmp_path / U.DATASETS_FOLDER).glob(".tmp-*"))
+        L.accept(U.inspect("c.zip", class_zip(n_per_class=4)), "pets", tmp_path)
+    (file,) = (tmp_path / L.DATASETS_FOLDER).glob("*.npz")
+    assert file.name == f"{first.dataset.fingerprint}.npz" and L.stored_datasets(tmp_path) == ["pets"]
+    assert not list((tmp_path / L.DATASETS_FOLDER).glob(".tmp-*"))
 
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", '{"x": 3}', '{"x": {"kind": "images"}}'])
 def test_a_damaged_index_lists_nothing(tmp_path, text):
-    (tmp_path / U.DATASETS_FOLDER).mkdir()
-    (tmp_path / U.DATASETS_FOLDER / U.INDEX_FILE).write_text(text)
-    assert U.stored_datasets(tmp_path) == [] and U.stored_path("x", tmp_path) is None
+    (tmp_path / L.DATASETS_FOLDER).mkdir()
+    (tmp_path / L.DATASETS_FOLDER / L.INDEX_FILE).write_text(text)
+    assert L.stored_datasets(tmp_path) == [] and L.entry("x", tmp_path) is None
 
 
 def test_the_index_is_parsed_once_per_version(tmp_path, monkeypatch):
     parsed = []
     loads = json.loads
-    monkeypatch.setattr(U.json, "loads", lambda text: parsed.append(1) or loads(text))
-    U.accept(U.inspect("v.csv", b"a,label\n1,x\n3,y\n5,x\n"), "one", tmp_path)
+    monkeypatch.setattr(L.json, "loads", lambda text: parsed.append(1) or loads(text))
+    L.accept(U.inspect("v.csv", b"a,label\n1,x\n3,y\n5,x\n"), "one", tmp_path)
     parsed.clear()
 
     def look():
-        return (U.stored_datasets(tmp_path), U.stored_kind("one", tmp_path), U.stored_label_names("one", tmp_path),
-                U.stored_path("one", tmp_path).name)
+        return (L.stored_datasets(tmp_path), L.entry("one", tmp_path).kind, L.entry("one", tmp_path).label_names,
+                L.entry("one", tmp_path).path.name)
 
     first = look()
     assert look() == first and len(parsed) == 1
-    U.accept(U.inspect("w.csv", b"a,b\n1,2\n3,5\n5,6\n"), "two", tmp_path)  # a new index: read again
-    assert U.stored_datasets(tmp_path) == ["one", "two"] and len(parsed) == 2
-    U.stored_label_names("one", tmp_path).append("changed")  # what a caller gets is its own
+    L.accept(U.inspect("w.csv", b"a,b\n1,2\n3,5\n5,6\n"), "two", tmp_path)  # a new index: read again
+    assert L.stored_datasets(tmp_path) == ["one", "two"] and len(parsed) == 2
     assert look()[1:] == first[1:] and len(parsed) == 2
 
 
@@ -266,15 +267,15 @@ def test_a_failed_write_is_one_sentence_and_leaves_no_partial_file(tmp_path, mon
 
     monkeypatch.setattr(Path, "write_bytes", disk_full)
     with pytest.raises(DataError, match=r"^The dataset could not be written in .* \(No space left on device\)\.$"):
-        U.accept(U.inspect("v.csv", b"a,b\n1,2\n3,4\n5,6\n"), "one", tmp_path)
-    assert [p.name for p in (tmp_path / U.DATASETS_FOLDER).iterdir()] == [".lock"]
+        L.accept(U.inspect("v.csv", b"a,b\n1,2\n3,4\n5,6\n"), "one", tmp_path)
+    assert [p.name for p in (tmp_path / L.DATASETS_FOLDER).iterdir()] == [".lock"]
 
 
 def test_an_edited_index_names_no_file_outside_its_folder(tmp_path):
-    folder = tmp_path / "cache" / U.DATASETS_FOLDER  # the run cache's, as conftest sets it
+    folder = tmp_path / "cache" / L.DATASETS_FOLDER  # the run cache's, as conftest sets it
     folder.mkdir(parents=True)
-    (folder / U.INDEX_FILE).write_text(json.dumps({"evil": {"file": "../../../etc/passwd", "kind": "images"}}))
-    assert U.stored_path("evil") is None
+    (folder / L.INDEX_FILE).write_text(json.dumps({"evil": {"file": "../../../etc/passwd", "kind": "images"}}))
+    assert L.entry("evil") is None
     with pytest.raises(DataError, match="Unknown dataset 'evil'"):
         load_dataset("evil")
 
@@ -284,18 +285,18 @@ def test_accepts_at_once_keep_every_name(tmp_path):
 
     def store(k):
         rows = "".join(f"{k},{i}\n" for i in range(5))
-        return U.accept(U.inspect("v.csv", rows.encode()), f"set-{k}", tmp_path)
+        return L.accept(U.inspect("v.csv", rows.encode()), f"set-{k}", tmp_path)
 
     with ThreadPoolExecutor(8) as pool:
         names = list(pool.map(store, range(16)))
-    assert U.stored_datasets(tmp_path) == sorted(names) and len(list((tmp_path / U.DATASETS_FOLDER).glob("*.npz"))) == 16
+    assert L.stored_datasets(tmp_path) == sorted(names) and len(list((tmp_path / L.DATASETS_FOLDER).glob("*.npz"))) == 16
 
 
 def test_the_budget_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("AECORE_MAX_DATASET_MB", "2")
-    assert D._budget_from_env() == 2 * 2**20
+    assert limits._budget_from_env() == 2 * 2**20
     monkeypatch.setenv("AECORE_MAX_DATASET_MB", "lots")
-    assert D._budget_from_env() == 1024 * 2**20
+    assert limits._budget_from_env() == 1024 * 2**20
 
 
 # --- the memory budget ----------------------------------------------------------------------------
@@ -311,12 +312,12 @@ def test_over_the_budget_is_refused_unless_subsampled(tmp_path, monkeypatch):
     assert preview.float32_bytes == 20 * 960 and preview.label_counts == (10, 10)
     assert len(decoded) == U.N_EXAMPLES and len(preview.examples) == U.N_EXAMPLES  # not decoded in full
     with pytest.raises(DataError, match=r"over the budget of .*; keep a subsample of at most 12 examples\.$"):
-        U.accept(preview, "pets", tmp_path)
+        L.accept(preview, "pets", tmp_path)
     assert written(tmp_path) == []
     with pytest.raises(DataError, match=r"^A subsample of 13 examples is over the memory budget"):
-        U.accept(preview, "pets", tmp_path, subsample=13)
+        L.accept(preview, "pets", tmp_path, subsample=13)
     assert written(tmp_path) == []
-    U.accept(preview, "pets", tmp_path, subsample=12)
+    L.accept(preview, "pets", tmp_path, subsample=12)
     data = load_dataset_at(tmp_path, "pets")
     assert len(data.x_train) + len(data.x_test) == 12 and len(data.x_test) == 2
 
@@ -338,7 +339,7 @@ def test_npz_over_the_budget_is_refused_from_its_headers(tmp_path):
 
 
 def test_the_budget_is_one_number_for_every_file():
-    assert U.inspect("x.csv", b"1\n2\n").budget_bytes == D.MAX_DATASET_BYTES
+    assert U.inspect("x.csv", b"1\n2\n").budget_bytes == limits.MAX_DATASET_BYTES
 
 
 # --- each bad input: one sentence, nothing stored ----------------------------------------------
@@ -359,12 +360,12 @@ def _zip_bomb():
 
 
 def _zip_too_big_unpacked(monkeypatch):
-    monkeypatch.setattr(U, "MAX_ZIP_BYTES", 1000)
+    monkeypatch.setattr(limits, "MAX_ZIP_BYTES", 1000)
     return "big.zip", zip_of({f"{i}.png": image_bytes(pixels(seed=i)) for i in range(4)}, zipfile.ZIP_STORED)
 
 
 def _zip_too_many_files(monkeypatch):
-    monkeypatch.setattr(U, "MAX_ZIP_MEMBERS", 3)
+    monkeypatch.setattr(limits, "MAX_ZIP_MEMBERS", 3)
     return "many.zip", zip_of({f"{i}.png": image_bytes(pixels(seed=i)) for i in range(4)})
 
 
@@ -468,7 +469,7 @@ BAD_INPUTS = {
 def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, monkeypatch, make, words):
     filename, content = make(monkeypatch) if make.__code__.co_argcount else make()
     with pytest.raises(DataError, match=words) as caught:
-        U.accept(content, "mine", tmp_path, filename=filename)
+        L.accept(content, "mine", tmp_path, filename=filename)
     message = str(caught.value)
     assert message.endswith(".") and "\n" not in message and "Traceback" not in message
     assert written(tmp_path) == []
@@ -487,7 +488,7 @@ def test_bad_input_is_one_sentence_and_stores_nothing(tmp_path, monkeypatch, mak
 ])
 def test_bad_names_are_refused_before_anything_is_read(tmp_path, name, words):
     with pytest.raises(DataError, match=words):
-        U.accept(class_zip(), name, tmp_path, filename="pets.zip")
+        L.accept(class_zip(), name, tmp_path, filename="pets.zip")
     assert written(tmp_path) == []
 
 

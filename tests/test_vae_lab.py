@@ -9,8 +9,9 @@ import keras
 import numpy as np
 import pytest
 
+from aecore import scorecard as S
 from aecore import vae_lab as L
-from aecore.data import DataError, Dataset, load_dataset
+from aecore.datasets import DataError, Dataset, load_dataset
 from aecore.models import decode, encode_distribution
 from aecore.runner import get_run
 from aecore.store import RunStore
@@ -175,7 +176,7 @@ def test_nll_matches_the_integral_over_a_one_dimensional_latent(test_images):
 
     The decoder depends on z only mildly and q(z|x) = N(0.3, 1.3^2) is set wider than the prior,
     so the importance weights are bounded and K = 2000 samples pin the estimate to hundredths of a nat."""
-    from aecore.models.vae import build_vae
+    from aecore.models._vae_network import build_vae
 
     model = build_vae(1, seed=0)
     encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
@@ -202,7 +203,7 @@ def test_the_likelihood_is_the_training_loss(test_images):
 
     There Keras computes the training loss from the decoder's logits (no clipping at 1e-7), so a
     likelihood taken from clipped probabilities would differ by thousands of nats."""
-    from aecore.models.vae import build_vae
+    from aecore.models._vae_network import build_vae
 
     model = build_vae(2, seed=0)
     model.compile(optimizer="adam")
@@ -223,7 +224,7 @@ def test_the_likelihood_is_the_training_loss(test_images):
 
 def test_classifier_is_trained_once_saved_and_loaded(tmp_path, monkeypatch):
     data = small_labelled()
-    first = L.get_classifier(data, tmp_path)
+    first = S.get_classifier(data, tmp_path)
     path = tmp_path / ".classifiers" / f"{data.fingerprint}.keras"
     assert path.is_file()
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
@@ -231,7 +232,7 @@ def test_classifier_is_trained_once_saved_and_loaded(tmp_path, monkeypatch):
 
     monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained again"))
     store = RunStore(tmp_path)  # a run store over the same folder: the same file, and no entry of its own
-    second = L.get_classifier(data, store)
+    second = S.get_classifier(data, store)
     x = data.x_test[:50]
     np.testing.assert_allclose(second(x, training=False), first(x, training=False), atol=1e-6)
     store.evict()
@@ -240,13 +241,13 @@ def test_classifier_is_trained_once_saved_and_loaded(tmp_path, monkeypatch):
 
 def test_a_damaged_classifier_file_is_retrained(tmp_path, monkeypatch):
     data = small_labelled()
-    path = L.classifier_path(data, tmp_path)
+    path = S.classifier_path(data, tmp_path)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a keras file")
     fits = []
     fit = keras.Model.fit
     monkeypatch.setattr(keras.Model, "fit", lambda self, *a, **k: fits.append(1) or fit(self, *a, **k))
-    model = L.get_classifier(data, tmp_path)
+    model = S.get_classifier(data, tmp_path)
     assert fits and model.output_shape[1:] == (10,)
     reloaded = keras.models.load_model(path, compile=False)  # replaced by a good one
     np.testing.assert_allclose(reloaded(data.x_test[:5]), model(data.x_test[:5]), atol=1e-6)
@@ -254,15 +255,15 @@ def test_a_damaged_classifier_file_is_retrained(tmp_path, monkeypatch):
 
 def test_classifier_training_is_seeded(tmp_path):
     data = small_labelled(n_train=300, n_test=50)
-    a = L.get_classifier(data, tmp_path / "a")
-    b = L.get_classifier(data, tmp_path / "b")
+    a = S.get_classifier(data, tmp_path / "a")
+    b = S.get_classifier(data, tmp_path / "b")
     np.testing.assert_allclose(a(data.x_test), b(data.x_test), atol=1e-5)
 
 
 def test_an_unlabelled_dataset_raises_one_sentence(tmp_path):
     data = small_labelled(labels=False)
     with pytest.raises(DataError) as caught:
-        L.get_classifier(data, tmp_path)
+        S.get_classifier(data, tmp_path)
     message = str(caught.value)
     assert "has no labels, so sample quality cannot be measured by a classifier;" in message
     assert message.endswith(".") and message.count(". ") == 0 and "\n" not in message
@@ -271,24 +272,24 @@ def test_an_unlabelled_dataset_raises_one_sentence(tmp_path):
 
 def test_sample_quality_fields_are_in_range(vae, tmp_path):
     data = small_labelled()
-    classifier = L.get_classifier(data, tmp_path)
-    q = L.sample_quality(vae(), classifier, data, n=300, seed=0)
+    classifier = S.get_classifier(data, tmp_path)
+    q = S.sample_quality(vae(), classifier, data, n=300, seed=0)
     assert q.samples == 300 and q.classes == 10
     assert 0.0 <= q.confident_share <= 1.0
     assert 0 <= q.classes_covered <= q.classes
     assert q.classes_covered >= 1 if q.confident_share > 0 else q.classes_covered == 0
     assert math.isfinite(q.frechet_distance) and q.frechet_distance > 0
     assert 0.7 < q.classifier_test_accuracy <= 1.0
-    assert L.sample_quality(vae(), classifier, data, n=300, seed=0) == q
+    assert S.sample_quality(vae(), classifier, data, n=300, seed=0) == q
 
 
 def test_frechet_distance_by_hand():
     rng = np.random.default_rng(0)
     a = rng.standard_normal((20000, 3))
-    assert L.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert S.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
     # N(0, I) against N(m, 4I) in 3D: |m|^2 + 3 * (1 + 4 - 2 * 2).
     b = rng.standard_normal((20000, 3)) * 2.0 + np.array([1.0, 0.0, 2.0])
-    assert L.frechet_distance(a, b) == pytest.approx(5.0 + 3.0, rel=0.05)
+    assert S.frechet_distance(a, b) == pytest.approx(5.0 + 3.0, rel=0.05)
 
 
 def test_frechet_distance_agrees_with_scipy_sqrtm():
@@ -300,9 +301,10 @@ def test_frechet_distance_agrees_with_scipy_sqrtm():
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     by_sqrtm = (np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(cov_a) + np.trace(cov_b)
                 - 2 * np.trace(np.real(linalg.sqrtm(cov_a @ cov_b))))
-    assert L.frechet_distance(a, b) == pytest.approx(by_sqrtm, rel=1e-9)
+    assert S.frechet_distance(a, b) == pytest.approx(by_sqrtm, rel=1e-9)
 
 
 def test_the_lab_never_imports_streamlit_and_imports_keras_only_when_used():
-    code = "import sys, aecore.vae_lab; assert not {'streamlit', 'keras'} & set(sys.modules), sorted(sys.modules)"
+    code = ("import sys, aecore.vae_lab, aecore.scorecard; "
+            "assert not {'streamlit', 'keras'} & set(sys.modules), sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -95,7 +95,7 @@ def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_cl
 
 
 def test_the_classifier_is_cached_in_the_run_store():
-    from dashboard import vae_lab_view  # after AppTest has set up Streamlit (the drawing canvas it imports needs it)
+    from dashboard.views import vae_lab as vae_lab_view  # after AppTest has set up Streamlit (the drawing canvas it imports needs it)
 
     vae_lab_view._quality.clear()  # figures of an earlier test's run would be served from memory
     at = open_tab(open_page("vae"), "vae", "Scorecard")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from aecore.datasets.catalogue import OFFLINE_DEFAULT
+from aecore.errors import DataError
 from aecore.models.spec import ANY, IMAGES, VECTORS, ArchSpec, image_shape_problem
 
 __all__ = [
@@ -42,7 +44,7 @@ _INFERENCE = {"decode", "encode", "encode_distribution", "has_distribution", "la
 
 def __getattr__(name: str):
     if name in _INFERENCE:
-        from aecore.models import inference
+        from aecore.models import inference  # deferred: it imports TensorFlow, which the navigation need not wait for
 
         return getattr(inference, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -94,8 +96,6 @@ def custom_objects() -> dict[str, type]:
 
 def check_shape(arch: str, input_shape: tuple[int, ...], source: str = "this dataset") -> None:
     """Raise DataError if the architecture cannot take examples of input_shape (one example's shape)."""
-    from aecore.data import OFFLINE_DEFAULT, DataError
-
     spec = get_spec(arch)
     input_shape = tuple(input_shape)
     problem = image_shape_problem(input_shape) if spec.input_kind == IMAGES else None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from aecore.models.spec import (
-    BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, SCHEDULE, SEED, VECTORS, ArchSpec, Field, LayerSeeds,
-    latent_bottleneck,
+    BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, SCHEDULE, SEED, VECTORS, ArchSpec, Field, LayerSeeds, Metric,
+    compile_with_adam, latent_bottleneck,
 )
+
+PCA_ANGLE = Metric("pca_angle_deg", "Angle to PCA plane", "°", "{:.2f}")
 
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "selu", "elu")
 
@@ -17,7 +19,7 @@ def build_basic(input_dim: int = 3, latent_dim: int = 2, activation: str = "line
     With no hidden layer the decoder is linear, so reconstructions lie on a k-dimensional plane (PCA's, with a
     linear code and MSE). A hidden layer with a non-linear activation lets the decoder bend that surface.
     """
-    import keras
+    import keras  # deferred: the registry is read before Keras is needed
     from keras import layers
 
     # Seeds are drawn in layer order, so hidden width 0 gets the notes' network with its seeded weights unchanged.
@@ -38,11 +40,8 @@ def build_basic(input_dim: int = 3, latent_dim: int = 2, activation: str = "line
 
 
 def _build(config, input_shape):
-    import keras
-
     model = build_basic(input_shape[0], config.latent_dim, config.activation, config.seed, config.hidden_width)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss="mse", jit_compile=SPEC.jit_compile)
-    return model
+    return compile_with_adam(model, config, SPEC.jit_compile, "mse")
 
 
 def _pca_metrics(model, config, data, inputs, batch_size) -> dict:
@@ -51,7 +50,7 @@ def _pca_metrics(model, config, data, inputs, batch_size) -> dict:
 
     import numpy as np
 
-    from aecore import metrics as M
+    from aecore import metrics as M  # deferred: scikit-learn, which the navigation need not wait for
 
     pca_mse, pca = M.pca_baseline(data.x_train, data.x_test, config.latent_dim)
     out = {"pca_mse": pca_mse}
@@ -88,7 +87,7 @@ SPEC = ArchSpec(
                    "0 keeps the notes' n -> k -> n, whose linear decoder can only reconstruct onto a plane"),
         SEED,
     ),
-    latent_label="k units",
+    quality=PCA_ANGLE,
     bottleneck=latent_bottleneck,
     diagram="3 → 2 → 3 (or 3 → h → 2 → h → 3)",
     # Too small for XLA's compile to pay; many steps per call, since one step costs less than the call around it.
@@ -96,4 +95,5 @@ SPEC = ArchSpec(
     steps_per_execution=16,
     tiny=dict(epochs=5),
     extra_metrics=_pca_metrics,
+    header_metrics=(Metric("pca_mse", "PCA MSE", "per coord.", "{:.4f}"), PCA_ANGLE),
 )

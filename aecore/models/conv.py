@@ -7,12 +7,11 @@ cropped back to the input's shape.
 
 from __future__ import annotations
 
+from aecore.datasets.catalogue import MNIST_SHAPE
 from aecore.models.spec import (
-    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
-    LayerSeeds, padding_to_multiple, quarter_grid,
+    BATCH_SIZE, BCE_QUALITY, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec,
+    Field, LayerSeeds, compile_with_adam, padding_to_multiple, quarter_grid,
 )
-
-IMAGE_SHAPE = (28, 28, 1)
 
 
 def filters(count: int, width: float) -> int:
@@ -21,9 +20,9 @@ def filters(count: int, width: float) -> int:
 
 
 def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
-               image_shape: tuple[int, ...] = IMAGE_SHAPE) -> keras.Model:
+               image_shape: tuple[int, ...] = MNIST_SHAPE) -> keras.Model:
     """Conv64+pool, Conv128+pool, Conv256 at (H/4)x(W/4), then mirrored. width scales every filter count."""
-    import keras
+    import keras  # deferred: the registry is read before Keras is needed
     from keras import layers
 
     seeds = LayerSeeds(seed)
@@ -60,12 +59,8 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
 
 
 def _build(config, input_shape):
-    import keras
-
     model = build_conv(config.width, config.latent_dim, config.seed, tuple(input_shape))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss="binary_crossentropy",
-                  jit_compile=SPEC.jit_compile)
-    return model
+    return compile_with_adam(model, config, SPEC.jit_compile, "binary_crossentropy")
 
 
 def _bottleneck(config, input_shape) -> tuple[str, int]:
@@ -83,7 +78,6 @@ SPEC = ArchSpec(
     icon=":material/grid_on:",
     order=3,
     input_kind=IMAGES,
-    image_shape=IMAGE_SHAPE,
     build=_build,
     loss=lambda config: "bce",
     # Chosen on the time-quality frontier of benchmarks/tune.py (README, "Time to quality"): small batches
@@ -96,7 +90,7 @@ SPEC = ArchSpec(
               help="scales every filter count; 1.0 is the notes' Conv64/128/256 network"),
         TRAIN_SIZE, SEED, NOISE,
     ),
-    latent_label="(H/4) x (W/4) x filters feature map (7 x 7 on 28 x 28 images)",
+    quality=BCE_QUALITY,
     bottleneck=_bottleneck,
     diagram="28×28×1 → 14×14×64 → 7×7×128 → 7×7×256 → 28×28×1",
     # No XLA: its steps are no quicker than TensorFlow's own kernels here, at any batch or length
@@ -104,6 +98,7 @@ SPEC = ArchSpec(
     # than one step per call.
     jit_compile=False,
     steps_per_execution=1,
-    denoises=True,
     tiny=dict(epochs=1, train_size=256, width=0.25),
+    uploads="images",
+    notes_overrides=dict(width=1.0),
 )

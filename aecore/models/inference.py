@@ -106,23 +106,20 @@ def reconstruct(model: keras.Model, x: np.ndarray, batch_size: int = 500) -> np.
     return _batched(_inference_fn(model), np.asarray(x, np.float32), batch_size)
 
 
-def _part_of(layer_name: str, model_part: str) -> str:
-    if layer_name in ("bottleneck", "mean", "log_var"):
-        return "bottleneck"
-    return model_part
-
-
 def layer_table(model: keras.Model) -> list[dict]:
-    """Rows (part, layer, type, output shape, parameters) in the notes' terms."""
+    """Rows (part, layer, type, output shape, parameters) in the notes' terms: the layers whose outputs are the
+    encoder's (its code, or a VAE's two heads) are the bottleneck."""
     rows = []
+    encoder = _parts(model)[0]
     for part_model in _parts(model):
         for layer in part_model.layers:
             if isinstance(layer, keras.layers.InputLayer):
                 continue
             shape = layer.output.shape if hasattr(layer, "output") else None
+            is_code = part_model is encoder and any(layer.output is out for out in encoder.outputs)
             rows.append(
                 {
-                    "part": _part_of(layer.name, part_model.name),
+                    "part": "bottleneck" if is_code else part_model.name,
                     "layer": layer.name,
                     "type": type(layer).__name__,
                     "output shape": " x ".join(str(d) for d in shape[1:]) if shape is not None else "",

@@ -11,26 +11,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from aecore import data as D
+from aecore import limits
 
 if TYPE_CHECKING:
     import keras
     import numpy as np
 
     from aecore.config import RunConfig
-    from aecore.data import Dataset
+    from aecore.datasets import Dataset
 
 # Input kinds: what one example of the data must look like.
 VECTORS = "vectors"  # N x D
-IMAGES = "images"  # N x H x W x C, any image shape a dataset may hold (aecore.data's sides and channels)
+IMAGES = "images"  # N x H x W x C, any image shape a dataset may hold (aecore.limits' sides and channels)
 ANY = "any"  # either: the model flattens what it gets
 
 
 def image_shape_problem(shape: tuple[int, ...]) -> str | None:
     """Why an IMAGES model cannot take examples of this shape, as words, or None when it can."""
-    fits = len(shape) == 3 and D.image_sides_fit(shape[0], shape[1]) and shape[2] in D.CHANNELS
-    return None if fits else (f"images of {D.MIN_SIDE} to {D.MAX_SIDE} pixels high and wide with 1 (grey) or "
-                              "3 (colour) channels")
+    fits = len(shape) == 3 and limits.image_sides_fit(shape[0], shape[1]) and shape[2] in limits.CHANNELS
+    return None if fits else (f"images of {limits.MIN_SIDE} to {limits.MAX_SIDE} pixels high and wide with 1 (grey) "
+                              "or 3 (colour) channels")
 
 
 def padding_to_multiple(shape: tuple[int, ...], multiple: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -57,6 +57,24 @@ NATS_PER_PIXEL = "nats/pixel"  # BCE averaged over an image's pixels
 
 # Loss names a spec's loss() returns, and their units ({per} is "pixel" or "coordinate").
 LOSS_UNITS = {"mse": "MSE per {per}", "bce": "BCE, nats/{per}", "elbo": NATS_PER_IMAGE}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A test metric as the pages, the CLI's readers and the benchmarks show it (lower is better unless said)."""
+
+    key: str  # its key in Run.metrics
+    label: str
+    unit: str
+    fmt: str = "{:.4f}"
+
+    @property
+    def title(self) -> str:
+        """'ELBO loss (nats/image)': the label with its unit."""
+        return f"{self.label} ({self.unit})"
+
+
+BCE_QUALITY = Metric("test_bce", "BCE", NATS_PER_PIXEL)  # the image autoencoders' headline figure
 
 
 @dataclass(frozen=True)
@@ -127,7 +145,7 @@ class ArchSpec:
     loss: Callable[[RunConfig], str]  # a key of LOSS_UNITS
     defaults: Mapping[str, Any]  # RunConfig values this architecture starts from
     fields: tuple[Field, ...]  # the hyperparameters it uses, in form order (dataset comes first, always)
-    latent_label: str  # what its code is, in words, e.g. "7 x 7 x filters feature map"
+    quality: Metric  # the test figure its page headlines, the recipe search and the benchmarks measure
     # (shape as text, number of values) of the code of a run on examples of the given shape
     bottleneck: Callable[[RunConfig, tuple[int, ...]], tuple[str, int]]
     diagram: str  # the layer sizes, one line, for the Home page's card
@@ -136,9 +154,6 @@ class ArchSpec:
     # and a shorter run ends sooner without it (python -m benchmarks --time-to-quality prints the break-even).
     xla_min_images: int = 0
     steps_per_execution: int = 1  # training steps per call of the compiled step, at most
-    # The shape its diagram and defaults describe (an IMAGES model takes any shape within range).
-    image_shape: tuple[int, ...] | None = None
-    denoises: bool = False  # offers a noise level (NOISE among its fields)
     samples: bool = False  # a generative model: its decoder turns prior samples into examples
     custom_objects: Callable[[], Mapping[str, type]] | None = None  # the Keras classes its saved models need
     tiny: Mapping[str, Any] = field(default_factory=dict)  # overrides for a run of seconds (tests, quick demos)
@@ -146,6 +161,10 @@ class ArchSpec:
     callbacks: Callable[[RunConfig, int], list] | None = None
     # Test metrics beyond reconstruction error: (model, config, data, test inputs, batch size) -> {name: value}.
     extra_metrics: Callable[[keras.Model, RunConfig, Dataset, np.ndarray, int], dict] | None = None
+    header_metrics: tuple[Metric, ...] = ()  # of extra_metrics, those its page's header shows (where a run has them)
+    loss_parts: Mapping[str, str] = field(default_factory=dict)  # training logs beyond the loss: key -> words
+    uploads: str | None = None  # the kind of upload ('images', 'vectors') whose "train on it" link opens its page
+    notes_overrides: Mapping[str, Any] = field(default_factory=dict)  # settings that give the notes' own network
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -155,6 +174,14 @@ class ArchSpec:
     def loss_unit(self, config: RunConfig, per: str) -> str:
         """The training loss's unit, e.g. 'BCE, nats/pixel'; per is 'pixel' or 'coordinate'."""
         return LOSS_UNITS[self.loss(config)].format(per=per)
+
+
+def compile_with_adam(model: keras.Model, config: RunConfig, jit_compile: bool, loss: str | None = None):
+    """Compile a model as every architecture trains: Adam at config.lr (a schedule moves it in training); the model."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=loss, jit_compile=jit_compile)
+    return model
 
 
 def latent_bottleneck(config: RunConfig, input_shape: tuple[int, ...]) -> tuple[str, int]:

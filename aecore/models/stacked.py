@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import math
 
+from aecore.datasets.catalogue import MNIST_SHAPE
 from aecore.models.spec import (
-    ANY, BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
-    latent_bottleneck,
+    ANY, BATCH_SIZE, BCE_QUALITY, EPOCHS, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
+    LayerSeeds, compile_with_adam, latent_bottleneck,
 )
 
 
 def build_stacked(
-    input_shape: tuple[int, ...] = (28, 28, 1),
+    input_shape: tuple[int, ...] = MNIST_SHAPE,
     hidden: tuple[int, ...] = (128, 64),
     latent_dim: int = 32,
     output_activation: str = "sigmoid",
     seed: int = 0,
 ) -> keras.Model:
     """Images are flattened on the way in and reshaped on the way out, so one data path serves all models."""
-    import keras
+    import keras  # deferred: the registry is read before Keras is needed
     from keras import layers
 
     seeds = LayerSeeds(seed)
@@ -42,14 +43,10 @@ def build_stacked(
 
 
 def _build(config, input_shape):
-    import keras
-
     is_bce = config.loss == "bce"
     model = build_stacked(tuple(input_shape), config.hidden, config.latent_dim, "sigmoid" if is_bce else "linear",
                           config.seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr),
-                  loss="binary_crossentropy" if is_bce else "mse", jit_compile=SPEC.jit_compile)
-    return model
+    return compile_with_adam(model, config, SPEC.jit_compile, "binary_crossentropy" if is_bce else "mse")
 
 
 SPEC = ArchSpec(
@@ -70,13 +67,13 @@ SPEC = ArchSpec(
         Field("loss", "Loss", "choice", choices=("bce", "mse"), help="bce for pixels in [0, 1]; mse for any values"),
         TRAIN_SIZE, SEED, NOISE,
     ),
-    latent_label="bottleneck units",
+    quality=BCE_QUALITY,
     bottleneck=latent_bottleneck,
     diagram="784 → 128 → 64 → 32 → 64 → 128 → 784",
     # XLA pays (in a long run) together with several steps per call: a dense step is short next to the call around it.
     jit_compile=True,
     xla_min_images=100_000,
     steps_per_execution=8,
-    denoises=True,
     tiny=dict(epochs=1, train_size=256),
+    uploads="vectors",
 )

@@ -1,103 +1,34 @@
-"""vae: the notes' convolutional variational autoencoder (after keras.io's VAE example).
+"""vae: the notes' convolutional variational autoencoder (after keras.io's VAE example), as the registry reads it.
 
-Other image shapes than 28x28x1 (8 to 128 pixels a side, grey or colour) keep the layer
-pattern: the input is zero-padded to multiples of 4 for the two stride-2 convolutions,
-and the decoder's output is cropped back to the input's shape.
-
-Its Keras classes (the VAE model with its own train and test steps, and the Sampling
-layer) are in _vae_keras.py, imported when a model is built or loaded: the registry,
-and with it the app's navigation, must not wait for Keras to import.
+Its network (Sampling, encoder, decoder, the VAE model, the KL warm-up) is in _vae_network.py,
+in reading order, imported when a model is built or loaded.
 """
 
 from __future__ import annotations
 
 from aecore.models.spec import (
-    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field, LayerSeeds,
-    latent_bottleneck, padding_to_multiple, quarter_grid,
+    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NATS_PER_IMAGE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
+    Metric, compile_with_adam, latent_bottleneck,
 )
 
-IMAGE_SHAPE = (28, 28, 1)
-DENSE_UNITS = 16  # the notes' (and keras.io's) small dense layer before the heads
-# BatchNorm's moving averages, which evaluation and inference use, forget their start at this rate per step:
-# at Keras's 0.99 they need hundreds of steps to settle, and a short run was judged with stale statistics.
-BN_MOMENTUM = 0.9
-
-
-def build_vae_encoder(latent_dim: int, seeds: LayerSeeds, image_shape: tuple[int, ...] = IMAGE_SHAPE) -> keras.Model:
-    """H x W x C -> (mean, log_var), each of size latent_dim."""
-    import keras
-    from keras import layers
-
-    def conv(filters, name):
-        return layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu",
-                             kernel_initializer=seeds.glorot(), name=name)
-
-    pad = padding_to_multiple(image_shape, 4)
-    inputs = keras.Input(image_shape, name="x")
-    # No padding layer where none is needed: a 28x28 encoder stays the notes' one, layer for layer.
-    h = layers.ZeroPadding2D(pad, name="pad")(inputs) if any(pad[0] + pad[1]) else inputs
-    h = conv(32, "enc_conv32")(h)
-    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="enc_bn1")(h)
-    h = conv(64, "enc_conv64")(h)
-    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="enc_bn2")(h)
-    h = layers.Flatten(name="flatten")(h)
-    h = layers.Dense(DENSE_UNITS, activation="relu", kernel_initializer=seeds.glorot(), name="enc_dense")(h)
-    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="enc_bn3")(h)
-    mean = layers.Dense(latent_dim, kernel_initializer=seeds.glorot(), name="mean")(h)
-    log_var = layers.Dense(latent_dim, kernel_initializer=seeds.glorot(), name="log_var")(h)
-    return keras.Model(inputs, [mean, log_var], name="encoder")
-
-
-def build_vae_decoder(latent_dim: int, seeds: LayerSeeds, image_shape: tuple[int, ...] = IMAGE_SHAPE) -> keras.Model:
-    """z -> H x W x C image in [0, 1]."""
-    import keras
-    from keras import layers
-
-    def deconv(filters, strides, activation, name):
-        return layers.Conv2DTranspose(filters, 3, strides=strides, padding="same", activation=activation,
-                                      kernel_initializer=seeds.glorot(), name=name)
-
-    pad = padding_to_multiple(image_shape, 4)
-    rows, cols = quarter_grid(image_shape)
-    z = keras.Input((latent_dim,), name="z")
-    h = layers.Dense(rows * cols * 64, activation="relu", kernel_initializer=seeds.glorot(), name="dec_dense")(z)
-    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="dec_bn1")(h)
-    h = layers.Reshape((rows, cols, 64), name="reshape")(h)
-    h = deconv(64, 2, "relu", "dec_convT64")(h)
-    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="dec_bn2")(h)
-    h = deconv(32, 2, "relu", "dec_convT32")(h)
-    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="dec_bn3")(h)
-    outputs = deconv(image_shape[2], 1, "sigmoid", "reconstruction")(h)
-    if any(pad[0] + pad[1]):
-        outputs = layers.Cropping2D(pad, name="crop")(outputs)
-    return keras.Model(z, outputs, name="decoder")
-
-
-def build_vae(latent_dim: int = 2, seed=None, beta: float = 1.0, image_shape: tuple[int, ...] = IMAGE_SHAPE):
-    """A built VAE (weights exist, so it can be summarised, saved and loaded at once); beta weighs its KL term."""
-    from aecore.models._vae_keras import VAE
-
-    model = VAE(latent_dim=latent_dim, seed=seed, beta=beta, image_shape=tuple(image_shape), name="vae")
-    model.build((None, *image_shape))
-    return model
+ELBO_LOSS = Metric("test_loss", "ELBO loss", NATS_PER_IMAGE, "{:.1f}")
 
 
 def _build(config, input_shape):
-    import keras
+    from aecore.models._vae_network import build_vae  # deferred: Keras, only when a model is built
 
     model = build_vae(config.latent_dim, seed=config.seed, beta=config.beta, image_shape=tuple(input_shape))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), jit_compile=SPEC.jit_compile)
-    return model
+    return compile_with_adam(model, config, SPEC.jit_compile)
 
 
 def _keras_classes() -> dict:
-    from aecore.models._vae_keras import VAE, Sampling
+    from aecore.models._vae_network import VAE, Sampling  # deferred: Keras
 
     return {"VAE": VAE, "Sampling": Sampling}
 
 
 def _kl_warmup(config, steps_per_epoch: int) -> list:
-    from aecore.models._vae_keras import KLWarmup
+    from aecore.models._vae_network import KLWarmup  # deferred: Keras
 
     return [KLWarmup(config.beta, config.kl_warmup * steps_per_epoch)]
 
@@ -123,7 +54,6 @@ SPEC = ArchSpec(
     icon=":material/blur_on:",
     order=4,
     input_kind=IMAGES,
-    image_shape=IMAGE_SHAPE,
     build=_build,
     loss=lambda config: "elbo",
     # 6 epochs of batch 32 reach a lower test loss than 10 of batch 64, in less time (README's figures).
@@ -139,7 +69,7 @@ SPEC = ArchSpec(
               help="β rises linearly from 0 over this many epochs, so the decoder learns before the KL term "
                    "presses the codes together (0 = off)."),
     ),
-    latent_label="latent dimensions (mean and log-variance heads)",
+    quality=ELBO_LOSS,
     bottleneck=latent_bottleneck,
     diagram="28×28×1 → (mean, log_var) of size k → z → 28×28×1",
     # No XLA: its CPU transposed convolutions are slower than TensorFlow's own, and its compile is long.
@@ -150,4 +80,7 @@ SPEC = ArchSpec(
     custom_objects=_keras_classes,
     tiny=dict(epochs=1, train_size=256),
     extra_metrics=_elbo_metrics,
+    header_metrics=(ELBO_LOSS, Metric("test_kl", "KL", NATS_PER_IMAGE, "{:.2f}"),
+                    Metric("test_objective", "Objective", NATS_PER_IMAGE, "{:.1f}")),
+    loss_parts={"rec": "reconstruction", "kl": "KL divergence"},
 )

@@ -11,12 +11,12 @@ import streamlit as st
 from aecore import figures
 from aecore import metrics as M
 from aecore.models import get_spec, layer_table
-from aecore.models.spec import NATS_PER_IMAGE, NATS_PER_PIXEL
-from dashboard.denoise_view import denoising
-from dashboard.replay_view import replay
-from dashboard.runs import (
-    RunView, latent_points, latent_scatter, model_bytes, provenance, reconstructions, view_key,
-)
+from aecore.models.spec import NATS_PER_PIXEL
+from dashboard.views.denoise import denoising
+from dashboard.views.replay import replay
+from dashboard.model_cache import latent_points, latent_scatter, model_bytes, reconstructions
+from dashboard.run_view import RunView, provenance
+from dashboard.state import view_key
 
 
 def loss_unit(view: RunView) -> str:
@@ -34,15 +34,9 @@ def header(view: RunView) -> None:
     shown = [(f"MSE (per {per})", m.get("test_mse"), "{:.4f}")]
     if view.data.is_image:
         shown += [(f"BCE ({NATS_PER_PIXEL})", m.get("test_bce"), "{:.4f}"), ("PSNR (dB)", m.get("test_psnr"), "{:.1f}")]
-    if "test_loss" in m:  # a variational model's ELBO
-        shown += [(f"ELBO loss ({NATS_PER_IMAGE})", m["test_loss"], "{:.1f}"),
-                  (f"KL ({NATS_PER_IMAGE})", m.get("test_kl"), "{:.2f}")]
-    if "test_objective" in m:  # trained with a KL weight other than 1: what it minimised, apart from the ELBO
-        shown += [(f"Objective ({NATS_PER_IMAGE})", m["test_objective"], "{:.1f}")]
-    if "pca_mse" in m:
-        shown += [(f"PCA MSE (per {per})", m["pca_mse"], "{:.4f}")]
-    if "pca_angle_deg" in m:
-        shown += [("Angle to PCA plane (°)", m["pca_angle_deg"], "{:.2f}")]
+    # The architecture's own figures, where this run has them (a VAE's objective only when beta is not 1).
+    shown += [(metric.title, m[metric.key], metric.fmt) for metric in get_spec(view.config.arch).header_metrics
+              if metric.key in m]
     unit = "images/s" if view.data.is_image else "points/s"
     shown += [("Training (s)", m.get("seconds"), "{:.1f}"), (f"Speed ({unit})", m.get("train_img_per_s"), "{:,.0f}")]
     for column, (label, value, fmt) in zip(st.columns(len(shown)), shown):
@@ -51,7 +45,7 @@ def header(view: RunView) -> None:
 
 def training(view: RunView) -> None:
     """Loss curves, train and validation, per epoch."""
-    st.plotly_chart(figures.loss_curves(view.run.history, loss_unit(view)))
+    st.plotly_chart(figures.loss_curves(view.run.history, loss_unit(view), get_spec(view.config.arch).loss_parts))
     st.caption(f"Validation uses up to 1000 test examples. Loss unit: {loss_unit(view)}.")
 
 

@@ -6,14 +6,14 @@ import numpy as np
 import streamlit as st
 
 from aecore import figures
-from dashboard.runs import RunView, reconstructions
+from aecore.metrics import pca_baseline
+from dashboard.model_cache import reconstructions
+from dashboard.run_view import RunView
 
 
 @st.cache_data(max_entries=12, show_spinner=False)
 def pca_reconstructions(key: str, _x_train: np.ndarray, _x: np.ndarray, k: int) -> np.ndarray:
     """PCA's reconstructions of the view's points with k components fitted on the training set (key names the data)."""
-    from aecore.metrics import pca_baseline
-
     _, pca = pca_baseline(_x_train, _x[:1], k)
     return pca.inverse_transform(pca.transform(_x))
 

@@ -11,9 +11,11 @@ from sklearn.decomposition import PCA
 
 from aecore import figures, latent
 from aecore.models import decode, encode_distribution
-from dashboard.digit_views import OTHER_SHAPE, current_digit, takes_digit
-from dashboard.runs import RunView, latent_points, latent_scatter, view_key
-from dashboard.sections import latent_caption
+from dashboard.views.your_digit import OTHER_SHAPE, current_digit, takes_digit
+from dashboard.model_cache import latent_points, latent_scatter
+from dashboard.run_view import RunView
+from dashboard.state import view_key
+from dashboard.views.common import latent_caption
 
 MAX_SLIDERS = 8
 SLIDER_LIMIT = 3.0  # the prior N(0, I) puts 99.7% of its mass within 3 standard deviations; the least range

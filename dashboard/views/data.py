@@ -7,20 +7,20 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from aecore import uploads
-from aecore.data import MAX_DATASET_BYTES, MAX_SIDE, MIN_SIDE, DataError
-from aecore.models import get_spec
-
-# The page a stored dataset's link opens, by the dataset's kind.
-TRAIN_ON = {"vectors": "stacked", "images": "conv"}
+from aecore import limits
+from aecore.datasets import library, uploads
+from aecore.datasets.catalogue import NAME_MAX, suggested_name
+from aecore.errors import DataError
+from aecore.limits import MAX_SIDE, MIN_SIDE, mib
+from aecore.models import specs
 PREVIEW_SLOT = "data.preview"
 
 
 def limits_caption() -> str:
     """The two numbers an upload must fit: the file size and the memory budget."""
     upload_bytes = st.get_option("server.maxUploadSize") * 2**20  # Streamlit's megabytes are 2**20 bytes
-    return (f"Accepted: {uploads.FORMATS}. A file may be up to {uploads.mib(upload_bytes)}; its examples may need "
-            f"at most {uploads.mib(MAX_DATASET_BYTES)} of memory as float32 (a larger dataset can be subsampled). "
+    return (f"Accepted: {uploads.FORMATS}. A file may be up to {mib(upload_bytes)}; its examples may need "
+            f"at most {mib(limits.MAX_DATASET_BYTES)} of memory as float32 (a larger dataset can be subsampled). "
             f"Images from {MIN_SIDE} × {MIN_SIDE} to {MAX_SIDE} × {MAX_SIDE} pixels, grey or colour; a folder per "
             "class in a zip gives labels, as does a `label` column in a CSV.")
 
@@ -53,8 +53,8 @@ def show_preview(preview: uploads.Preview) -> None:
                       else "values per vector")
     columns[2].metric("Values", f"{low:g} to {high:g}", help="as found in the file; stored scaled to 0-1 for "
                       "images, as they are for vectors")
-    columns[3].metric("Memory (float32)", uploads.mib(preview.float32_bytes),
-                      help=f"budget {uploads.mib(preview.budget_bytes)}")
+    columns[3].metric("Memory (float32)", mib(preview.float32_bytes),
+                      help=f"budget {mib(preview.budget_bytes)}")
     columns[4].metric("Classes", len(preview.label_names) if preview.label_names else "none")
     if preview.kind == "images":
         st.image([_drawable(x) for x in preview.examples], width=72, clamp=True)
@@ -76,20 +76,20 @@ def store_form(preview: uploads.Preview) -> str | None:
     """Name the dataset (and agree to a subsample when it is over the budget), then store it; its name."""
     subsample = None
     if preview.over_budget:
-        st.warning(f"All {preview.n:,} examples would need {uploads.mib(preview.float32_bytes)} of memory, over "
-                   f"the budget of {uploads.mib(preview.budget_bytes)}.")
+        st.warning(f"All {preview.n:,} examples would need {mib(preview.float32_bytes)} of memory, over "
+                   f"the budget of {mib(preview.budget_bytes)}.")
         if not st.checkbox(f"Keep a random subsample of {preview.suggested_subsample:,} examples", key="data.subsample"):
             return None
         subsample = preview.suggested_subsample
     with st.form("data.store"):
-        name = st.text_input("Name", uploads.suggested_name(preview.filename), max_chars=uploads.NAME_MAX,
-                             help=f"1 to {uploads.NAME_MAX} letters, digits, '-' or '_'; the Dataset selects and "
+        name = st.text_input("Name", suggested_name(preview.filename), max_chars=NAME_MAX,
+                             help=f"1 to {NAME_MAX} letters, digits, '-' or '_'; the Dataset selects and "
                                   "the command line (--dataset NAME) use it")
         pressed = st.form_submit_button("Store the dataset", type="primary")
     if not pressed:
         return None
     try:
-        return uploads.accept(preview, name.strip(), subsample=subsample)
+        return library.accept(preview, name.strip(), subsample=subsample)
     except DataError as exc:
         st.error(str(exc))
     except OSError as exc:
@@ -99,17 +99,16 @@ def store_form(preview: uploads.Preview) -> str | None:
 
 def train_link(name: str, kind: str) -> None:
     """A link to the page that trains on a stored dataset of this kind, its form set to the dataset."""
-    arch = TRAIN_ON[kind]
-    st.page_link(f"app_pages/{arch}.py", label=f"Train the {get_spec(arch).title.lower()} autoencoder on it",
+    spec = next(spec for spec in specs() if spec.uploads == kind)
+    st.page_link(f"app_pages/{spec.name}.py", label=f"Train the {spec.title.lower()} autoencoder on it",
                  icon=":material/arrow_forward:", query_params={"dataset": name})
 
 
 def stored_table() -> None:
     """The stored uploads: name, kind, source file and classes."""
-    names = uploads.stored_datasets()
-    if not names:
+    entries = [library.entry(name) for name in library.stored_datasets()]
+    if not entries:
         st.caption("No dataset has been uploaded yet.")
         return
-    rows = [{"name": name, "kind": uploads.stored_kind(name),
-             "classes": ", ".join(uploads.stored_label_names(name) or []) or "none"} for name in names]
+    rows = [{"name": e.name, "kind": e.kind, "classes": ", ".join(e.label_names or []) or "none"} for e in entries]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

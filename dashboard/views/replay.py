@@ -8,10 +8,9 @@ import streamlit as st
 from aecore import denoise, figures
 from aecore import metrics as M
 from aecore.config import RunConfig
-from aecore.data import Dataset
-from dashboard.runs import RunView, view_key
-
-
+from aecore.datasets import Dataset
+from dashboard.run_view import RunView
+from dashboard.state import view_key
 def replay_rows(data: Dataset, config: RunConfig, count: int) -> tuple[list[np.ndarray], list[list[str]]]:
     """The rows above a replay's reconstructions of the first count test images, with titles: (noisy inputs,)
     targets. The Replay tab and the live panel both draw these."""

@@ -1,9 +1,15 @@
-"""The Keras classes of the vae architecture (aecore/models/vae.py): the VAE model and its Sampling layer.
+"""The Keras network of the vae architecture (aecore/models/vae.py), in reading order: the Sampling layer,
+the encoder, the decoder and the VAE model with its own train and test steps, then the KL warm-up.
 
-Keras 3 has no symbolic add_loss, so the loss lives in train_step/test_step and its
-parts are tracked with Mean metrics. Unlike the keras.io example this one validates,
-evaluates, predicts and survives a .keras save/load round trip. The classes are not
+After keras.io's VAE example. Keras 3 has no symbolic add_loss, so the loss lives in
+train_step/test_step and its parts are tracked with Mean metrics. Unlike the example this one
+validates, evaluates, predicts and survives a .keras save/load round trip. The classes are not
 registered with Keras globally: loading a saved model names them (aecore.models.custom_objects()).
+
+Other image shapes than 28x28x1 (8 to 128 pixels a side, grey or colour) keep the layer
+pattern: the input is zero-padded to multiples of 4 for the two stride-2 convolutions, and the
+decoder's output is cropped back to the input's shape. Imported when a VAE is built or loaded:
+the registry, and with it the app's navigation, does not wait for Keras.
 """
 
 from __future__ import annotations
@@ -12,8 +18,13 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
-from aecore.models.spec import LayerSeeds
-from aecore.models.vae import IMAGE_SHAPE, build_vae_decoder, build_vae_encoder
+from aecore.datasets.catalogue import MNIST_SHAPE
+from aecore.models.spec import LayerSeeds, padding_to_multiple, quarter_grid
+
+DENSE_UNITS = 16  # the notes' (and keras.io's) small dense layer before the heads
+# BatchNorm's moving averages, which evaluation and inference use, forget their start at this rate per step:
+# at Keras's 0.99 they need hundreds of steps to settle, and a short run was judged with stale statistics.
+BN_MOMENTUM = 0.9
 
 
 class Sampling(layers.Layer):
@@ -37,6 +48,50 @@ class Sampling(layers.Layer):
         return {**super().get_config(), "seed": self.seed}
 
 
+def build_vae_encoder(latent_dim: int, seeds: LayerSeeds, image_shape: tuple[int, ...] = MNIST_SHAPE) -> keras.Model:
+    """H x W x C -> (mean, log_var), each of size latent_dim."""
+    def conv(filters, name):
+        return layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu",
+                             kernel_initializer=seeds.glorot(), name=name)
+
+    pad = padding_to_multiple(image_shape, 4)
+    inputs = keras.Input(image_shape, name="x")
+    # No padding layer where none is needed: a 28x28 encoder stays the notes' one, layer for layer.
+    h = layers.ZeroPadding2D(pad, name="pad")(inputs) if any(pad[0] + pad[1]) else inputs
+    h = conv(32, "enc_conv32")(h)
+    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="enc_bn1")(h)
+    h = conv(64, "enc_conv64")(h)
+    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="enc_bn2")(h)
+    h = layers.Flatten(name="flatten")(h)
+    h = layers.Dense(DENSE_UNITS, activation="relu", kernel_initializer=seeds.glorot(), name="enc_dense")(h)
+    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="enc_bn3")(h)
+    mean = layers.Dense(latent_dim, kernel_initializer=seeds.glorot(), name="mean")(h)
+    log_var = layers.Dense(latent_dim, kernel_initializer=seeds.glorot(), name="log_var")(h)
+    return keras.Model(inputs, [mean, log_var], name="encoder")
+
+
+def build_vae_decoder(latent_dim: int, seeds: LayerSeeds, image_shape: tuple[int, ...] = MNIST_SHAPE) -> keras.Model:
+    """z -> H x W x C image in [0, 1]."""
+    def deconv(filters, strides, activation, name):
+        return layers.Conv2DTranspose(filters, 3, strides=strides, padding="same", activation=activation,
+                                      kernel_initializer=seeds.glorot(), name=name)
+
+    pad = padding_to_multiple(image_shape, 4)
+    rows, cols = quarter_grid(image_shape)
+    z = keras.Input((latent_dim,), name="z")
+    h = layers.Dense(rows * cols * 64, activation="relu", kernel_initializer=seeds.glorot(), name="dec_dense")(z)
+    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="dec_bn1")(h)
+    h = layers.Reshape((rows, cols, 64), name="reshape")(h)
+    h = deconv(64, 2, "relu", "dec_convT64")(h)
+    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="dec_bn2")(h)
+    h = deconv(32, 2, "relu", "dec_convT32")(h)
+    h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="dec_bn3")(h)
+    outputs = deconv(image_shape[2], 1, "sigmoid", "reconstruction")(h)
+    if any(pad[0] + pad[1]):
+        outputs = layers.Cropping2D(pad, name="crop")(outputs)
+    return keras.Model(z, outputs, name="decoder")
+
+
 class VAE(keras.Model):
     """Encoder -> Sampling -> decoder; objective = per-image summed BCE + kl_weight * KL (nats per image).
 
@@ -44,7 +99,7 @@ class VAE(keras.Model):
     objective the negative ELBO, the notes' loss.
     """
 
-    def __init__(self, latent_dim: int = 2, seed=None, beta: float = 1.0, image_shape=IMAGE_SHAPE, **kwargs):
+    def __init__(self, latent_dim: int = 2, seed=None, beta: float = 1.0, image_shape=MNIST_SHAPE, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = latent_dim
         # Models saved before image_shape existed load with the 28x28x1 they were trained on.
@@ -115,6 +170,13 @@ class VAE(keras.Model):
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable, "latent_dim": self.latent_dim, "seed": self.seed,
                 "beta": self.beta, "image_shape": list(self.image_shape)}
+
+
+def build_vae(latent_dim: int = 2, seed=None, beta: float = 1.0, image_shape: tuple[int, ...] = MNIST_SHAPE):
+    """A built VAE (weights exist, so it can be summarised, saved and loaded at once); beta weighs its KL term."""
+    model = VAE(latent_dim=latent_dim, seed=seed, beta=beta, image_shape=tuple(image_shape), name="vae")
+    model.build((None, *image_shape))
+    return model
 
 
 class KLWarmup(keras.callbacks.Callback):

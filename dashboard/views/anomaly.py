@@ -8,11 +8,10 @@ import streamlit as st
 
 from aecore import anomaly, figures
 from aecore import metrics as M
-from aecore import data as D
-from aecore.data import Dataset
+from aecore.datasets import MNIST_SHAPE, Dataset
 from aecore.models import reconstruct
 from aecore.run import Run
-from dashboard.runs import VIEW_EXAMPLES
+from dashboard.run_view import VIEW_EXAMPLES
 
 UNIT = "MSE per pixel"
 
@@ -29,7 +28,7 @@ def reconstruction_errors(key: str, dataset: str, _model, _x: np.ndarray) -> tup
     shape = tuple(_x.shape[1:])
     foreign = anomaly.load_offline(foreign_name, shape)
     note = None
-    if shape != D.IMAGE_SHAPE:
+    if shape != MNIST_SHAPE:
         note = f"{foreign_name} is left out: its images are 28 x 28 grey, and this model takes {_shape_words(shape)}."
     elif foreign is None:
         note = (f"{foreign_name} is not on this machine, so it is left out: this page never downloads "

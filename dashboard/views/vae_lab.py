@@ -8,12 +8,13 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from aecore import export, figures, latent, vae_lab
-from aecore.data import DataError
+from aecore import export, figures, latent, scorecard, vae_lab
+from aecore.errors import DataError
 from aecore.models import encode_distribution
 from aecore.models.spec import NATS_PER_IMAGE
-from dashboard.digit_views import OTHER_SHAPE, current_digit, takes_digit
-from dashboard.runs import RunView, view_key
+from dashboard.views.your_digit import OTHER_SHAPE, current_digit, takes_digit
+from dashboard.run_view import RunView
+from dashboard.state import view_key
 
 TRAVERSAL_STEPS = 9
 NLL_IMAGES = 500  # test images in the likelihood estimate: enough for a stable mean, seconds to compute
@@ -117,9 +118,9 @@ def _nll(key: str, _model, _x: np.ndarray) -> vae_lab.NLLEstimate:
 
 
 @st.cache_data(max_entries=4, show_spinner="Training (once per dataset) and asking the classifier...")
-def _quality(key: str, _view: RunView) -> vae_lab.SampleQuality:
-    classifier = vae_lab.get_classifier(_view.data, _view.store.root)
-    return vae_lab.sample_quality(_view.run.model, classifier, _view.data)
+def _quality(key: str, _view: RunView) -> scorecard.SampleQuality:
+    classifier = scorecard.get_classifier(_view.data, _view.store.root)
+    return scorecard.sample_quality(_view.run.model, classifier, _view.data)
 
 
 @st.fragment
@@ -164,7 +165,7 @@ def scorecard(view: RunView) -> None:
         return
     shown = [("Confident samples (%)", f"{quality.confident_share:.0%}",
               f"Of {quality.samples} decodes of z ~ N(0, I), the share the classifier gives a class with probability "
-              f"above {vae_lab.CONFIDENT:g}."),
+              f"above {scorecard.CONFIDENT:g}."),
              ("Classes covered", f"{quality.classes_covered} of {quality.classes}",
               "Distinct classes among the confident samples: fewer means the model favours some digits."),
              ("Fréchet distance (features)", f"{quality.frechet_distance:.1f}",

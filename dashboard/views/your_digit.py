@@ -17,10 +17,10 @@ from streamlit_drawable_canvas import st_canvas
 
 from aecore import figures, images
 from aecore import metrics as M
-from aecore.data import IMAGE_SHAPE, Dataset
+from aecore.datasets import MNIST_SHAPE, Dataset
 from aecore.models import reconstruct
 from aecore.store import RunStore
-from dashboard.runs import load_stored
+from dashboard.model_cache import load_stored
 
 DIGIT_KEY = "my_digit"  # {"image": (28, 28) float32 in [0, 1], "source": str}
 SEEN_KEY = "my_digit.inputs"  # source -> (signature of the input, error sentence or None)
@@ -40,7 +40,7 @@ def current_digit() -> np.ndarray | None:
 
 def takes_digit(data: Dataset) -> bool:
     """Whether models of this dataset take your digit: its images are MNIST's 28 x 28 grey."""
-    return data.input_shape == IMAGE_SHAPE
+    return data.input_shape == MNIST_SHAPE
 
 
 def take_input(source: str, signature: str, convert) -> str | None:

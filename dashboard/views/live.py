@@ -12,8 +12,9 @@ import numpy as np
 import streamlit as st
 
 from aecore import figures, jobs
-from aecore.models import get_spec
-from dashboard import replay_view, runs
+from aecore.models import get_spec, specs
+from dashboard import state
+from dashboard.views import replay as replay_view
 
 POLL_S = 1.0
 
@@ -29,13 +30,13 @@ def live_panel(arch: str) -> None:
     """The panel of the job this session follows on the page of arch; nothing once it follows none."""
     # Read at every tick, not captured at the first: a tick scheduled before the page moved on (the run
     # shown, Stop) finds no job, and one after another Train finds the new one.
-    job = runs.followed_job(arch)
+    job = state.followed_job(arch)
     if job is None:
         return
-    queue = runs.training_queue()
+    queue = state.training_queue()
     if not job.active:
         st.rerun()  # the whole page: it shows the run, or why there is none
-    queue.heartbeat(job, runs.subscriber_id())
+    queue.heartbeat(job, state.subscriber_id())
     with st.container(border=True, key=f"live.{arch}"):
         if job.state is jobs.JobState.QUEUED:
             _queued(queue, job)
@@ -43,7 +44,7 @@ def live_panel(arch: str) -> None:
             _training(job)
         if st.button("Stop", key=f"live.{arch}.stop", icon=":material/stop_circle:",
                      help="Stop following this training; one nobody follows stops and stores nothing."):
-            runs.stop(arch)
+            state.stop(arch)
             st.rerun()
 
 
@@ -76,7 +77,7 @@ def _training(job: jobs.Job) -> None:
     if replay is not None:
         st.image(replay, caption=f"After epoch {snapshot.epoch} of {snapshot.epochs}. "
                                  f"{replay_view.rows_described(job.config)}; bottom: their reconstructions.")
-    curves = _loss_figure(job.key, job.number, snapshot.epoch, snapshot, unit)
+    curves = _loss_figure(job.key, job.number, snapshot.epoch, snapshot, unit, job.config.arch)
     if snapshot.latent_points is None:
         st.plotly_chart(curves, key="live.loss")
         return
@@ -100,8 +101,8 @@ def _replay_png(key: str, number: int, epoch: int, _job: jobs.Job, _snapshot: jo
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _loss_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnapshot, unit: str):
-    fig = figures.loss_curves(_snapshot.history, unit)
+def _loss_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnapshot, unit: str, arch: str):
+    fig = figures.loss_curves(_snapshot.history, unit, get_spec(arch).loss_parts)
     fig.update_layout(height=280)
     return fig
 
@@ -118,9 +119,7 @@ def _latent_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnaps
 def elsewhere(current_page: str) -> None:
     """In the sidebar, the trainings this session follows on other pages: kept alive (their pages do not poll
     them now), each with its state and a link back."""
-    from aecore.models import specs
-
-    followed = [(spec, job) for spec in specs() if spec.name != current_page and (job := runs.followed_job(spec.name))]
+    followed = [(spec, job) for spec in specs() if spec.name != current_page and (job := state.followed_job(spec.name))]
     if followed:
         with st.sidebar:
             _elsewhere(followed)
@@ -128,9 +127,9 @@ def elsewhere(current_page: str) -> None:
 
 @st.fragment(run_every=POLL_S * 2)
 def _elsewhere(followed: list) -> None:
-    queue = runs.training_queue()
+    queue = state.training_queue()
     for spec, job in followed:
-        queue.heartbeat(job, runs.subscriber_id())
+        queue.heartbeat(job, state.subscriber_id())
         if job.state is jobs.JobState.QUEUED:
             state = f"{ordinal(max(1, queue.position(job)))} in line"
         elif job.state is jobs.JobState.TRAINING:

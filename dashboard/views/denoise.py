@@ -8,7 +8,8 @@ import streamlit as st
 from aecore import denoise, figures
 from aecore.config import RunConfig
 from aecore.models import reconstruct
-from dashboard.runs import VIEW_EXAMPLES, RunView, view_key
+from dashboard.run_view import RunView, VIEW_EXAMPLES
+from dashboard.state import view_key
 
 
 @st.cache_data(max_entries=4, show_spinner=False)

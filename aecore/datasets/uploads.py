@@ -1,56 +1,38 @@
-"""Your own data: an uploaded .npz, .zip of images or .csv of vectors, previewed, then stored by name.
+"""Uploads: an .npz, a .zip of images or a .csv of vectors, read into a Preview (nothing written).
 
-inspect() reads an upload into a Preview (what was found, nothing written); accept() stores
-it content-addressed under <run cache>/.datasets/ with a readable name in index.json, after
-which load_dataset(name) and the CLI's --dataset name find it. The upload is untrusted: sizes
-are checked on headers and the zip's directory before anything is decoded in full, and every
-problem is a DataError of one sentence, with nothing written.
+The upload is untrusted: sizes are checked on headers and the zip's directory before
+anything is decoded in full (aecore.limits holds the bounds), and every problem is a
+DataError of one sentence. aecore.datasets.library stores an accepted Preview by name.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
-import contextvars
-import copy
 import csv
-import fcntl
-import functools
 import io
-import json
 import math
 import os
-import re
 import warnings
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 import numpy as np
 
-from aecore import data as D
-from aecore.data import DataError
-from aecore.files import write_atomic
+from aecore import limits
+from aecore.datasets.npz import npz_dataset, read_npz
+from aecore.datasets.dataset import Dataset, split
+from aecore.errors import DataError
+from aecore.limits import mib
 
 FORMATS = ".npz, .zip of PNG/JPEG images, or .csv of numbers"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 IMAGE_FORMATS = ("PNG", "JPEG")
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")  # every other PIL mode is read as RGB
-MAX_ZIP_MEMBERS = 100_000
-MAX_ZIP_BYTES = 512 * 2**20  # the zip's total uncompressed size, from its directory
-MAX_IMAGE_FILE_BYTES = 4 * 2**20  # one image file, uncompressed from the zip
-MAX_ZIP_RATIO = 100  # PNG and JPEG are compressed already: a member that deflates far more is a bomb
-MAX_CSV_CELLS = 50_000_000
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 N_EXAMPLES = 16  # images or vectors a preview shows
-NAME_CHARACTERS = "A-Za-z0-9_-"  # as a regular expression's character class holds them
-NAME_MAX = 40
-NAME_PATTERN = re.compile(f"[{NAME_CHARACTERS}]{{1,{NAME_MAX}}}")
 UPLOAD_TYPES = ("npz", "zip", "csv")  # the file name endings an uploader offers; inspect() goes by content too
-DATASETS_FOLDER = ".datasets"  # under the run cache's root: dot folders are never taken for run entries
-INDEX_FILE = "index.json"
-STORED_FILE = re.compile(r"[0-9a-f]{16}\.npz")  # a Dataset fingerprint
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,7 +53,7 @@ class Preview:
     float32_bytes: int  # memory of the whole file's examples as float32
     budget_bytes: int
     suggested_subsample: int | None  # the most examples that fit the budget; None when all fit
-    dataset: D.Dataset | None = field(repr=False)  # None when over the budget (not decoded in full)
+    dataset: Dataset | None = field(repr=False)  # None when over the budget (not decoded in full)
     content: bytes = field(repr=False)
 
     @property
@@ -85,110 +67,12 @@ def inspect(filename: str, content: bytes, budget_bytes: int | None = None, subs
     Over the budget, only the first N_EXAMPLES are decoded (for the preview) unless subsample
     names how many randomly chosen examples to keep instead.
     """
-    budget = D.MAX_DATASET_BYTES if budget_bytes is None else budget_bytes
+    budget = limits.MAX_DATASET_BYTES if budget_bytes is None else budget_bytes
     if subsample is not None and (isinstance(subsample, bool) or not isinstance(subsample, int) or subsample < 2):
         raise DataError(f"A subsample must be a whole number of at least 2 examples, got {subsample}.")
     fmt = _format(filename, content)
     reader = {"npz": _read_npz, "zip": _read_zip, "csv": _read_csv}[fmt]
     return reader(filename, content, budget, subsample)
-
-
-def accept(upload: Preview | bytes, name: str, root: str | os.PathLike | None = None,
-           subsample: int | None = None, filename: str = "upload") -> str:
-    """Store an upload (a Preview, or a file's bytes) under name; return the name.
-
-    Over the budget it is refused unless subsample says how many examples to keep. The same
-    content under a second name is refused; the same name and content again is a no-op.
-    """
-    check_name(name)
-    preview = upload if isinstance(upload, Preview) else inspect(filename, upload)
-    if subsample is not None or preview.dataset is None:
-        if subsample is None:
-            raise DataError(
-                f"'{preview.filename}' would need {mib(preview.float32_bytes)} of memory, over the budget of "
-                f"{mib(preview.budget_bytes)}; keep a subsample of at most {preview.suggested_subsample} examples."
-            )
-        preview = inspect(preview.filename, preview.content, preview.budget_bytes, subsample)
-    dataset = preview.dataset
-    folder = _folder(root)
-    arrays = {"x_train": dataset.x_train, "x_test": dataset.x_test}
-    if dataset.y_train is not None:
-        arrays.update(y_train=dataset.y_train, y_test=dataset.y_test)
-    filename = f"{dataset.fingerprint}.npz"
-    with _index_lock(folder):
-        index = _read_index(folder)
-        for other, entry in index.items():
-            if isinstance(entry, dict) and entry.get("file") == filename and other != name:
-                raise DataError(f"This data is stored already, as '{other}'; use that name.")
-        if name in index:
-            if isinstance(index[name], dict) and index[name].get("file") == filename:
-                return name
-            raise DataError(f"The name '{name}' is taken by another stored dataset; choose another.")
-        buffer = io.BytesIO()
-        np.savez(buffer, **arrays)
-        index[name] = {
-            "file": filename,
-            "kind": preview.kind,
-            "source": preview.filename,
-            "format": preview.format,
-            "label_names": list(preview.label_names) if preview.label_names else None,
-        }
-        try:
-            write_atomic(folder / filename, buffer.getvalue())
-            write_atomic(folder / INDEX_FILE, json.dumps(index, indent=1, sort_keys=True).encode())
-        except OSError as exc:
-            raise DataError(f"The dataset could not be written in {folder} ({exc.strerror or exc}).") from None
-    return name
-
-
-def check_name(name) -> None:
-    """Raise DataError unless name can name a stored dataset."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise DataError(f"A dataset name is 1 to {NAME_MAX} letters, digits, '-' or '_', got {name!r}.")
-    if name.lower() in {n.lower() for n in D.DATASETS} or name.lower() == "npz":
-        raise DataError(f"'{name}' is the name of a built-in dataset; choose another.")
-
-
-def suggested_name(filename: str) -> str:
-    """A name check_name accepts, from a file's name: its stem with what a name may not hold replaced, prefixed
-    with 'my-' where the stem is a built-in's name."""
-    stem = re.sub(f"[^{NAME_CHARACTERS}]+", "-", PurePosixPath(filename).stem).strip("-")[:NAME_MAX]
-    for name in (stem, f"my-{stem}"[:NAME_MAX]):
-        try:
-            check_name(name)
-            return name
-        except DataError:
-            pass
-    return "my-data"
-
-
-def stored_datasets(root: str | os.PathLike | None = None) -> list[str]:
-    """The names of the stored uploads, sorted."""
-    return sorted(_entries(root))
-
-
-def stored_path(name: str, root: str | os.PathLike | None = None) -> Path | None:
-    """The .npz file of a stored dataset, or None when no upload has this name."""
-    entry = _entries(root).get(name)
-    return None if entry is None else _folder(root) / entry["file"]
-
-
-def stored_kind(name: str, root: str | os.PathLike | None = None) -> str | None:
-    """'images' or 'vectors' for a stored dataset, None when no upload has this name."""
-    entry = _entries(root).get(name)
-    return None if entry is None else entry.get("kind")
-
-
-def stored_label_names(name: str, root: str | os.PathLike | None = None) -> list[str] | None:
-    """The class names of a stored dataset (label i is names[i]), or None."""
-    entry = _entries(root).get(name)
-    return None if entry is None else entry.get("label_names")
-
-
-def _entries(root) -> dict[str, dict]:
-    """The index's well-formed entries: each names a file of this folder only, whatever an edited index says."""
-    return {name: entry for name, entry in _read_index(_folder(root)).items()
-            if isinstance(entry, dict) and STORED_FILE.fullmatch(str(entry.get("file")))}
 
 
 # --- formats ---------------------------------------------------------------------------------
@@ -223,8 +107,8 @@ def _is_text(content: bytes) -> bool:
 def _read_npz(filename, content, budget, subsample) -> Preview:
     if subsample is not None:
         raise DataError(f"An .npz is read whole; make '{filename}' smaller to subsample it.")
-    arrays = D._read_npz(io.BytesIO(content), filename, budget)
-    dataset = D.npz_dataset(filename, arrays)  # validated: both hold numbers, finite, in range
+    arrays = read_npz(io.BytesIO(content), filename, budget)
+    dataset = npz_dataset(filename, arrays)  # validated: both hold numbers, finite, in range
     raw = (arrays["x_train"], arrays["x_test"])
     value_range = (min(float(a.min()) for a in raw), max(float(a.max()) for a in raw))
     labels = None
@@ -261,7 +145,7 @@ def _read_zip(filename, content, budget, subsample) -> Preview:
             w, h = sizes[odd]
             raise DataError(f"'{members[odd].filename}' is {w} wide by {h} high but most images are {width} wide "
                             f"by {height} high; all images must have one size.")
-        D.check_image_size(height, width, "Images")
+        limits.check_image_size(height, width, "Images")
         channels = 1 if grey else 3
         n = len(members)
         if n < 2:
@@ -276,7 +160,8 @@ def _read_zip(filename, content, budget, subsample) -> Preview:
     names = tuple(sorted(set(classes))) if classes else None
     labels = None if names is None else np.array([names.index(c) for c in classes], np.int64)
     value_range = (float(x.min()), float(x.max()))
-    dataset = _split(filename, x.astype(np.float32) / np.float32(255), None if labels is None else labels[chosen])
+    pixels = x.astype(np.float32) / np.float32(255)
+    dataset = _split_upload(filename, pixels, None if labels is None else labels[chosen])
     return _preview(filename, "zip", dataset if fits else None, n, value_range, names, labels, budget, content,
                     examples=x[:N_EXAMPLES].astype(np.float32) / np.float32(255), full_bytes=n * per_example)
 
@@ -284,11 +169,11 @@ def _read_zip(filename, content, budget, subsample) -> Preview:
 def _image_members(filename: str, archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     """The zip's image files in name order, after checks on its directory alone (bombs, counts, types)."""
     infos = archive.infolist()
-    if len(infos) > MAX_ZIP_MEMBERS:
-        raise DataError(f"'{filename}' holds {len(infos)} files; the limit is {MAX_ZIP_MEMBERS}.")
+    if len(infos) > limits.MAX_ZIP_MEMBERS:
+        raise DataError(f"'{filename}' holds {len(infos)} files; the limit is {limits.MAX_ZIP_MEMBERS}.")
     total = sum(i.file_size for i in infos)
-    if total > MAX_ZIP_BYTES:
-        raise DataError(f"'{filename}' would unpack to {mib(total)}; the limit is {mib(MAX_ZIP_BYTES)}.")
+    if total > limits.MAX_ZIP_BYTES:
+        raise DataError(f"'{filename}' would unpack to {mib(total)}; the limit is {mib(limits.MAX_ZIP_BYTES)}.")
     members = []
     for info in sorted(infos, key=lambda i: i.filename):
         path = PurePosixPath(info.filename)
@@ -298,7 +183,8 @@ def _image_members(filename: str, archive: zipfile.ZipFile) -> list[zipfile.ZipI
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             raise DataError(f"'{info.filename}' in '{filename}' is not a PNG or JPEG image; "
                             "a zip must hold images only.")
-        if info.file_size > MAX_IMAGE_FILE_BYTES or info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+        ratio_bound = limits.MAX_ZIP_RATIO * max(info.compress_size, 1)
+        if info.file_size > limits.MAX_IMAGE_FILE_BYTES or info.file_size > ratio_bound:
             raise DataError(f"'{info.filename}' in '{filename}' unpacks to {mib(info.file_size)} "
                             "from far less, like a zip bomb; it is refused.")
         members.append(info)
@@ -313,7 +199,7 @@ def _open_image(filename: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo):
     try:
         with archive.open(info) as member:
             # The directory's size was checked; zipfile stops at it and checks the CRC.
-            raw = member.read(MAX_IMAGE_FILE_BYTES + 1)
+            raw = member.read(limits.MAX_IMAGE_FILE_BYTES + 1)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(raw), formats=IMAGE_FORMATS)
@@ -350,8 +236,8 @@ def _read_csv(filename, content, budget, subsample) -> Preview:
     # No row has more cells than its commas plus one, so commas plus lines bounds the cells.
     lines = max(content.count(b"\n"), content.count(b"\r")) + 1
     cells = content.count(b",") + lines
-    if cells > MAX_CSV_CELLS:
-        raise DataError(f"'{filename}' has up to {cells:,} cells; the limit is {MAX_CSV_CELLS:,}.")
+    if cells > limits.MAX_CSV_CELLS:
+        raise DataError(f"'{filename}' has up to {cells:,} cells; the limit is {limits.MAX_CSV_CELLS:,}.")
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -372,8 +258,8 @@ def _read_csv(filename, content, budget, subsample) -> Preview:
     dim = width - (label_col is not None)
     if n < 2:
         raise DataError(f"'{filename}' holds {n} row; a dataset needs at least 2 (one to train, one to test).")
-    if not 1 <= dim <= D.MAX_VECTOR_DIM:
-        raise DataError(f"Rows of '{filename}' must have 1 to {D.MAX_VECTOR_DIM} numbers, got {dim}.")
+    if not 1 <= dim <= limits.MAX_VECTOR_DIM:
+        raise DataError(f"Rows of '{filename}' must have 1 to {limits.MAX_VECTOR_DIM} numbers, got {dim}.")
     per_example = dim * 4
     chosen, fits = _choose(n, per_example, budget, subsample)
     first = 2 if header else 1  # the file's line number of rows[0], for messages
@@ -406,7 +292,7 @@ def _read_csv(filename, content, budget, subsample) -> Preview:
         code = {s: k for k, s in enumerate(names)}
         labels = np.array([code[s] for s in cells], np.int64)
     value_range = (float(x.min()), float(x.max()))
-    dataset = _split(filename, x, None if labels is None else labels[chosen])
+    dataset = _split_upload(filename, x, None if labels is None else labels[chosen])
     return _preview(filename, "csv", dataset if fits else None, n, value_range, names, labels, budget, content,
                     examples=x[:N_EXAMPLES], full_bytes=n * per_example)
 
@@ -445,9 +331,9 @@ def _choose(n: int, per_example: int, budget: int, subsample: int | None) -> tup
     return np.arange(min(n, N_EXAMPLES)), False
 
 
-def _split(filename: str, x: np.ndarray, y: np.ndarray | None) -> D.Dataset:
+def _split_upload(filename: str, x: np.ndarray, y: np.ndarray | None) -> Dataset:
     n_test = max(1, round(len(x) * TEST_FRACTION))
-    return D._split(filename, x, y, n_test, seed=SPLIT_SEED)
+    return split(filename, x, y, n_test, seed=SPLIT_SEED)
 
 
 def _preview(filename, fmt, dataset, n, value_range, names, labels, budget, content,
@@ -483,68 +369,3 @@ def _preview(filename, fmt, dataset, n, value_range, names, labels, budget, cont
         content=content,
     )
 
-
-def mib(n_bytes: int | float) -> str:
-    """A size as every message and page shows it, e.g. '1,024.0 MiB'."""
-    return f"{n_bytes / 2**20:,.1f} MiB"
-
-
-_CACHE_ROOT: contextvars.ContextVar[str | None] = contextvars.ContextVar("aecore_cache_root", default=None)
-
-
-@contextlib.contextmanager
-def cache_root(root: str | os.PathLike | None):
-    """Within this block, stored datasets are looked up under root (the CLI's --cache-dir); None: the default."""
-    token = _CACHE_ROOT.set(None if root is None else str(root))
-    try:
-        yield
-    finally:
-        _CACHE_ROOT.reset(token)
-
-
-def _folder(root) -> Path:
-    root = root if root is not None else _CACHE_ROOT.get()
-    if root is None:
-        from aecore.store import default_cache_dir  # store imports config, which imports this module lazily
-
-        root = default_cache_dir()
-    return Path(root) / DATASETS_FOLDER
-
-
-def _read_index(folder: Path) -> dict:
-    """The folder's index (a copy the caller may change); {} when there is none or it is damaged."""
-    try:
-        stat = (folder / INDEX_FILE).stat()
-    except OSError:
-        return {}
-    # Writers replace the file (a new inode, size and time), so a key of its stat never serves a stale index.
-    return copy.deepcopy(_parsed_index(str(folder), stat.st_mtime_ns, stat.st_size, stat.st_ino))
-
-
-@functools.lru_cache(maxsize=8)
-def _parsed_index(folder: str, mtime_ns: int, size: int, inode: int) -> dict:
-    try:
-        index = json.loads((Path(folder) / INDEX_FILE).read_text())
-    except (OSError, ValueError):  # none yet, or damaged: list nothing rather than break every page
-        return {}
-    return index if isinstance(index, dict) else {}
-
-
-class _index_lock:
-    """One writer of a folder's index at a time, across threads and processes."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-
-    def __enter__(self):
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.file = open(self.folder / ".lock", "a")
-        except OSError as exc:
-            raise DataError(f"The dataset folder {self.folder} cannot be written ({exc.strerror}).") from None
-        fcntl.flock(self.file, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.file, fcntl.LOCK_UN)
-        self.file.close()

@@ -1,0 +1,170 @@
+"""The stored uploads: accepted Previews kept by name under <run cache>/.datasets/.
+
+Each dataset is a content-addressed .npz (its fingerprint) with a readable name in
+index.json, after which load_dataset(name) and the CLI's --dataset name find it. The
+index is read back as untrusted (a person may have edited it): an entry that is not
+well-formed is left out, never trusted. One writer at a time, across threads and
+processes (a file lock beside the index).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import io
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from filelock import FileLock, Timeout
+
+from aecore.datasets.catalogue import check_name
+from aecore.datasets.dataset import Dataset
+from aecore.datasets.npz import load_npz_file
+from aecore.datasets.uploads import Preview, inspect
+from aecore.errors import DataError
+from aecore.files import write_atomic
+from aecore.limits import mib
+from aecore.paths import DATASETS_FOLDER, cache_dir
+
+INDEX_FILE = "index.json"
+STORED_FILE = re.compile(r"[0-9a-f]{16}\.npz")  # a Dataset fingerprint
+KINDS = ("images", "vectors")
+LOCK_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    """One stored upload, as its index entry says it."""
+
+    name: str
+    path: Path  # its .npz
+    kind: str  # 'images' or 'vectors'
+    label_names: tuple[str, ...] | None
+
+
+def accept(upload: Preview | bytes, name: str, root: str | os.PathLike | None = None,
+           subsample: int | None = None, filename: str = "upload") -> str:
+    """Store an upload (a Preview, or a file's bytes) under name; return the name.
+
+    Over the budget it is refused unless subsample says how many examples to keep. The same
+    content under a second name is refused; the same name and content again is a no-op.
+    """
+    check_name(name)
+    preview = upload if isinstance(upload, Preview) else inspect(filename, upload)
+    if subsample is not None or preview.dataset is None:
+        if subsample is None:
+            raise DataError(
+                f"'{preview.filename}' would need {mib(preview.float32_bytes)} of memory, over the budget of "
+                f"{mib(preview.budget_bytes)}; keep a subsample of at most {preview.suggested_subsample} examples."
+            )
+        preview = inspect(preview.filename, preview.content, preview.budget_bytes, subsample)
+    dataset = preview.dataset
+    folder = _folder(root)
+    arrays = {"x_train": dataset.x_train, "x_test": dataset.x_test}
+    if dataset.y_train is not None:
+        arrays.update(y_train=dataset.y_train, y_test=dataset.y_test)
+    filename = f"{dataset.fingerprint}.npz"
+    with _index_lock(folder):
+        index = _read_index(folder)
+        for other, entry in index.items():
+            if isinstance(entry, dict) and entry.get("file") == filename and other != name:
+                raise DataError(f"This data is stored already, as '{other}'; use that name.")
+        if name in index:
+            if isinstance(index[name], dict) and index[name].get("file") == filename:
+                return name
+            raise DataError(f"The name '{name}' is taken by another stored dataset; choose another.")
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        index[name] = {
+            "file": filename,
+            "kind": preview.kind,
+            "source": preview.filename,
+            "format": preview.format,
+            "label_names": list(preview.label_names) if preview.label_names else None,
+        }
+        try:
+            write_atomic(folder / filename, buffer.getvalue())
+            write_atomic(folder / INDEX_FILE, json.dumps(index, indent=1, sort_keys=True).encode())
+        except OSError as exc:
+            raise DataError(f"The dataset could not be written in {folder} ({exc.strerror or exc}).") from None
+    return name
+
+
+def stored_datasets(root: str | os.PathLike | None = None) -> list[str]:
+    """The names of the stored uploads, sorted."""
+    return sorted(_entries(root))
+
+
+def entry(name: str, root: str | os.PathLike | None = None) -> StoredEntry | None:
+    """The stored upload of this name, or None when there is none (or its index entry is not well-formed)."""
+    return _entries(root).get(name)
+
+
+def load_stored(stored: StoredEntry) -> Dataset:
+    """The dataset of a stored upload, read once per version of its file, with its class names."""
+    data = load_npz_file(str(stored.path))
+    return Dataset(stored.name, data.x_train, data.x_test, data.y_train, data.y_test, data.fingerprint,
+                   stored.label_names)
+
+
+def _entries(root) -> dict[str, StoredEntry]:
+    """The index's well-formed entries: each names a file of this folder only, whatever an edited index says."""
+    folder = _folder(root)
+    entries = {}
+    for name, raw in _read_index(folder).items():
+        if not isinstance(raw, dict) or not STORED_FILE.fullmatch(str(raw.get("file"))):
+            continue
+        names = raw.get("label_names")
+        if raw.get("kind") not in KINDS or not (names is None or (
+                isinstance(names, list) and names and all(isinstance(n, str) for n in names))):
+            continue
+        entries[name] = StoredEntry(name, folder / raw["file"], raw["kind"], tuple(names) if names else None)
+    return entries
+
+
+def _folder(root) -> Path:
+    return cache_dir(root) / DATASETS_FOLDER
+
+
+def _read_index(folder: Path) -> dict:
+    """The folder's index (a copy the caller may change); {} when there is none or it is damaged."""
+    try:
+        stat = (folder / INDEX_FILE).stat()
+    except OSError:
+        return {}
+    # Writers replace the file (a new inode, size and time), so a key of its stat never serves a stale index.
+    return copy.deepcopy(_parsed_index(str(folder), stat.st_mtime_ns, stat.st_size, stat.st_ino))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_index(folder: str, mtime_ns: int, size: int, inode: int) -> dict:
+    try:
+        index = json.loads((Path(folder) / INDEX_FILE).read_text())
+    except (OSError, ValueError):  # none yet, or damaged: list nothing rather than break every page
+        return {}
+    return index if isinstance(index, dict) else {}
+
+
+class _index_lock:
+    """One writer of a folder's index at a time, across threads and processes."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def __enter__(self):
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.lock = FileLock(self.folder / ".lock", timeout=LOCK_TIMEOUT_S)
+            self.lock.acquire()
+        except Timeout:
+            raise DataError(f"The dataset folder {self.folder} is busy; try again in a minute.") from None
+        except OSError as exc:
+            raise DataError(f"The dataset folder {self.folder} cannot be written ({exc.strerror}).") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()

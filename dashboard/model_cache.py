@@ -1,0 +1,94 @@
+"""The one bounded model cache of the server, and the arrays and figures derived from a run, cached by its key.
+
+Every model the server holds sits in one st.cache_resource bounded by MAX_MODELS, keyed
+by its run-store key: those loaded from the store and those a session has just trained
+alike. They are read-only once there; a model is fitted only before it is put there.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from aecore import figures
+from aecore import metrics as M
+from aecore.models import encode, reconstruct, warm_up
+from aecore.run import Run
+from aecore.store import RunStore
+from dashboard.run_view import RunView
+
+# Models the server holds in memory at once, whoever trained or loaded them (docs/RELIABILITY.md's number).
+MAX_MODELS = 6
+
+
+class _Missing(LookupError):
+    """Raised inside the cached loader so that a miss is never cached."""
+
+
+@st.cache_resource(max_entries=MAX_MODELS, show_spinner="Loading the model from the run cache...")
+def _held_run(root: str, key: str, _store: RunStore, _trained: Run | None = None) -> Run:
+    """The run of key: the one just trained when given (a miss only), else loaded from the store."""
+    run = _trained if _trained is not None else _store.load_key(key)
+    if run is None:
+        raise _Missing(key)
+    warm_up(run.model)  # trace inference now, so the first slider move is not the slow one
+    return run
+
+
+def load_stored(store: RunStore, key: str) -> Run | None:
+    """A run through the shared bounded model cache (loaded from the store on a miss), or None if absent or
+    damaged."""
+    try:
+        return _held_run(str(store.root), key, store)
+    except _Missing:
+        return None
+
+
+def hold(store: RunStore, key: str, run: Run) -> Run:
+    """Put a run just trained into the shared bounded model cache, under the bound that every held model
+    shares; the held run (an equal one already there wins)."""
+    return _held_run(str(store.root), key, store, run)
+
+
+def model_bytes(view: RunView) -> bytes:
+    """The trained model as a .keras file: the store's copy, or a fresh save if the store lost it."""
+    stored = view.store.path(view.key) / "model.keras"
+    if stored.is_file():
+        return stored.read_bytes()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.keras"
+        view.run.model.save(path)
+        return path.read_bytes()
+
+
+# Arrays derived from a run, cached by its store key (the leading-underscore arguments
+# are not hashed: the key already names the model and the data).
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def reconstructions(key: str, _model, _x: np.ndarray) -> np.ndarray:
+    """The model's reconstructions of the view's test examples."""
+    return reconstruct(_model, _x)
+
+
+@st.cache_data(max_entries=12, show_spinner="Encoding the test set...")
+def latent_points(key: str, _model, _x: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """(codes, 2D points, axis label) of the view's test examples."""
+    codes = encode(_model, _x)
+    points, label = M.project_2d(codes)
+    return codes, points, label
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _latent_scatter(key: str, _points: np.ndarray, _labels: np.ndarray | None, axis_label: str,
+                    label_names: tuple[str, ...] | None):
+    return figures.latent_scatter_base(_points, _labels, axis_label, label_names)
+
+
+def latent_scatter(view: RunView, points: np.ndarray, axis_label: str):
+    """The view's latent scatter (costly to build), made once per run and shared by all sessions:
+    never mutate it (figures.with_marks copies it)."""
+    return _latent_scatter(view.key, points, view.y_view, axis_label, view.data.label_names)

@@ -1,0 +1,113 @@
+"""An architecture page's run: the sidebar form, then the run of its config (the model cache's or the store's),
+or its training through the queue followed in a live panel, or why there is none.
+
+Train submits the config to the process's training queue (aecore.jobs), or joins the job
+of the same run another session started; the session follows its job on that page (one
+per page) in a live panel (dashboard.views.live) that polls, and the page shows the run
+once the job is done.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from aecore import jobs
+from aecore.datasets import DataError, load_dataset
+from aecore.models import check_fits
+from aecore.store import RunStore, run_key
+from dashboard.forms import config_form
+from dashboard.model_cache import hold, load_stored
+from dashboard.run_view import RunView
+from dashboard.state import follow, followed_job, get_store, session_alive, subscriber_id, training_queue
+from dashboard.views.live import live_panel
+
+
+def _ended(arch: str, store: RunStore) -> str | None:
+    """Take this page's followed job if it has ended and say how, once: one status line when it trained
+    (its run held in the model cache), one sentence when it failed or was stopped. The key of a run just
+    trained, else None."""
+    job = followed_job(arch)
+    if job is None or job.active:
+        return None
+    follow(arch, None)
+    if job.state is jobs.JobState.DONE and job.run is not None:
+        hold(store, job.key, job.run)
+        st.session_state[f"shown.{arch}"] = job.key  # shown below, should the form have moved on meanwhile
+        if job.run.cached:  # another process saved it meanwhile: the header says where it came from
+            return None
+        kept = "saved to the run cache" if job.saved else "not kept in the run cache"
+        st.status(f"Trained {job.config.describe()} in {job.run.seconds:.1f} s and {kept}.", state="complete",
+                  expanded=False)
+        return job.key
+    if job.state is jobs.JobState.FAILED:
+        st.error(job.error or "Training failed.")
+    else:  # no page of this session polled it for a while (a tab left in the background)
+        st.warning(f"Training {job.config.describe()} was stopped: this page had not been seen for a while.")
+    return None
+
+
+def current_run(arch: str) -> RunView | None:
+    """Draw the sidebar form and return the run of its config, or None (with one sentence saying why).
+
+    Train submits the config to the training queue (or joins the job of the same run); while the job is
+    queued or trains, a live panel shows it, above the last run this page showed (if any). A config already
+    trained (this session or in the store) is shown at once.
+    """
+    config, submitted = config_form(arch)
+    st.sidebar.page_link("app_pages/data.py", label="Train on your own data", icon=":material/upload_file:")
+    store = get_store()
+    trained_key = _ended(arch, store)
+    try:
+        data = load_dataset(config.dataset) if config is not None else None
+        if data is not None:
+            check_fits(arch, data)  # before training: a dataset of the wrong kind is one sentence
+    except DataError as exc:
+        st.error(str(exc))
+        data = None
+    if data is None:  # the form's values make no run (the sentence is out): a training under way goes on
+        if followed_job(arch) is not None:  # no panel, no poll
+            live_panel(arch)
+        return None
+
+    key = run_key(config, data.fingerprint)
+    job = followed_job(arch)
+    # While this page's own job for the run is still going (saving it, say), the store is not asked: its copy
+    # would be loaded into the shared model cache for nothing, and the job's end says "Trained", not "Loaded
+    # from cache".
+    following = job is not None and job.key == key and job.active
+    run = None if following else load_stored(store, key)
+    if submitted and (job is None or job.key != key):
+        job = training_queue().submit(config, data, store, subscriber_id(), session_alive()) if run is None else None
+        follow(arch, job)
+        following = job is not None
+    stopped = st.session_state.pop(f"training.{arch}.stopped", None) == key
+    if job is not None:
+        live_panel(arch)
+    show_store_problems(store)
+    if run is not None:
+        st.session_state[f"shown.{arch}"] = key
+        return RunView(run, data, key, store, key == trained_key)
+    if not following:
+        said = "Training stopped: " if stopped else ""
+        st.info(f"{said}**{config.describe()}** has not been trained yet: press **Train** in the sidebar.")
+    return _last_shown(arch, store)
+
+
+def _last_shown(arch: str, store: RunStore) -> RunView | None:
+    """The last run this page showed in this session, while the form's config has none: the page stays usable."""
+    key = st.session_state.get(f"shown.{arch}")
+    run = load_stored(store, key) if key else None
+    if run is None:
+        return None
+    try:
+        data = load_dataset(run.config.dataset)
+    except DataError:
+        return None
+    st.caption(f"Below: the last run shown here, **{run.config.describe()}**.")
+    return RunView(run, data, key, store, False)
+
+
+def show_store_problems(store: RunStore) -> None:
+    """Tell this session, once, about damaged cache entries the store discarded."""
+    if problems := store.take_problems():
+        st.warning(" ".join(problems))

@@ -1,0 +1,95 @@
+"""The stored runs as a table (the Compare page's), and choosers over it (Your digit, Anomaly scores): one row
+per stored run, with its bottleneck as its architecture's spec gives it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from aecore.config import RunConfig
+from aecore.datasets import MNIST_SHAPE, DataError, Dataset, holds_images, load_dataset
+from aecore.errors import ConfigError
+from aecore.models import get_spec, names, takes_images
+from aecore.run import Run
+from aecore.store import RunStore
+from dashboard.model_cache import load_stored
+
+COLUMNS = ["run", "architecture", "dataset", "epochs", "parameters", "bottleneck", "bottleneck size",
+           "test MSE (per pixel)", "test BCE (nats per pixel)", "PSNR (dB)", "training time (s)", "trained at", "key"]
+
+
+def runs_table(entries: list[dict]) -> pd.DataFrame:
+    """One row per stored run (run.json dicts), labelled uniquely, with units in the column names."""
+    rows = []
+    for entry in entries:
+        try:
+            config = RunConfig.from_dict(entry["config"])
+        except (ConfigError, TypeError):  # an architecture this server no longer has, or an older entry's fields
+            continue
+        m = entry.get("metrics", {})
+        # Runs stored before their input shape was recorded: MNIST's, what nearly all of them trained on.
+        shape, size = get_spec(config.arch).bottleneck(config, tuple(entry.get("input_shape") or MNIST_SHAPE))
+        denoising = f" · noise {config.noise:g}" if config.noise else ""
+        rows.append({
+            "run": f"{config.arch} · {config.epochs} ep · {shape}{denoising}",
+            "architecture": config.arch,
+            "dataset": config.dataset,
+            "epochs": config.epochs,
+            "parameters": entry.get("parameters"),
+            "bottleneck": shape,
+            "bottleneck size": size,
+            "test MSE (per pixel)": m.get("test_mse"),
+            "test BCE (nats per pixel)": m.get("test_bce"),
+            "PSNR (dB)": m.get("test_psnr"),
+            "training time (s)": m.get("seconds"),
+            "trained at": pd.to_datetime(entry.get("trained_at", 0), unit="s"),
+            "key": entry["key"],
+        })
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if len(table):
+        # Two runs that differ only in, say, learning rate get their key's start appended.
+        repeated = table["run"].duplicated(keep=False)
+        table.loc[repeated, "run"] += " · " + table.loc[repeated, "key"].str[:4]
+    return table
+
+
+def image_runs(store: RunStore) -> pd.DataFrame:
+    """One row per stored run that may take images (runs_table's rows), newest first."""
+    return runs_table([e for e in store.entries()
+                       if e["config"]["arch"] in names() and takes_images(e["config"]["arch"])
+                       and holds_images(e["config"]["dataset"]) is not False])
+
+
+def no_runs_yet() -> None:
+    """What to do when the store has no image runs: one sentence and a link."""
+    st.info("No image model has been trained yet: train one on the Stacked, Convolutional or Variational page first.")
+    st.page_link("app_pages/conv.py", label="Train the convolutional autoencoder", icon=":material/arrow_forward:")
+
+
+def choose_dataset(table: pd.DataFrame, key: str) -> tuple[str, Dataset] | None:
+    """A selectbox over the datasets of the runs (mnist-sample first if present); the loaded dataset or None."""
+    datasets = sorted(set(table["dataset"]))
+    default = datasets.index("mnist-sample") if "mnist-sample" in datasets else 0
+    name = st.selectbox("Dataset", datasets, index=default, key=key,
+                        help="Models are grouped by the dataset they were trained on.")
+    try:
+        data = load_dataset(name)
+    except DataError as exc:
+        st.error(str(exc))
+        return None
+    if not data.is_image:
+        st.info(f"The dataset '{name}' holds vectors, not images; choose an image dataset.")
+        return None
+    return name, data
+
+
+def choose_run(table: pd.DataFrame, store: RunStore, key: str) -> tuple[str, Run] | None:
+    """A selectbox over the table's runs (newest first); (store key, run) through the cached loader, or None."""
+    labels = table["run"].tolist()
+    label = st.selectbox("Model", labels, key=key, help="Every stored run of this dataset, newest first.")
+    run_key = table.loc[table["run"] == label, "key"].iloc[0]
+    run = load_stored(store, run_key)
+    if run is None:
+        st.warning("This run could not be loaded from the run cache; train it again on its page.")
+        return None
+    return run_key, run
