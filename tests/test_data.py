@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from aecore.datasets import DataError, Dataset, holds_images, load_dataset
+import aecore.once
+from aecore.datasets import LABEL_NAMES, DataError, Dataset, holds_images, load_dataset
 from aecore.datasets import builtin as D
 from aecore.datasets.npz import load_npz
 from aecore.once import single_flight
@@ -114,7 +115,7 @@ def test_concurrent_loads_of_one_dataset_share_one_call(monkeypatch):
         def __exit__(self, *exc):
             return self._lock.__exit__(*exc)
 
-    monkeypatch.setattr(D, "threading", SimpleNamespace(Lock=CountedLock))
+    monkeypatch.setattr(aecore.once, "threading", SimpleNamespace(Lock=CountedLock))
 
     with ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(slow_load, "a") for _ in range(8)]
@@ -137,7 +138,7 @@ def test_unknown_dataset_names_the_choices():
 @pytest.mark.parametrize("name", ["mnist", "fashion-mnist", "cifar10"])
 def test_keras_datasets_without_network_name_the_offline_one(monkeypatch, tmp_path, name):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # nothing downloaded before
-    monkeypatch.setattr(D, "_reachable", lambda *args: False)
+    monkeypatch.setattr(D, "reachable", lambda *args: False)
     import keras
 
     downloads = []
@@ -162,7 +163,7 @@ def test_cifar10_is_colour_32x32_with_flat_labels(monkeypatch):
     assert data.y_train.shape == (5,) and data.y_train.dtype == np.int64
     np.testing.assert_allclose(data.x_train, fake[0][0] / 255, atol=1e-6)
     assert holds_images("cifar10")
-    assert data.test_title(1) == f"#1 ({D.LABEL_NAMES['cifar10'][fake[1][1][1, 0]]})"
+    assert data.test_title(1) == f"#1 ({LABEL_NAMES['cifar10'][fake[1][1][1, 0]]})"
 
 
 def test_digits_8x8_is_offline_seeded_and_labelled():
@@ -512,7 +513,7 @@ def test_network_probe_is_bounded(monkeypatch):
 def test_keras_datasets_probe_with_a_finite_timeout(monkeypatch, tmp_path):
     probes = []
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # nothing downloaded before: the probe must run
-    monkeypatch.setattr(D, "_reachable", lambda *args: probes.append(args) or False)
+    monkeypatch.setattr(D, "reachable", lambda *args: probes.append(args) or False)
     with pytest.raises(DataError, match="mnist-sample"):
         D.keras_dataset("mnist")
     ((host, port, timeout),) = probes

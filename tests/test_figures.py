@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from aecore import figures
+from aecore.models import get_spec
 
 
 def images(n, seed=0):
@@ -28,7 +29,7 @@ def test_loss_curves_plain_model_has_train_and_validation():
 
 def test_loss_curves_vae_shows_reconstruction_and_kl_separately():
     history = {k: [3.0, 2.0] for k in ("loss", "rec", "kl", "val_loss", "val_rec", "val_kl")}
-    fig = figures.loss_curves(history, "nats per image")
+    fig = figures.loss_curves(history, "nats per image", get_spec("vae").loss_parts)
     assert len(fig.data) == 6  # three parts x (train, validation)
     assert {a.text for a in fig.layout.annotations} == {"total", "reconstruction", "KL divergence"}
     assert fig.layout.yaxis2.matches is None  # KL and reconstruction keep their own scales

@@ -202,7 +202,7 @@ def test_a_run_on_an_upload_loads_without_the_uploads_index(store, tiny):
         library.accept(uploads.inspect("v.csv", b"a,b,c\n" + b"".join(b"%d,%d,1\n" % (i, -i) for i in range(20))),
                        "mine")
         run = get_run(tiny("basic", dataset="mine"), store)
-    (store.root / uploads.DATASETS_FOLDER / uploads.INDEX_FILE).unlink()  # damaged, or read under another root
+    (store.root / library.DATASETS_FOLDER / library.INDEX_FILE).unlink()  # damaged, or read under another root
     assert store.load(run.config, run.data_fingerprint) is not None and not store.problems
 
 

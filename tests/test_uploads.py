@@ -13,7 +13,7 @@ from aecore.datasets import npz
 from aecore import figures
 from aecore.datasets import library as L
 from aecore.datasets import uploads as U
-from aecore.datasets import DataError, load_dataset
+from aecore.datasets import DataError, holds_images, load_dataset
 
 
 def image_bytes(pixels: np.ndarray, fmt: str = "PNG", mode: str | None = None) -> bytes:
@@ -188,7 +188,7 @@ def test_a_stored_name_loads_everywhere(tmp_path, monkeypatch, capsys):
     assert L.stored_datasets() == ["my-vectors"] and (root / L.DATASETS_FOLDER / L.INDEX_FILE).is_file()
     data = load_dataset("my-vectors")
     assert data.name == "my-vectors" and data.fingerprint == preview.dataset.fingerprint
-    assert D.holds_images("my-vectors") is False
+    assert holds_images("my-vectors") is False
     assert RunConfig.for_arch("stacked", dataset="my-vectors").dataset == "my-vectors"
     # A config takes any name an upload could have; loading it says which exist.
     assert RunConfig.for_arch("stacked", dataset="my-vector").dataset == "my-vector"
