@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from importlib import metadata
+
+import numpy as np
 
 from aecore.errors import DistributeError
 
@@ -76,7 +79,7 @@ class Placement:
 
     def start(self):
         """Set up the devices and return the tf.distribute strategy. Call once, before TensorFlow runs anything."""
-        import tensorflow as tf
+        import tensorflow as tf  # deferred: TensorFlow
 
         try:
             if self.device == "cpu" or self.cpu_devices > 1:
@@ -98,13 +101,12 @@ class Placement:
 
 def _gpus() -> list:
     """The GPUs TensorFlow sees; without importing it when the installed build is tensorflow-cpu."""
-    from importlib import metadata
 
     try:
         metadata.version("tensorflow")
     except metadata.PackageNotFoundError:
         return []  # tensorflow-cpu (requirements.txt on Linux) has no GPU support
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow
 
     return tf.config.list_physical_devices("GPU")
 
@@ -145,14 +147,14 @@ def is_chief(strategy) -> bool:
 
 
 def is_multiworker(strategy) -> bool:
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow
 
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def describe(strategy) -> dict:
     """What the JSON says of where a run trained: strategy, this process's devices, replicas and workers."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow
 
     if is_multiworker(strategy):
         kind, workers = "multiworker", len(cluster_spec()["worker"])
@@ -182,8 +184,7 @@ def prepare(model, strategy, example_shape: tuple[int, ...]) -> None:
     model.steps_per_execution = 1
     if not is_multiworker(strategy):
         return
-    import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: TensorFlow
     from keras import tree
 
     batch = np.zeros((1, *example_shape), "float32")

@@ -42,7 +42,7 @@ from aecore.store import RunStore, run_key
 
 MAX_TRAININGS_ENV = "AECORE_MAX_TRAININGS"
 # One training already keeps both cores of a 2-core server busy; a second at once finishes neither sooner
-# (README's "Training with an audience" has the measurements behind this default).
+# (docs/RELIABILITY.md, "Many users training at once", has the measurements behind this default).
 DEFAULT_MAX_TRAININGS = 1
 # A follower's page polls every second or two; a closed one stops. Generous, because an overloaded server
 # delays polls, and a session that closes is usually dropped at once by its alive check.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.linalg import subspace_angles
 from sklearn.decomposition import PCA
@@ -43,11 +45,35 @@ def plane_angle_deg(basis_a: np.ndarray, basis_b: np.ndarray) -> float:
     return float(np.degrees(subspace_angles(np.asarray(basis_a, np.float64).T, np.asarray(basis_b, np.float64).T).max()))
 
 
+@dataclass(frozen=True)
+class Projection2D:
+    """How k-D codes are drawn in 2D: as they are when k <= 2, else on their first two principal components,
+    fitted once on the codes a scatter shows, so that a point added later (a slider's z, your digit) lands where
+    the scatter would have put it."""
+
+    k: int
+    pca: PCA | None = None
+
+    @classmethod
+    def fit(cls, codes: np.ndarray) -> Projection2D:
+        codes = codes.reshape(len(codes), -1)
+        k = codes.shape[1]
+        return cls(k, PCA(n_components=2).fit(codes) if k > 2 else None)
+
+    @property
+    def label(self) -> str:
+        """The axes' name: 'latent', 'latent (1D)' or 'PCA of 32-D latent'."""
+        return {1: "latent (1D)", 2: "latent"}.get(self.k, f"PCA of {self.k}-D latent")
+
+    def transform(self, codes: np.ndarray) -> np.ndarray:
+        """(N, k) codes as (N, 2) points."""
+        codes = np.asarray(codes).reshape(len(codes), -1)
+        if self.pca is not None:
+            return self.pca.transform(codes)
+        return codes if self.k == 2 else np.column_stack([codes[:, 0], np.zeros(len(codes))])
+
+
 def project_2d(codes: np.ndarray) -> tuple[np.ndarray, str]:
-    """Codes as 2D points: as they are when k <= 2, else their first two principal components."""
-    codes = codes.reshape(len(codes), -1)
-    if codes.shape[1] == 1:
-        return np.column_stack([codes[:, 0], np.zeros(len(codes))]), "latent (1D)"
-    if codes.shape[1] == 2:
-        return codes, "latent"
-    return PCA(n_components=2).fit_transform(codes), f"PCA of {codes.shape[1]}-D latent"
+    """Codes as 2D points (Projection2D fitted on them) and the axes' name."""
+    projection = Projection2D.fit(codes)
+    return projection.transform(codes), projection.label

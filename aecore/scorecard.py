@@ -64,7 +64,7 @@ def get_classifier(data: Dataset, root, seed: int = 0):
 
     A file that cannot be loaded, or is not such a classifier of this dataset, is discarded and the
     classifier trained again. root is a folder or a RunStore. Raises DataError when data has no labels."""
-    import keras
+    import keras  # deferred: Keras
 
     classes = _class_labels(data)
     path = classifier_path(data, root, seed)
@@ -92,7 +92,7 @@ def _fits(model, data: Dataset, n_classes: int) -> bool:
 
 def build_classifier(input_shape: tuple[int, ...], n_classes: int, seed: int = 0):
     """The untrained classifier: two Conv2D + MaxPool blocks, Flatten, Dense 64 ("features"), softmax."""
-    import keras
+    import keras  # deferred: Keras
     from keras import layers
 
     def glorot(i):
@@ -112,7 +112,7 @@ def build_classifier(input_shape: tuple[int, ...], n_classes: int, seed: int = 0
 
 
 def _train_classifier(data: Dataset, classes: np.ndarray, seed: int):
-    import keras
+    import keras  # deferred: Keras
 
     x = data.x_train[:CLASSIFIER_MAX_TRAIN]
     y = np.searchsorted(classes, data.y_train[:CLASSIFIER_MAX_TRAIN])
@@ -175,7 +175,7 @@ class SampleQuality:
 
 def classifier_outputs(classifier, x: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """(features (N, 64), class probabilities (N, classes)) of the classifier for x."""
-    import keras
+    import keras  # deferred: Keras
 
     both = keras.Model(classifier.inputs, [classifier.get_layer("features").output, classifier.outputs[0]])
     features, probs = [], []

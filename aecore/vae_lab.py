@@ -93,7 +93,7 @@ def traversals(model, order, steps: int = 9, limit: float = 3.0) -> np.ndarray:
     """Decodes of z sweeping each dimension of order from -limit to +limit in steps values, the others at 0.
 
     Shape (len(order), steps, H, W, C); row i sweeps dimension order[i]."""
-    from aecore.models import decode
+    from aecore.models import decode  # deferred: TensorFlow
 
     k = latent_size(model)
     order = np.asarray(order, np.int64).reshape(-1)
@@ -112,7 +112,7 @@ def traversals(model, order, steps: int = 9, limit: float = 3.0) -> np.ndarray:
 def posterior_draws(model, x_one: np.ndarray, n: int = 8, seed: int = 0):
     """(mean, log_var, z, decoded) for one image: its encoding (k,) each, n draws z = mean + exp(0.5 log_var) eps
     (n, k) with eps from a NumPy Generator of seed, and their decodes (n, H, W, C)."""
-    from aecore.models import decode, encode_distribution
+    from aecore.models import decode, encode_distribution  # deferred: TensorFlow
 
     x = np.asarray(x_one, np.float32)
     x = x.reshape(1, *_encoder(model).input_shape[1:])
@@ -155,7 +155,7 @@ def _log_likelihood_fn(model):
     The expression is the VAE's own reconstruction term (VAE.loss_parts), traced as its test
     step is: Keras then takes the cross-entropy from the decoder's logits where it can, and
     training's and this likelihood stay one and the same function."""
-    import keras
+    import keras  # deferred: Keras
     import tensorflow as tf
     from keras import ops
 
@@ -189,7 +189,7 @@ def importance_sampled_nll(
 
     eps comes from a NumPy Generator of seed, drawn image after image, so the result does not depend
     on batch_size (images per batch; default DECODES_PER_BATCH // samples, at least 1)."""
-    from aecore.models import encode_distribution
+    from aecore.models import encode_distribution  # deferred: TensorFlow
 
     x = np.asarray(x, np.float32)
     if samples < 1:

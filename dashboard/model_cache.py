@@ -75,11 +75,11 @@ def reconstructions(key: str, _model, _x: np.ndarray) -> np.ndarray:
 
 
 @st.cache_data(max_entries=12, show_spinner="Encoding the test set...")
-def latent_points(key: str, _model, _x: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-    """(codes, 2D points, axis label) of the view's test examples."""
+def latent_points(key: str, _model, _x: np.ndarray) -> tuple[np.ndarray, np.ndarray, M.Projection2D]:
+    """(codes, 2D points, the projection that drew them) of the view's test examples."""
     codes = encode(_model, _x)
-    points, label = M.project_2d(codes)
-    return codes, points, label
+    projection = M.Projection2D.fit(codes)
+    return codes, projection.transform(codes), projection
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

@@ -74,7 +74,7 @@ def mnist_sample() -> Dataset:
 
 
 def digits() -> Dataset:
-    from sklearn.datasets import load_digits  # shipped inside scikit-learn: no network
+    from sklearn.datasets import load_digits  # shipped inside scikit-learn (no network); deferred, as above
 
     images = load_digits()
     x = (images.images / 16.0)[..., None]  # pixel values are counts 0..16 of a 4x4 block
@@ -82,7 +82,7 @@ def digits() -> Dataset:
 
 
 def sklearn_3d(name: str, n_train: int = 1000, n_test: int = 300, seed: int = 42) -> Dataset:
-    from sklearn.datasets import make_s_curve, make_swiss_roll
+    from sklearn.datasets import make_s_curve, make_swiss_roll  # deferred: scikit-learn, for the app's start
 
     make = make_swiss_roll if name == "swiss-roll" else make_s_curve
     # The position t along the manifold is continuous: no class labels, so y stays None.

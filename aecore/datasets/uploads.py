@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import numpy as np
+from PIL import Image
 
 from aecore import limits
 from aecore.datasets.npz import npz_dataset, read_npz
@@ -194,8 +195,6 @@ def _image_members(filename: str, archive: zipfile.ZipFile) -> list[zipfile.ZipI
 
 
 def _open_image(filename: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo):
-    from PIL import Image
-
     try:
         with archive.open(info) as member:
             # The directory's size was checked; zipfile stops at it and checks the CRC.
@@ -211,8 +210,6 @@ def _open_image(filename: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo):
 
 
 def _pixels(filename: str, member: str, image, channels: int) -> np.ndarray:
-    from PIL import Image
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

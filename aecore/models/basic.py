@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
+import numpy as np
+
 from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, SCHEDULE, SEED, VECTORS, ArchSpec, Field, LayerSeeds, Metric,
     compile_with_adam, latent_bottleneck,
@@ -46,10 +50,6 @@ def _build(config, input_shape):
 
 def _pca_metrics(model, config, data, inputs, batch_size) -> dict:
     """The PCA baseline with as many components, and the angle between PCA's plane and the decoder's."""
-    import functools
-
-    import numpy as np
-
     from aecore import metrics as M  # deferred: scikit-learn, which the navigation need not wait for
 
     pca_mse, pca = M.pca_baseline(data.x_train, data.x_test, config.latent_dim)

@@ -80,7 +80,7 @@ SPEC = ArchSpec(
     input_kind=IMAGES,
     build=_build,
     loss=lambda config: "bce",
-    # Chosen on the time-quality frontier of benchmarks/tune.py (README, "Time to quality"): small batches
+    # Chosen on the time-quality frontier of benchmarks/tune.py (docs/PERFORMANCE.md, "Time to quality"): small batches
     # learn more per image here, and 2 x 2,048 images trains too few to pay for XLA's compile.
     defaults=dict(dataset="mnist-sample", epochs=2, batch_size=16, latent_dim=256, lr=1e-3, width=0.5, train_size=2048),
     fields=(

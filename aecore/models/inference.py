@@ -19,7 +19,7 @@ def _parts(model: keras.Model) -> tuple[keras.Model, keras.Model]:
 
 # Inference calls a graph function per model (or model part), traced once for any batch
 # size, instead of running the model eagerly layer by layer or through predict, whose
-# per-call overhead dwarfs a small decode (README's Performance section has the figures).
+# per-call overhead dwarfs a small decode (docs/PERFORMANCE.md has the figures).
 # Keyed weakly, so a dropped model frees them.
 _INFERENCE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _INFERENCE_LOCK = threading.Lock()

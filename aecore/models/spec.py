@@ -178,7 +178,7 @@ class ArchSpec:
 
 def compile_with_adam(model: keras.Model, config: RunConfig, jit_compile: bool, loss: str | None = None):
     """Compile a model as every architecture trains: Adam at config.lr (a schedule moves it in training); the model."""
-    import keras
+    import keras  # deferred: Keras
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=loss, jit_compile=jit_compile)
     return model
@@ -202,7 +202,7 @@ class LayerSeeds:
 
     def glorot(self):
         """Keras' default kernel initializer, seeded."""
-        import keras
+        import keras  # deferred: Keras
 
         self._next += 1
         return keras.initializers.GlorotUniform(seed=self._next)

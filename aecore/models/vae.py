@@ -56,8 +56,7 @@ SPEC = ArchSpec(
     input_kind=IMAGES,
     build=_build,
     loss=lambda config: "elbo",
-    # 6 epochs of batch 32 reach a lower test loss than 10 of batch 64, in less time (README's figures).
-    # Chosen on the time-quality frontier of benchmarks/tune.py (README, "Time to quality").
+    # Chosen on the time-quality frontier of benchmarks/tune.py (docs/PERFORMANCE.md, "Time to quality").
     defaults=dict(dataset="mnist-sample", epochs=7, batch_size=64, latent_dim=2, lr=1e-2, schedule="cosine",
                   train_size=2048),
     fields=(

@@ -96,9 +96,9 @@ def reconstruction_grid(view: RunView) -> None:
 
 def latent(view: RunView) -> None:
     """The test set in latent space, coloured by label (hover shows it)."""
-    codes, points, axis_label = latent_points(view.key, view.run.model, view.x_view)
-    st.plotly_chart(latent_scatter(view, points, axis_label))
-    st.caption(latent_caption(len(codes), codes.shape[1], axis_label))
+    codes, points, projection = latent_points(view.key, view.run.model, view.x_view)
+    st.plotly_chart(latent_scatter(view, points, projection.label))
+    st.caption(latent_caption(len(codes), codes.shape[1], projection.label))
 
 
 def latent_caption(n: int, k: int, axis_label: str) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-from sklearn.decomposition import PCA
 
 from aecore import figures, latent
+from aecore.metrics import Projection2D
 from aecore.models import decode, encode_distribution
 from dashboard.views.your_digit import OTHER_SHAPE, current_digit, takes_digit
 from dashboard.model_cache import latent_points, latent_scatter
@@ -41,45 +41,34 @@ def _jump(arch: str, mean: np.ndarray) -> None:
         st.session_state[slider_key(arch, i)] = round(float(value) / SLIDER_STEP) * SLIDER_STEP
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def _pca(key: str, _codes: np.ndarray) -> PCA:
-    # The same projection project_2d draws the scatter with, kept so the slider point can use it too.
-    return PCA(n_components=2).fit(_codes)
-
-
-def _marker(view: RunView, codes: np.ndarray, z: np.ndarray) -> tuple[float, float]:
-    """z where the latent scatter draws it: itself for k <= 2, else through the codes' PCA."""
-    if len(z) == 1:
-        return float(z[0]), 0.0
-    if len(z) == 2:
-        return float(z[0]), float(z[1])
-    x, y = _pca(view.key, codes).transform(z[None])[0]
+def _marker(projection: Projection2D, z: np.ndarray) -> tuple[float, float]:
+    """z where the latent scatter draws it (through the projection that drew the scatter)."""
+    x, y = projection.transform(z[None])[0]
     return float(x), float(y)
 
 
 def _digit_encoding(
-    view: RunView, codes: np.ndarray, digit: np.ndarray
+    view: RunView, projection: Projection2D, digit: np.ndarray
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """Your digit's encoding: (its mean, (that mean on the scatter, its one-standard-deviation ellipse there))."""
     mean, log_var = encode_distribution(view.run.model, digit[None, ..., None])
     mean, var = mean[0], np.exp(log_var[0])
-    if len(mean) > 2:  # drawn through the scatter's PCA, like the sliders' cross
-        pca = _pca(view.key, codes)
+    if projection.pca is not None:  # drawn through the scatter's PCA, like the sliders' cross
+        pca = projection.pca
         mean_2d, cov_2d = latent.project_gaussian(mean, var, pca.components_, pca.mean_)
     else:
         mean_2d, cov_2d = latent.project_gaussian(mean, var)
     return mean, (mean_2d, latent.ellipse(mean_2d, cov_2d))
 
 
-def _session_scatter(view: RunView, codes: np.ndarray, points: np.ndarray, axis_label: str,
-                     digit: np.ndarray | None) -> tuple:
+def _session_scatter(view: RunView, points: np.ndarray, projection: Projection2D, digit: np.ndarray | None) -> tuple:
     """(this session's scatter with your digit's encoding drawn, your digit's mean or None), made again only
     when the run or the digit changes: a slider move just moves the cross in it (figures.move_marker)."""
     token = (view.key, None if digit is None else hash(digit.tobytes()))
     held = st.session_state.get(f"{view.config.arch}.scatter")
     if held is None or held[0] != token:
-        digit_mean, digit_on_scatter = _digit_encoding(view, codes, digit) if digit is not None else (None, None)
-        base = latent_scatter(view, points, axis_label)
+        digit_mean, digit_on_scatter = _digit_encoding(view, projection, digit) if digit is not None else (None, None)
+        base = latent_scatter(view, points, projection.label)
         held = (token, figures.with_marks(base, (0.0, 0.0), encoding=digit_on_scatter), digit_mean)
         st.session_state[f"{view.config.arch}.scatter"] = held
     return held[1], held[2]
@@ -90,7 +79,7 @@ def explorer(view: RunView) -> None:
     """One slider per latent dimension (up to 8); the decoded image and its place on the scatter follow live."""
     arch, k = view.config.arch, view.config.latent_dim
     shown = min(k, MAX_SLIDERS)
-    codes, points, axis_label = latent_points(view.key, view.run.model, view.x_view)
+    codes, points, projection = latent_points(view.key, view.run.model, view.x_view)
     # At least the prior's +-3, wider when the codes spread further (they often do).
     limit = float(np.clip(np.ceil(np.abs(codes[:, :shown]).max()), SLIDER_LIMIT, 10.0))
     for i in range(shown):
@@ -99,7 +88,7 @@ def explorer(view: RunView) -> None:
 
     fits_digit = takes_digit(view.data)
     digit = current_digit() if fits_digit else None
-    scatter, digit_mean = _session_scatter(view, codes, points, axis_label, digit)
+    scatter, digit_mean = _session_scatter(view, points, projection, digit)
 
     controls, image_column, scatter_column = st.columns([1, 1, 2])
     with controls:
@@ -120,9 +109,9 @@ def explorer(view: RunView) -> None:
     # (far cheaper to make than a heatmap, and nothing for the browser to lay out).
     image_column.image(figures.png_grid([image[None]], scale=10, pad=0), caption="decoder(z)", output_format="PNG")
     image_column.caption("z = (" + ", ".join(f"{v:.2f}" for v in z[:shown]) + (", ...)" if k > shown else ")"))
-    figures.move_marker(scatter, _marker(view, codes, z))
+    figures.move_marker(scatter, _marker(projection, z))
     scatter_column.plotly_chart(scatter)
-    scatter_column.caption(latent_caption(len(codes), k, axis_label) + " The black cross is the sliders' z."
+    scatter_column.caption(latent_caption(len(codes), k, projection.label) + " The black cross is the sliders' z."
                            + (" The red star and ellipse are your digit's encoding: its mean and one standard "
                               "deviation." if digit is not None else ""))
     if not fits_digit:
