@@ -9,6 +9,7 @@ from aecore import metrics
 from aecore.config import RunConfig
 from aecore.datasets import load_dataset
 from aecore.models import build_model, decode, encode_distribution, get_spec, names, reconstruct, register
+from aecore.models.spec import NATS_PER_IMAGE, NATS_PER_PIXEL
 from aecore.runner import get_run
 from aecore.store import RunStore
 from aecore.train import train
@@ -17,6 +18,8 @@ ARCHS = names()
 
 __all__ = [
     "ARCHS",
+    "NATS_PER_IMAGE",
+    "NATS_PER_PIXEL",
     "RunConfig",
     "RunStore",
     "build_model",

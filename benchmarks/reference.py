@@ -171,11 +171,11 @@ def start_as_aecore(model, arch: str, seed: int) -> bool:
     False (weights left as they are) when the two networks' weights do not line up."""
     import keras
 
-    from benchmarks.api import RunConfig, build_model
+    from benchmarks.api import RunConfig, build_model, get_spec
 
-    extra = {"width": 1.0} if arch == "conv" else {}
     keras.utils.set_random_seed(seed)
-    ours = build_model(RunConfig.for_arch(arch, seed=seed, **extra), (28, 28, 1)).get_weights()
+    config = RunConfig.for_arch(arch, seed=seed, **get_spec(arch).notes_overrides)
+    ours = build_model(config, (28, 28, 1)).get_weights()
     theirs = model.get_weights()
     if [w.shape for w in ours] != [w.shape for w in theirs]:
         return False
@@ -193,14 +193,18 @@ def fit(arch: str, x_train, x_test, epochs: int, seed: int):
     model = BUILDERS[arch]()
     start_as_aecore(model, arch, seed)
     keras.utils.set_random_seed(seed)
-    if arch == "vae":
+    if model.loss is None:  # compiled without a loss: its own train_step computes one from x alone (the VAE's)
         model.fit(x_train, epochs=epochs, batch_size=BATCH, callbacks=[timer], verbose=0)
     else:
-        if arch == "stacked":
-            x_train, x_test = x_train.reshape(n, -1), x_test.reshape(len(x_test), -1)
+        x_train, x_test = _shaped(model, x_train), _shaped(model, x_test)
         model.fit(x_train, x_train, epochs=epochs, batch_size=BATCH, shuffle=True,
                   validation_data=(x_test, x_test), callbacks=[timer], verbose=0)
     return timer.img_per_s, model
+
+
+def _shaped(model, x):
+    """x as the model takes it: the stacked reference works on flat vectors."""
+    return x.reshape((len(x), *model.input_shape[1:]))
 
 
 def _predict(model, x, batch: int = 500):
@@ -211,8 +215,8 @@ def _predict(model, x, batch: int = 500):
 
 
 def reconstruct(model, x):
-    """The reference's reconstruction of x, shaped as x (the stacked reference works on flat vectors)."""
-    return _predict(model, x.reshape((len(x), *model.input_shape[1:]))).reshape(x.shape)
+    """The reference's reconstruction of x, shaped as x."""
+    return _predict(model, _shaped(model, x)).reshape(x.shape)
 
 
 def encode_distribution(model, x, batch: int = 500):

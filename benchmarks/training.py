@@ -45,36 +45,57 @@ def vae_elbo(encode_distribution, decode, x, seed: int = 0) -> float:
     return float((rec + kl).mean())
 
 
-def aecore_test_loss(arch: str, model, data) -> float:
-    """An aecore model's test loss, computed as the reference's is: the VAE's ELBO, else per-pixel BCE."""
+def measures_elbo(config) -> bool:
+    """Whether a run of config is measured by the ELBO (a VAE's objective, per image) rather than per-pixel BCE:
+    the loss its architecture trains on decides, and the reference of the same architecture is measured alike."""
+    from benchmarks.api import get_spec
+
+    return get_spec(config.arch).loss(config) == "elbo"
+
+
+def loss_unit(config) -> str:
+    """The unit of config's test loss, as its figures write it."""
+    from benchmarks.api import NATS_PER_IMAGE, NATS_PER_PIXEL
+
+    return f"{NATS_PER_IMAGE} (ELBO)" if measures_elbo(config) else f"{NATS_PER_PIXEL} (BCE)"
+
+
+def measured_loss(config, encode_distribution, decode, reconstruct, x) -> float:
+    """config's test loss on x from one side's functions (bound to its model), by the same code for both sides."""
+    if measures_elbo(config):
+        return vae_elbo(encode_distribution, decode, x)
+    return bce_loss(x, reconstruct(x))
+
+
+def aecore_test_loss(run, data) -> float:
+    """An aecore run's test loss, computed as the reference's is."""
     from benchmarks.api import decode, encode_distribution, reconstruct
 
-    if arch == "vae":
-        return vae_elbo(lambda x: encode_distribution(model, x), lambda z: decode(model, z), data.x_test)
-    return bce_loss(data.x_test, reconstruct(model, data.x_test))
+    model = run.model
+    return measured_loss(run.config, lambda x: encode_distribution(model, x), lambda z: decode(model, z),
+                         lambda x: reconstruct(model, x), data.x_test)
 
 
 def train_aecore(arch: str, data, n: int, epochs: int, seed: int):
     """(images/s, test loss, run) of aecore's own training, through its public train()."""
-    from benchmarks.api import RunConfig, train
+    from benchmarks.api import RunConfig, get_spec, train
 
-    extra = {"width": 1.0} if arch == "conv" else {}
     # The reference's recipe (Adam at 1e-3, constant), not the page's: the two sides differ only in how they train.
     config = RunConfig.for_arch(arch, dataset="mnist-sample", epochs=epochs, batch_size=BATCH, train_size=n,
-                                seed=seed, lr=1e-3, schedule="constant", **extra)
+                                seed=seed, lr=1e-3, schedule="constant", **get_spec(arch).notes_overrides)
     run = train(config, data)
-    loss = aecore_test_loss(arch, run.model, data)
+    loss = aecore_test_loss(run, data)
     return run.metrics["train_img_per_s"], loss, run
 
 
 def train_reference(arch: str, data, n: int, epochs: int, seed: int):
     """(images/s, test loss) of the tutorial-style reference."""
+    from benchmarks.api import RunConfig
+
     rate, model = reference.fit(arch, data.x_train[:n], data.x_test, epochs, seed)
-    if arch == "vae":
-        loss = vae_elbo(lambda x: reference.encode_distribution(model, x), lambda z: reference.decode(model, z),
-                        data.x_test)
-    else:
-        loss = bce_loss(data.x_test, reference.reconstruct(model, data.x_test))
+    loss = measured_loss(RunConfig.for_arch(arch), lambda x: reference.encode_distribution(model, x),
+                         lambda z: reference.decode(model, z), lambda x: reference.reconstruct(model, x),
+                         data.x_test)
     return rate, loss
 
 
@@ -86,7 +107,7 @@ def bench_training(quick: bool) -> tuple[list[Figure], dict]:
     plan = QUICK_PLAN if quick else PLAN
     reps = 1 if quick else 3
     warmup = 0 if quick else 1
-    archs = [a for a in os.environ.get("AECORE_BENCH_ARCHS", "stacked,conv,vae").split(",") if a in plan]
+    archs = [a for a in os.environ.get("AECORE_BENCH_ARCHS", ",".join(plan)).split(",") if a in plan]
     results = {a: {"aecore": [], "reference": [], "loss_aecore": [], "loss_reference": []} for a in archs}
     runs = {}
     for rep in range(warmup + reps):
@@ -115,7 +136,7 @@ def bench_training(quick: bool) -> tuple[list[Figure], dict]:
         # pair that differs only by batch order and arithmetic: mean over pairs, and each pair's ratio.
         r = results[arch]
         n, epochs = plan[arch]
-        unit = "nats/image (ELBO)" if arch == "vae" else "nats/pixel (BCE)"
+        unit = loss_unit(runs[arch].config)
         pairs = [round(a / b, 3) for a, b in zip(r["loss_aecore"], r["loss_reference"])]
         figures.append(compared(f"test_loss_{arch}", statistics.fmean(r["loss_aecore"]), unit,
                                 statistics.fmean(r["loss_reference"]), target="<= reference",

@@ -2,7 +2,7 @@
 
 Two objectives, both minimised: the wall seconds of aecore's train() (build, compile, train
 and evaluate: what a person waits for after pressing Train) and the test quality its page
-reports (QUALITY). The search moves only the recipe (batch size, learning rate, schedule,
+reports (its spec's quality metric). The search moves only the recipe (batch size, learning rate, schedule,
 epochs and training-set size); the layer shapes stay the notes'. The result is the
 time-quality frontier (Optuna's Pareto front) as a table and one JSON line per trial.
 The architecture's current default is the first trial, so the frontier is read against it.
@@ -18,30 +18,35 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# The figure a page headlines for each architecture: lower is better.
-QUALITY = {
-    "basic": ("pca_angle_deg", "degrees to PCA's plane"),
-    "stacked": ("test_bce", "BCE, nats per pixel"),
-    "conv": ("test_bce", "BCE, nats per pixel"),
-    "vae": ("test_loss", "negative ELBO, nats per image"),
-}
-
 BATCH_SIZES = (16, 32, 64, 128)
 LEARNING_RATES = (1e-3, 3e-3, 1e-2)  # the form's choices around Adam's usual rate
 SCHEDULES = ("constant", "cosine")
 TRAIN_SIZES = (2048, 0)  # 0 = every training image (4,000 of mnist-sample)
+# Epochs the search may try, around each page's default; an architecture not named here is searched from
+# 1 to twice its default.
 EPOCHS = {"basic": (5, 60), "stacked": (2, 15), "conv": (1, 3), "vae": (2, 8)}
 
 
+def epoch_range(arch: str) -> tuple[int, int]:
+    """(fewest, most) epochs the search tries for arch."""
+    from aecore.models import get_spec
+
+    return EPOCHS.get(arch) or (1, 2 * get_spec(arch).defaults["epochs"])
+
+
 def recipe_fields(arch: str) -> tuple[str, ...]:
-    """The RunConfig fields the search moves for arch; basic's three-dimensional points are few already."""
-    return ("batch_size", "lr", "schedule", "epochs", *(("train_size",) if arch != "basic" else ()))
+    """The RunConfig fields the search moves for arch: the training-set size only where the architecture has one
+    (basic's three-dimensional points are few already)."""
+    from aecore.models import get_spec
+
+    sized = "train_size" in get_spec(arch).field_names
+    return ("batch_size", "lr", "schedule", "epochs", *(("train_size",) if sized else ()))
 
 
 def search_space(trial, arch: str) -> dict:
     """One trial's recipe: the RunConfig overrides Optuna suggests."""
     choices = {"batch_size": BATCH_SIZES, "lr": LEARNING_RATES, "schedule": SCHEDULES, "train_size": TRAIN_SIZES}
-    return {name: trial.suggest_int(name, *EPOCHS[arch]) if name == "epochs" else
+    return {name: trial.suggest_int(name, *epoch_range(arch)) if name == "epochs" else
             trial.suggest_categorical(name, choices[name]) for name in recipe_fields(arch)}
 
 
@@ -58,11 +63,11 @@ def tune(arch: str, trials: int, budget_s: float, fixed: dict | None = None, see
     import keras
     import optuna
 
-    from benchmarks.api import RunConfig, load_dataset, train
+    from benchmarks.api import RunConfig, get_spec, load_dataset, train
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     fixed = fixed or {}
-    metric, _ = QUALITY[arch]
+    metric = get_spec(arch).quality.key
     default = RunConfig.for_arch(arch)
     data = load_dataset(default.dataset)
     study = optuna.create_study(directions=["minimize", "minimize"],
@@ -89,26 +94,30 @@ def tune(arch: str, trials: int, budget_s: float, fixed: dict | None = None, see
 
 
 def main(argv: list[str] | None = None) -> int:
+    from aecore.models import get_spec, names, specs  # the registry alone: TensorFlow waits for the first trial
+
+    widened = [spec.name for spec in specs() if "width" in spec.field_names]
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tune", description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", required=True, choices=sorted(QUALITY))
+    parser.add_argument("--arch", required=True, choices=sorted(names()))
     parser.add_argument("--trials", type=int, default=30, help="at most this many trials (default 30)")
     parser.add_argument("--budget-s", type=float, default=900, help="stop starting trials after this many seconds")
-    parser.add_argument("--width", type=float, help="conv's filter multiplier, fixed for the search")
+    parser.add_argument("--width", type=float, help=f"{', '.join(widened)}'s filter multiplier, fixed for the search")
     parser.add_argument("--seed", type=int, default=0, help="the sampler's seed")
     args = parser.parse_args(argv)
     if args.trials < 1 or args.budget_s <= 0:
         parser.error("--trials and --budget-s must be positive")
-    if args.width is not None and args.arch != "conv":
-        parser.error("--width is conv's setting")
+    if args.width is not None and args.arch not in widened:
+        parser.error(f"--width is {', '.join(widened)}'s setting")
     fixed = {"width": args.width} if args.width is not None else {}
 
-    metric, unit = QUALITY[args.arch]
+    quality = get_spec(args.arch).quality
+    metric = quality.key
     started = time.perf_counter()
     print(f"# tuning {args.arch}{f' width {args.width:g}' if fixed else ''}: up to {args.trials} trials or "
           f"{args.budget_s:.0f} s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}", file=sys.stderr)
     results = tune(args.arch, args.trials, args.budget_s, fixed, args.seed,
                    log=lambda line: print(line, file=sys.stderr))
-    print(f"{'trial':>5} {'front':>5} {'seconds':>8} {metric + ' (' + unit + ')':>40}  recipe")
+    print(f"{'trial':>5} {'front':>5} {'seconds':>8} {metric + ' (' + quality.unit + ')':>40}  recipe")
     for r in sorted(results, key=lambda r: r["seconds"]):
         front = "*" if r["pareto"] else ""
         print(f"{r['trial']:>5} {front:>5} {r['seconds']:8.1f} {r['quality']:40.4f}  {r['recipe']}")

@@ -51,8 +51,16 @@ DECODED_IMAGE_JS = """() => {
 NEW_IMAGE_JS = f"(before) => {{ const src = ({DECODED_IMAGE_JS})(); return src !== null && src !== before; }}"
 
 
+def page_arch() -> str:
+    """The architecture whose page the sessions drive: the generative model's, whose decoder(z) image follows the
+    latent sliders."""
+    from aecore.models import specs
+
+    return next(spec.name for spec in specs() if spec.samples)
+
+
 def prepare_cache(cache_dir: str, fast: bool) -> None:
-    """Train (once) the VAE run the page's default form asks for, so sessions start from the cache."""
+    """Train (once) the run the page's default form asks for, so sessions start from the cache."""
     os.environ["AECORE_CACHE_DIR"] = cache_dir
     if fast:
         os.environ["AECORE_STUDIO_TEST_DEFAULTS"] = "1"
@@ -60,7 +68,7 @@ def prepare_cache(cache_dir: str, fast: bool) -> None:
     from aecore.runner import get_run
     from dashboard.forms import defaults_for
 
-    get_run(defaults_for("vae"), RunStore(cache_dir))
+    get_run(defaults_for(page_arch()), RunStore(cache_dir))
 
 
 class _Start:
@@ -86,7 +94,7 @@ async def _session(browser, url: str, start: _Start, latencies: list, errors: li
     page.on("pageerror", lambda exc: errors.append(f"session {index}: page error {exc}"))
     arrived = False
     try:
-        await page.goto(url + "/vae", timeout=120_000)
+        await page.goto(f"{url}/{page_arch()}", timeout=120_000)
         await page.get_by_text("Loaded from cache").first.wait_for(timeout=120_000)
         await page.wait_for_function(NEW_IMAGE_JS, arg=None, timeout=60_000)
         arrived = True
@@ -156,7 +164,7 @@ def cpu_seconds(pid: int) -> float:
 
 @contextlib.contextmanager
 def _app_on_a_filled_cache(fast: bool):
-    """Yield (url, server, cache folder): the app on a fresh run cache holding the VAE run the sliders use."""
+    """Yield (url, server, cache folder): the app on a fresh run cache holding the run the sliders use."""
     with tempfile.TemporaryDirectory() as cache_dir:
         prepare_cache(cache_dir, fast)
         env = {"AECORE_CACHE_DIR": cache_dir}
@@ -235,7 +243,7 @@ async def _trainer(browser, url: str, storm: _Storm, errors: list, seed: int) ->
     page.on("pageerror", lambda exc: errors.append(f"{who}: page error {exc}"))
     arrived = False
     try:
-        await page.goto(url + "/vae", timeout=120_000)
+        await page.goto(f"{url}/{page_arch()}", timeout=120_000)
         await page.get_by_text("Loaded from cache").first.wait_for(timeout=120_000)  # the default run (seed 0)
         sidebar = page.locator('[data-testid="stSidebar"]')
         seed_input = sidebar.get_by_role("spinbutton", name="Seed", exact=True)
@@ -247,7 +255,8 @@ async def _trainer(browser, url: str, storm: _Storm, errors: list, seed: int) ->
         await storm.go.wait()
         await sidebar.get_by_role("button", name="Train", exact=True).click()
         storm.pressed_at[seed] = time.monotonic()
-        panel = page.get_by_text(re.compile(r"^(Waiting to train|Training vae|Trained vae)")).first
+        arch = re.escape(page_arch())
+        panel = page.get_by_text(re.compile(rf"^(Waiting to train|Training {arch}|Trained {arch})")).first
         await panel.wait_for(timeout=300_000)
         sentence = await panel.locator("xpath=ancestor::p[1]").inner_text()  # the whole sentence
         storm.first_seen[seed] = (_place(sentence), time.monotonic(), sentence)
@@ -276,7 +285,7 @@ async def _slider_watch(browser, url: str, seconds: float, storm: _Storm, alone:
     page = await context.new_page()
     page.on("pageerror", lambda exc: errors.append(f"slider session: page error {exc}"))
     try:
-        await page.goto(url + "/vae", timeout=120_000)
+        await page.goto(f"{url}/{page_arch()}", timeout=120_000)
         await page.get_by_text("Loaded from cache").first.wait_for(timeout=120_000)
         await page.wait_for_function(NEW_IMAGE_JS, arg=None, timeout=60_000)
         await storm.all_ready.wait()
