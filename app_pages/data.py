@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from aecore import uploads
+from aecore.datasets import uploads
 from dashboard.views import data
 
 st.title("Your data")

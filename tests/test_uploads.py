@@ -1,4 +1,4 @@
-"""aecore.uploads: each accepted format, each bad input in one sentence with nothing written, the budget."""
+"""aecore.datasets.uploads and .library: each accepted format, each bad input in one sentence with nothing written, the budget."""
 
 import io
 import json
