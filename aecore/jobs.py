@@ -9,9 +9,11 @@ it has gone. A job nobody follows any more is cancelled: a queued one leaves the
 report (a batch or two) and stores nothing. Each job runs in its own thread, which
 ends with the job.
 
-While a job trains it keeps its progress and, after each epoch, a snapshot for live
-views: the loss history so far, the replay frame train() computes anyway and, for a
-model whose encoder outputs a distribution (the VAE), a fixed small test subset encoded.
+While a job trains it keeps its progress, the last reconstructions of the replay images
+(before training, every few seconds within an epoch and at its end: live_frame) and, after
+each epoch, a snapshot for live views: the loss history so far, the replay frame train()
+computes anyway and, for a model whose encoder outputs a distribution (the VAE), a fixed
+small test subset encoded.
 
 Knows nothing of Streamlit; never imports it.
 """
@@ -101,6 +103,7 @@ class Job:
         self.state = JobState.QUEUED
         self.submitted_at, self.started_at, self.finished_at = now, None, None
         self.progress: training.TrainProgress | None = None
+        self.live_frame: training.TrainProgress | None = None  # the last progress that held reconstructions
         self.snapshot: EpochSnapshot | None = None
         self.run: Run | None = None
         self.saved = False  # the run was kept in the store
@@ -287,6 +290,8 @@ class TrainingQueue:
             for name, value in p.logs.items():
                 job._history.setdefault(name, []).append(value)
             job.snapshot = _snapshot(job, p)
+        if p.replay_frame is not None:
+            job.live_frame = p
         job.progress = p
         with self._lock:
             self._prune()

@@ -22,6 +22,10 @@ REPLAY_IMAGES = 8  # test digits reconstructed after every epoch (the training r
 MAX_VALIDATION = 500  # validation examples per epoch: enough for a curve, a small share of an epoch's time
 VALIDATION_BATCH = 250  # one fixed validation batch shape (divides MAX_VALIDATION): XLA compiles it once
 WARMUP_SHARE = 0.1  # of a cosine schedule's steps, spent rising from 0 to the config's learning rate
+# Within an epoch, the replay images are reconstructed again this often for a live view (a forward pass of a
+# few images, next to seconds of training): a picture moves while a long epoch runs.
+LIVE_FRAME_S = 2.0
+REPORT_S = 0.2  # seconds between batch reports at most: a UI need not redraw faster
 
 
 
@@ -35,9 +39,9 @@ class TrainProgress:
     batches: int
     seconds: float
     logs: dict[str, float]
-    # At the end of an epoch only (for live views; reading them costs no extra pass over the data): the
-    # epoch's replay frame (the replay images reconstructed; None for vectors) and the model being trained,
-    # to read, never to fit.
+    # For live views: the replay images reconstructed now (before training, every LIVE_FRAME_S within an epoch
+    # and at its end; None for vectors and in between), and at an epoch's end the model being trained, to
+    # read, never to fit (reading them costs no extra pass over the data).
     epoch_end: bool = False
     replay_frame: np.ndarray | None = None
     model: keras.Model | None = None
@@ -45,6 +49,11 @@ class TrainProgress:
     @property
     def fraction(self) -> float:
         return min(1.0, ((self.epoch - 1) * self.batches + self.batch) / max(1, self.epochs * self.batches))
+
+    @property
+    def started(self) -> bool:
+        """Whether a training step has run (before that: building, tracing and compiling the first one)."""
+        return self.epoch > 1 or self.batch > 0
 
 
 ProgressFn = Callable[[TrainProgress], None]
@@ -71,11 +80,15 @@ class _Progress(keras.callbacks.Callback):
         self.busy = 0.0
         self.images = 0
         self.last_report = 0.0
-        self.min_interval = 0.2  # seconds between batch reports: a UI need not redraw faster
+        self.last_frame = 0.0
 
     def on_train_begin(self, logs=None):
         if self.replay_x is not None:
             self.replay.append(reconstruct(self.model, self.replay_x))
+        if self.progress:  # the untrained model's reconstructions, while the first step compiles
+            self.epoch = 1
+            self.last_frame = time.perf_counter()
+            self._report(0, logs, frame=self.replay[-1] if self.replay else None)
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch + 1
@@ -92,9 +105,14 @@ class _Progress(keras.callbacks.Callback):
         if not self.first_step_done:
             self.first_step_done, self.first_step_at = True, now
         self.last, self.last_step = now, batch
-        if self.progress and batch + 1 < self.batches and now - self.last_report >= self.min_interval:
+        if self.progress and batch + 1 < self.batches and now - self.last_report >= REPORT_S:
             self.last_report = now
-            self._report(batch + 1, logs)
+            frame = None
+            if self.replay_x is not None and now - self.last_frame >= LIVE_FRAME_S:
+                self.last_frame = now
+                frame = reconstruct(self.model, self.replay_x)
+            self._report(batch + 1, logs, frame=frame)
+            self.last = time.perf_counter()  # reporting is not training time
 
     def on_test_begin(self, logs=None):
         self.last = None  # validation time is not training time
@@ -105,9 +123,11 @@ class _Progress(keras.callbacks.Callback):
         if self.progress:
             self._report(self.batches, logs, epoch_end=True)
 
-    def _report(self, batch, logs, epoch_end=False):
+    def _report(self, batch, logs, epoch_end=False, frame=None):
         logs = {k: float(v) for k, v in (logs or {}).items()}
-        frame = self.replay[-1] if epoch_end and self.replay else None
+        if epoch_end and self.replay:
+            frame = self.replay[-1]
+            self.last_frame = time.perf_counter()
         self.progress(TrainProgress(self.epoch, self.epochs, batch, self.batches, time.perf_counter() - self.start, logs,
                                     epoch_end, frame, self.model if epoch_end else None))
 

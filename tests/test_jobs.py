@@ -60,7 +60,7 @@ class GatedTraining:
     def release(self, seed: int) -> None:
         self.gate(seed).set()
 
-    def __call__(self, config, data, progress):
+    def __call__(self, config, data, progress, strategy=None):
         with self.lock:
             self.running.add(config.seed)
             self.most_at_once = max(self.most_at_once, len(self.running))
@@ -210,7 +210,7 @@ def counted(monkeypatch):
     calls = []
     real = aecore.train.train
 
-    def train(config, data, progress=None):
+    def train(config, data, progress=None, strategy=None):
         calls.append(config)
         return real(config, data, progress)
 
@@ -221,7 +221,7 @@ def counted(monkeypatch):
 def test_two_followers_of_one_config_train_it_once_and_see_every_epoch(monkeypatch, counted, tiny, data, store):
     counting, first_seen = aecore.train.train, threading.Event()
 
-    def train(config, data, progress=None):
+    def train(config, data, progress=None, strategy=None):
         def held(p):  # training waits after the first epoch's snapshot until the test has read it
             progress(p)
             if p.epoch_end and p.epoch == 1:
@@ -275,7 +275,7 @@ def test_a_run_submitted_again_after_its_job_was_stopped_gets_a_fresh_job(monkey
     """Stop then Train again on one config: the stopped job, still ending in its thread, is not joined."""
     real, resubmitted = aecore.train.train, threading.Event()
 
-    def train(config, data, progress=None):
+    def train(config, data, progress=None, strategy=None):
         def held(p):  # a cancelled training's thread lingers until the test has submitted again
             try:
                 progress(p)
@@ -310,3 +310,27 @@ def test_the_load_tests_order_check_allows_only_runs_that_started_together_to_sw
     assert order_kept(queued, [3, 7, 5, 1], 2)  # two slots: 7 and 3 started together
     assert not order_kept(queued, [5, 3, 7, 1], 2)  # 5 went ahead of two that queued before it
     assert not order_kept(queued, [7, 3, 5], 2)  # one never started
+
+
+def test_a_job_shows_the_untrained_reconstructions_before_its_first_step(monkeypatch, tiny, data, store):
+    """The live frame is there while the first step compiles: a picture within a second or two of Train."""
+    real, at_begin, go = aecore.train.train, threading.Event(), threading.Event()
+
+    def train(config, data, progress=None, strategy=None):
+        def held(p):  # training waits at its first report (before any step) until the test has looked
+            progress(p)
+            if not p.started:
+                at_begin.set()
+                assert go.wait(WAIT_S)
+
+        return real(config, data, held)
+
+    monkeypatch.setattr(aecore.train, "train", train)
+    job = TrainingQueue(max_running=1).submit(tiny("conv"), data, store, "a")
+    assert at_begin.wait(WAIT_S)
+    frame = job.live_frame
+    assert frame is not None and not frame.started and job.snapshot is None
+    assert frame.replay_frame.shape == (aecore.train.REPLAY_IMAGES, 28, 28, 1)
+    go.set()
+    assert job.wait(WAIT_S) and job.state is JobState.DONE, job.error
+    assert job.live_frame.epoch_end and job.live_frame.replay_frame == pytest.approx(job.run.replay[-1], abs=1e-3)

@@ -223,3 +223,24 @@ def test_a_run_too_short_to_pay_for_xla_trains_without_it(tiny):
         assert train(config).model.jit_compile is True
     finally:
         register(spec)
+
+
+def test_the_live_frames_start_before_the_first_step_and_follow_the_training(tiny, monkeypatch):
+    """A live view sees the untrained model's reconstructions while the first step compiles, then new ones
+    within epochs (every LIVE_FRAME_S; here every report) and at each epoch's end: the run's own replay frames."""
+    import aecore.train
+
+    monkeypatch.setattr(aecore.train, "LIVE_FRAME_S", 0.0)
+    monkeypatch.setattr(aecore.train, "REPORT_S", 0.0)
+    reports: list[TrainProgress] = []
+    run = train(tiny("stacked", epochs=2, train_size=512, batch_size=16), progress=reports.append)
+    first = reports[0]
+    assert not first.started and first.fraction == 0 and first.model is None
+    np.testing.assert_allclose(first.replay_frame, run.replay[0], atol=1e-3)  # the run keeps float16
+    within = [p for p in reports[1:] if 0 < p.batch < p.batches]
+    assert within and all(p.replay_frame is not None and p.replay_frame.shape == run.replay[0].shape for p in within)
+    ends = [p for p in reports if p.epoch_end]
+    for p in ends:
+        np.testing.assert_allclose(p.replay_frame, run.replay[p.epoch], atol=1e-3)
+    # A frame mid-epoch is the model of that moment: neither the untrained one nor the epoch's end.
+    assert np.abs(within[-1].replay_frame - run.replay[0]).max() > 1e-2

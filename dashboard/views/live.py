@@ -1,9 +1,11 @@
-"""The live panel of a training this session follows: its place in the queue, then each epoch as it ends.
+"""The live panel of a training this session follows: its place in the queue, then the training as it goes.
 
 A fragment that reruns itself every POLL_S seconds (and tells the queue the page is
-still open); when the job has ended it reruns the whole page, which shows the run. What
-it draws of an epoch (the replay row, the loss curves so far, the VAE's latent scatter)
-is made once per job and epoch and shared by every session that watches.
+still open); when the job has ended it reruns the whole page, which shows the run. The
+replay images' reconstructions show from before the first step and move every few
+seconds (aecore.train.LIVE_FRAME_S); the loss curves so far and the VAE's latent scatter
+after each epoch. What it draws is made once per job and frame or epoch and shared by
+every session that watches.
 """
 
 from __future__ import annotations
@@ -67,16 +69,18 @@ def _training(job: jobs.Job) -> None:
     unit = get_spec(job.config.arch).loss_unit(job.config, "pixel" if job.data.is_image else "coordinate")
     if p is None:
         st.progress(0.0, text="Building the model...")
+    elif not p.started:
+        st.progress(0.0, text=f"Preparing the first training step (tracing and compiling) · {p.seconds:.1f} s")
     else:
         loss = p.logs.get("loss")
         loss_text = f" · loss {loss:.4g} ({unit})" if loss is not None else ""
         st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}{loss_text} · {p.seconds:.1f} s")
+    if (frame := job.live_frame) is not None:
+        st.image(_replay_png(job.key, job.number, frame.epoch, frame.batch, job, frame.replay_frame),
+                 caption=f"{_frame_time(frame)}. {replay_view.rows_described(job.config)}; bottom: their "
+                         "reconstructions.")
     if snapshot is None:
         return
-    replay = _replay_png(job.key, job.number, snapshot.epoch, job, snapshot)
-    if replay is not None:
-        st.image(replay, caption=f"After epoch {snapshot.epoch} of {snapshot.epochs}. "
-                                 f"{replay_view.rows_described(job.config)}; bottom: their reconstructions.")
     curves = _loss_figure(job.key, job.number, snapshot.epoch, snapshot, unit, job.config.arch)
     if snapshot.latent_points is None:
         st.plotly_chart(curves, key="live.loss")
@@ -91,13 +95,19 @@ def _training(job: jobs.Job) -> None:
 # Made once per (job, epoch) and shared by the sessions watching it: never mutate what these return.
 
 
+def _frame_time(p) -> str:
+    """When a live frame's reconstructions were made, as its caption starts."""
+    if not p.started:
+        return "Before training"
+    if p.batch == p.batches:
+        return f"After epoch {p.epoch} of {p.epochs}"
+    return f"After {p.batch} of {p.batches} batches of epoch {p.epoch} of {p.epochs}"
+
+
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _replay_png(key: str, number: int, epoch: int, _job: jobs.Job, _snapshot: jobs.EpochSnapshot) -> bytes | None:
-    frame = _snapshot.replay_frame
-    if frame is None:
-        return None
-    rows, _ = replay_view.replay_rows(_job.data, _job.config, len(frame))
-    return figures.png_grid([np.asarray(r, np.float32) for r in [*rows, frame]])
+def _replay_png(key: str, number: int, epoch: int, batch: int, _job: jobs.Job, _frame: np.ndarray) -> bytes:
+    rows, _ = replay_view.replay_rows(_job.data, _job.config, len(_frame))
+    return figures.png_grid([np.asarray(r, np.float32) for r in [*rows, _frame]])
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
