@@ -141,9 +141,9 @@ def _elsewhere(followed: list) -> None:
     for spec, job in followed:
         queue.heartbeat(job, state.subscriber_id())
         if job.state is jobs.JobState.QUEUED:
-            state = f"{ordinal(max(1, queue.position(job)))} in line"
+            status = f"{ordinal(max(1, queue.position(job)))} in line"
         elif job.state is jobs.JobState.TRAINING:
-            state = f"epoch {job.progress.epoch} of {job.progress.epochs}" if job.progress else "starting"
+            status = f"epoch {job.progress.epoch} of {job.progress.epochs}" if job.progress else "starting"
         else:
-            state = job.state.value
-        st.page_link(f"app_pages/{spec.name}.py", label=f"{spec.title}: {state}", icon=":material/model_training:")
+            status = job.state.value
+        st.page_link(f"app_pages/{spec.name}.py", label=f"{spec.title}: {status}", icon=":material/model_training:")

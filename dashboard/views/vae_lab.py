@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from aecore import export, figures, latent, scorecard, vae_lab
+from aecore import export, figures, latent, vae_lab
+from aecore.scorecard import CONFIDENT, SampleQuality, get_classifier, sample_quality
 from aecore.errors import DataError
 from aecore.models import encode_distribution
 from aecore.models.spec import NATS_PER_IMAGE
@@ -118,9 +119,9 @@ def _nll(key: str, _model, _x: np.ndarray) -> vae_lab.NLLEstimate:
 
 
 @st.cache_data(max_entries=4, show_spinner="Training (once per dataset) and asking the classifier...")
-def _quality(key: str, _view: RunView) -> scorecard.SampleQuality:
-    classifier = scorecard.get_classifier(_view.data, _view.store.root)
-    return scorecard.sample_quality(_view.run.model, classifier, _view.data)
+def _quality(key: str, _view: RunView) -> SampleQuality:
+    classifier = get_classifier(_view.data, _view.store.root)
+    return sample_quality(_view.run.model, classifier, _view.data)
 
 
 @st.fragment
@@ -165,7 +166,7 @@ def scorecard(view: RunView) -> None:
         return
     shown = [("Confident samples (%)", f"{quality.confident_share:.0%}",
               f"Of {quality.samples} decodes of z ~ N(0, I), the share the classifier gives a class with probability "
-              f"above {scorecard.CONFIDENT:g}."),
+              f"above {CONFIDENT:g}."),
              ("Classes covered", f"{quality.classes_covered} of {quality.classes}",
               "Distinct classes among the confident samples: fewer means the model favours some digits."),
              ("Fréchet distance (features)", f"{quality.frechet_distance:.1f}",
