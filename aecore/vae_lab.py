@@ -24,10 +24,8 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-
 
 ACTIVE_VARIANCE = 0.01  # a dimension is active when Var_x(E[z|x]) exceeds this (Burda et al.)
 COLLAPSED_KL = 0.1  # nats per image: below this total KL the encoder tells the decoder next to nothing

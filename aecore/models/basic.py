@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,6 +11,9 @@ from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, SCHEDULE, SEED, VECTORS, ArchSpec, Field, LayerSeeds, Metric,
     compile_with_adam, latent_bottleneck,
 )
+
+if TYPE_CHECKING:
+    import keras
 
 PCA_ANGLE = Metric("pca_angle_deg", "Angle to PCA plane", "°", "{:.2f}")
 

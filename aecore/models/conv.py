@@ -7,11 +7,16 @@ cropped back to the input's shape.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aecore.datasets.catalogue import MNIST_SHAPE
 from aecore.models.spec import (
     BATCH_SIZE, BCE_QUALITY, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec,
     Field, LayerSeeds, compile_with_adam, padding_to_multiple, quarter_grid,
 )
+
+if TYPE_CHECKING:
+    import keras
 
 
 def filters(count: int, width: float) -> int:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from aecore.datasets.catalogue import MNIST_SHAPE
 from aecore.models.spec import (
     ANY, BATCH_SIZE, BCE_QUALITY, EPOCHS, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
     LayerSeeds, compile_with_adam, latent_bottleneck,
 )
+
+if TYPE_CHECKING:
+    import keras
 
 
 def build_stacked(
