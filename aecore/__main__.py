@@ -1,4 +1,4 @@
-"""CLI: python -m aecore train | embed | list.
+"""CLI: python -m aecore train | embed | showcase | list.
 
 Human progress goes to stderr; the last line of stdout is one JSON object.
 Any bad argument ends with exit code 2 and one sentence on stderr, before
@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("embed", parents=[run_options],
                        help="write a run's encodings of its whole dataset (trained first if not cached)")
     e.add_argument("--out", required=True, help="the file to write: .npz or .csv")
+    s = sub.add_parser("showcase", help="train the ready-made runs the pages show on a first visit, into the package")
+    s.add_argument("--arch", action="append", choices=names(), help="only this architecture (repeatable; default: all)")
+    s.add_argument("--out", help="the folder to write them to (default: the package's showcase_runs/)")
     sub.add_parser("list", help="name the architectures and datasets")
     return parser
 
@@ -191,6 +194,20 @@ def _train(args, with_run: bool = False):
     return (summary, run, data) if with_run else summary
 
 
+def _showcase(args) -> list[dict]:
+    """Train and write each ready-made run (the folder checked first); one summary per run."""
+    from aecore import showcase  # deferred: TensorFlow, once the folder has been checked
+
+    folder = args.out or str(showcase.FOLDER)
+    RunStore(folder).check_writable()
+    summaries = []
+    for arch in args.arch or names():
+        print(f"{showcase.config_of(arch).describe()}: the ready-made run", file=sys.stderr)
+        run = showcase.make(arch, folder, progress=_print_progress)
+        summaries.append(run.summary())
+    return summaries
+
+
 def _list() -> None:
     print("architectures:")
     for spec in specs():
@@ -220,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(_json_line(_train(args)))
             elif args.command == "embed":
                 print(_json_line(_embed(args)))
+            elif args.command == "showcase":
+                for summary in _showcase(args):
+                    print(_json_line(summary))
     except (UsageError, *USER_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

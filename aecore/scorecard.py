@@ -239,6 +239,23 @@ def sample_quality(model, classifier, data: Dataset, n: int = 1000, seed: int = 
     )
 
 
+def recognisability(model, classifier, data: Dataset, n: int = 1000) -> dict[str, float]:
+    """What a person sees in the reconstructions: the share of the first n test images whose reconstruction the
+    classifier labels as the image's label (test_recognised), and that share over its accuracy on the images
+    themselves (recognisability: 1.0 is as recognisable as the originals)."""
+    from aecore.models import reconstruct  # deferred: TensorFlow
+
+    classes = _class_labels(data)
+    if data.y_test is None:
+        raise DataError(f"The dataset '{data.name}' has no test labels, so recognisability cannot be measured.")
+    x, y = data.x_test[:n], data.y_test[:n]
+    _, on_images = classifier_outputs(classifier, x)
+    _, on_reconstructions = classifier_outputs(classifier, reconstruct(model, x))
+    accuracy = float(np.mean(classes[on_images.argmax(axis=1)] == y))
+    recognised = float(np.mean(classes[on_reconstructions.argmax(axis=1)] == y))
+    return {"test_recognised": recognised, "recognisability": recognised / accuracy if accuracy else float("nan")}
+
+
 # The figures of a run, for the CLI's JSON line
 
 

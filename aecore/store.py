@@ -82,24 +82,16 @@ class RunStore:
 
     def load_key(self, key: str):
         """The run saved under key (cached=True), or None; damage is discarded and noted in problems."""
-        import keras  # deferred: a store that only lists or saves need not import it
-
         entry = self.path(key)
         if not entry.is_dir():
             self._note_if_root_deleted()
             return None
-        part = "run.json"  # the file being read when something fails, to name it
+        part = ["run.json"]  # the file being read when something fails, to name it
         try:
-            meta = json.loads((entry / "run.json").read_text())
-            config, fingerprint = _check_meta(meta, key)
-            part = "model.keras"
-            model = keras.models.load_model(entry / "model.keras", custom_objects=custom_objects(), compile=False)
-            part = "arrays.npz"
-            with np.load(entry / "arrays.npz", allow_pickle=False) as arrays:
-                replay = arrays["replay"] if "replay" in arrays.files else None
+            run = read_entry(entry, lambda meta: _check_meta(meta, key), part)
         except Exception:  # any damage at all means: discard and retrain
             if entry.is_dir():
-                self.discard(key, f"its {part} is missing or damaged")
+                self.discard(key, f"its {part[0]} is missing or damaged")
             else:  # removed meanwhile (evicted by another process, or the folder was deleted)
                 self._note_if_root_deleted()
             return None
@@ -107,8 +99,7 @@ class RunStore:
             os.utime(entry / "run.json")  # least-recently-used bookkeeping
         except OSError:
             pass  # evicted by another process since: the run in hand is still good
-        return Run(config, model, meta["history"], meta["metrics"], fingerprint, replay, True, meta["trained_at"],
-                   meta.get("placement"))
+        return run
 
     def discard(self, key: str, why: str) -> None:
         """Remove a damaged entry and note it in problems."""
@@ -143,38 +134,21 @@ class RunStore:
         return self.path(key)
 
     def _write(self, run, key: str) -> None:
-        from aecore.models.inference import example_shape  # imports TensorFlow, which a model has loaded already
-
         self._note_if_root_deleted()
         self.root.mkdir(parents=True, exist_ok=True)
         self._root_seen = True
         final = self.path(key)
 
-        def write_entry(tmp: Path) -> None:
-            tmp.mkdir()
-            run.model.save(tmp / "model.keras")
-            np.savez(tmp / "arrays.npz", **({"replay": run.replay} if run.replay is not None else {}))
-            meta = {
-                "key": key,
-                "config": run.config.to_dict(),
-                "history": run.history,
-                "metrics": run.metrics,
-                "data_fingerprint": run.data_fingerprint,
-                "trained_at": run.trained_at,
-                "placement": run.placement,
-                "parameters": int(run.model.count_params()),
-                "input_shape": list(example_shape(run.model)),
-                "aecore_version": __version__,
-            }
-            (tmp / "run.json").write_text(json.dumps(meta))
+        def write(tmp: Path) -> None:
+            write_entry(run, tmp, key)
 
         try:
-            write_atomic(final, write_entry)  # the rename fails when final exists and is not empty
+            write_atomic(final, write)  # the rename fails when final exists and is not empty
         except OSError:
             if _is_complete(final):
                 return  # another process saved the same run first
             remove(final)
-            write_atomic(final, write_entry)
+            write_atomic(final, write)
 
     def entries(self) -> list[dict]:
         """run.json of every complete entry, newest first (damaged or vanishing ones are skipped)."""
@@ -230,6 +204,50 @@ class RunStore:
         if self._root_seen and not self.root.is_dir():
             self._root_seen = False
             self.problems.append(f"The run-cache folder '{self.root}' was deleted while in use; it will be recreated.")
+
+
+def write_entry(run: Run, folder: Path, key: str) -> None:
+    """Make folder and write run's entry in it: model.keras, arrays.npz (its replay) and run.json."""
+    from aecore.models.inference import example_shape  # deferred: TensorFlow, which a model has loaded already
+
+    folder.mkdir()
+    run.model.save(folder / "model.keras")
+    np.savez(folder / "arrays.npz", **({"replay": run.replay} if run.replay is not None else {}))
+    meta = {
+        "key": key,
+        "config": run.config.to_dict(),
+        "history": run.history,
+        "metrics": run.metrics,
+        "data_fingerprint": run.data_fingerprint,
+        "trained_at": run.trained_at,
+        "placement": run.placement,
+        "parameters": int(run.model.count_params()),
+        "input_shape": list(example_shape(run.model)),
+        "aecore_version": __version__,
+    }
+    (folder / "run.json").write_text(json.dumps(meta))
+
+
+def read_entry(folder: Path, check, part: list[str] | None = None) -> Run:
+    """The run of an entry folder (cached=True), loaded with Keras's safe mode (no code in the file runs).
+
+    check(meta) returns (config, data fingerprint) or raises when run.json does not describe what the caller
+    wants; anything damaged raises. part[0] names the file being read, for the caller's message.
+    """
+    import keras  # deferred: a store that only lists or saves need not import it
+
+    part = part if part is not None else [""]
+    part[0] = "run.json"
+    meta = json.loads((folder / "run.json").read_text())
+    config, fingerprint = check(meta)
+    part[0] = "model.keras"
+    model = keras.models.load_model(folder / "model.keras", custom_objects=custom_objects(), compile=False,
+                                    safe_mode=True)
+    part[0] = "arrays.npz"
+    with np.load(folder / "arrays.npz", allow_pickle=False) as arrays:
+        replay = arrays["replay"] if "replay" in arrays.files else None
+    return Run(config, model, meta["history"], meta["metrics"], fingerprint, replay, True, meta["trained_at"],
+               meta.get("placement"))
 
 
 def _check_meta(meta, key: str) -> tuple[RunConfig, str]:

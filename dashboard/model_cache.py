@@ -8,12 +8,13 @@ alike. They are read-only once there; a model is fitted only before it is put th
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from aecore import figures
+from aecore import figures, showcase
 from aecore import metrics as M
 from aecore.models import encode, reconstruct, warm_up
 from aecore.run import Run
@@ -28,10 +29,12 @@ class _Missing(LookupError):
     """Raised inside the cached loader so that a miss is never cached."""
 
 
-@st.cache_resource(max_entries=MAX_MODELS, show_spinner="Loading the model from the run cache...")
-def _held_run(root: str, key: str, _store: RunStore, _trained: Run | None = None) -> Run:
-    """The run of key: the one just trained when given (a miss only), else loaded from the store."""
-    run = _trained if _trained is not None else _store.load_key(key)
+@st.cache_resource(max_entries=MAX_MODELS, show_spinner="Loading the model...")
+def _held_run(root: str, key: str, _store: RunStore | None, _trained: Run | None = None,
+              _load: Callable[[], Run | None] | None = None) -> Run:
+    """The run of key: the one just trained when given (a miss only), else what _load gives, else loaded from
+    the store."""
+    run = _trained if _trained is not None else _load() if _load is not None else _store.load_key(key)
     if run is None:
         raise _Missing(key)
     warm_up(run.model)  # trace inference now, so the first slider move is not the slow one
@@ -51,6 +54,17 @@ def hold(store: RunStore, key: str, run: Run) -> Run:
     """Put a run just trained into the shared bounded model cache, under the bound that every held model
     shares; the held run (an equal one already there wins)."""
     return _held_run(str(store.root), key, store, run)
+
+
+def ready_made(arch: str) -> Run | None:
+    """arch's ready-made run (aecore.showcase) through the shared bounded model cache; None when none is shipped,
+    it is stale, or AECORE_READY_MADE=0."""
+    if not showcase.enabled():
+        return None
+    try:
+        return _held_run(str(showcase.FOLDER), f"ready-made.{arch}", None, _load=lambda: showcase.load(arch))
+    except _Missing:
+        return None
 
 
 def model_bytes(view: RunView) -> bytes:

@@ -16,7 +16,7 @@ from aecore.datasets import DataError, load_dataset
 from aecore.models import check_fits
 from aecore.store import RunStore, run_key
 from dashboard.forms import config_form
-from dashboard.model_cache import hold, load_stored
+from dashboard.model_cache import hold, load_stored, ready_made
 from dashboard.run_view import RunView
 from dashboard.state import follow, followed_job, get_store, session_alive, subscriber_id, training_queue
 from dashboard.views.live import live_panel
@@ -90,7 +90,7 @@ def current_run(arch: str) -> RunView | None:
     if not following:
         said = "Training stopped: " if stopped else ""
         st.info(f"{said}**{config.describe()}** has not been trained yet: press **Train** in the sidebar.")
-    return _last_shown(arch, store)
+    return _last_shown(arch, store) or _ready_made(arch, store)
 
 
 def _last_shown(arch: str, store: RunStore) -> RunView | None:
@@ -105,6 +105,18 @@ def _last_shown(arch: str, store: RunStore) -> RunView | None:
         return None
     st.caption(f"Below: the last run shown here, **{run.config.describe()}**.")
     return RunView(run, data, key, store, False)
+
+
+def _ready_made(arch: str, store: RunStore) -> RunView | None:
+    """The page's ready-made run, while this session has shown no other here: a first visit is not empty."""
+    run = ready_made(arch)
+    if run is None:
+        return None
+    try:
+        data = load_dataset(run.config.dataset)
+    except DataError:
+        return None
+    return RunView(run, data, f"ready-made.{arch}", store, False, ready_made=True)
 
 
 def show_store_problems(store: RunStore) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 from aecore.config import RunConfig
 from aecore.datasets import Dataset
 from aecore.run import Run
+from aecore.showcase import COMMAND
 from aecore.store import RunStore
 
 # Views (reconstructions, latent scatter) use at most this many test examples, so a
@@ -26,6 +27,7 @@ class RunView:
     key: str
     store: RunStore
     just_trained: bool  # in this very script run: the training status above the page says so
+    ready_made: bool = False  # the page's ready-made run (aecore.showcase), shown before anything was trained here
 
     @property
     def config(self) -> RunConfig:
@@ -47,4 +49,7 @@ def when(timestamp: float) -> str:
 
 def provenance(view: RunView) -> str:
     """Where a run shown without training came from: 'Loaded from cache (trained 14.2 s on 2025-05-01 10:31).'"""
+    if view.ready_made:
+        return (f"A ready-made run of this page: {view.config.describe()}, trained in {view.run.seconds:.0f} s by "
+                f"`{COMMAND}`. Press **Train** to train the form's settings.")
     return f"Loaded from cache (trained {view.run.seconds:.1f} s on {when(view.run.trained_at)})."

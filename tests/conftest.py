@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("AECORE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AECORE_READY_MADE", "0")  # pages open empty, as the tests expect; tests/test_showcase.py turns them on
 
 
 @pytest.fixture

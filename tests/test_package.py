@@ -79,6 +79,10 @@ def test_the_wheel_holds_the_aecore_package_and_all_its_modules_only(installed):
     modules = {path.relative_to(REPO).as_posix() for path in (REPO / "aecore").rglob("*.py")
                if "__pycache__" not in path.parts}
     assert modules == {name for name in names if name.endswith(".py")}
+    # The ready-made runs ship with it: a data team's install opens the same pages.
+    shipped = {path.relative_to(REPO).as_posix() for path in (REPO / "aecore" / "showcase_runs").rglob("*")
+               if path.is_file()}
+    assert shipped and shipped <= set(names), sorted(shipped - set(names))
     entry_points = zipfile.ZipFile(wheel).read(dist_info + "entry_points.txt").decode()
     assert "aecore = aecore.__main__:main" in entry_points
 

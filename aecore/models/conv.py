@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from aecore.datasets.catalogue import MNIST_SHAPE
 from aecore.models.spec import (
     BATCH_SIZE, BCE_QUALITY, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec,
-    Field, LayerSeeds, compile_with_adam, padding_to_multiple, quarter_grid,
+    RECOGNISABLE, Field, LayerSeeds, compile_with_adam, padding_to_multiple, quarter_grid,
 )
 
 if TYPE_CHECKING:
@@ -105,5 +105,7 @@ SPEC = ArchSpec(
     steps_per_execution=1,
     tiny=dict(epochs=1, train_size=256, width=0.25),
     uploads="images",
+    header_metrics=(RECOGNISABLE,),
+    showcase=dict(epochs=6, train_size=0),
     notes_overrides=dict(width=1.0),
 )

@@ -75,6 +75,9 @@ class Metric:
 
 
 BCE_QUALITY = Metric("test_bce", "BCE", NATS_PER_PIXEL)  # the image autoencoders' headline figure
+# What a person sees: the share of test reconstructions a classifier of the dataset labels as their input's label,
+# over its accuracy on the originals (1.0: as recognisable as the originals). aecore.scorecard measures it.
+RECOGNISABLE = Metric("recognisability", "Recognisable", "× originals", "{:.2f}")
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,8 @@ class ArchSpec:
     loss_parts: Mapping[str, str] = field(default_factory=dict)  # training logs beyond the loss: key -> words
     uploads: str | None = None  # the kind of upload ('images', 'vectors') whose "train on it" link opens its page
     notes_overrides: Mapping[str, Any] = field(default_factory=dict)  # settings that give the notes' own network
+    # Overrides of the defaults for its ready-made run (aecore.showcase): it may train longer than the page default.
+    showcase: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def field_names(self) -> tuple[str, ...]:

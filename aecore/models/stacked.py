@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from aecore.datasets.catalogue import MNIST_SHAPE
 from aecore.models.spec import (
     ANY, BATCH_SIZE, BCE_QUALITY, EPOCHS, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
-    LayerSeeds, compile_with_adam, latent_bottleneck,
+    RECOGNISABLE, LayerSeeds, compile_with_adam, latent_bottleneck,
 )
 
 if TYPE_CHECKING:
@@ -80,4 +80,6 @@ SPEC = ArchSpec(
     steps_per_execution=8,
     tiny=dict(epochs=1, train_size=256),
     uploads="vectors",
+    header_metrics=(RECOGNISABLE,),
+    showcase=dict(epochs=30),
 )

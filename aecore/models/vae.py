@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NATS_PER_IMAGE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
-    Metric, compile_with_adam, latent_bottleneck,
+    RECOGNISABLE, Metric, compile_with_adam, latent_bottleneck,
 )
 
 ELBO_LOSS = Metric("test_loss", "ELBO loss", NATS_PER_IMAGE, "{:.1f}")
@@ -80,6 +80,7 @@ SPEC = ArchSpec(
     tiny=dict(epochs=1, train_size=256),
     extra_metrics=_elbo_metrics,
     header_metrics=(ELBO_LOSS, Metric("test_kl", "KL", NATS_PER_IMAGE, "{:.2f}"),
-                    Metric("test_objective", "Objective", NATS_PER_IMAGE, "{:.1f}")),
+                    Metric("test_objective", "Objective", NATS_PER_IMAGE, "{:.1f}"), RECOGNISABLE),
+    showcase=dict(epochs=30, train_size=0),
     loss_parts={"rec": "reconstruction", "kl": "KL divergence"},
 )
