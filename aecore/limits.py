@@ -24,6 +24,7 @@ MIN_SIDE, MAX_SIDE = 8, 128
 CHANNELS = (1, 3)
 MAX_VECTOR_DIM = 4096
 MAX_EXAMPLES = 1_000_000  # examples in one split of a dataset read from a file
+MAX_CLASSES = 1000  # labels of a dataset read from a file are 0 to MAX_CLASSES - 1 (or as many distinct names)
 
 
 def _budget_from_env(default_mb: float = 1024) -> int:
