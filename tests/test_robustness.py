@@ -8,17 +8,31 @@ table of them) per case, and the checks of the model-size estimates against Kera
 from __future__ import annotations
 
 import io
+import json
 import math
+import os
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import aecore.train
 from aecore import limits
-from aecore.datasets import DataError
+from aecore.__main__ import main
+from aecore.config import RunConfig
+from aecore.datasets import DataError, load_dataset
 from aecore.datasets import library as L
 from aecore.datasets import uploads as U
+from aecore.paths import cache_root
+from aecore.store import ENTRY_FILES, RunStore, run_key
+from tests.helpers import assert_clean, open_page, refuse_training, texts
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """From now on, any training fails the test."""
+    monkeypatch.setattr(aecore.train, "train", refuse_training)
 
 
 def one_sentence(message: str) -> str:
@@ -190,3 +204,172 @@ def test_too_many_distinct_labels_in_a_csv_or_zip_are_refused(tmp_path, monkeypa
     refused(tmp_path, "classes.csv", content, "has 4 different labels; the limit is 3 classes")
     refused(tmp_path, "classes.zip", zip_of([f"{c}/{i}.png" for c in "abcd" for i in range(2)]),
             "has 4 class folders; the limit is 3")
+
+
+# --- 6. an edited uploads index and an edited run.json --------------------------------------------------------
+
+
+@pytest.fixture
+def index_root(tmp_path):
+    """A cache folder with one stored dataset, 'good', and a function that edits its index."""
+    root = tmp_path / "cache"
+    L.accept(U.inspect("v.csv", b"a,b,label\n" + b"".join(b"%d,%d,%d\n" % (i, -i, i % 2) for i in range(20))),
+             "good", root)
+    path = root / L.DATASETS_FOLDER / L.INDEX_FILE
+
+    def edit(name, entry):
+        index = json.loads(path.read_text())
+        index[name] = entry
+        tmp = path.with_name("edited.json")
+        tmp.write_text(json.dumps(index))
+        os.replace(tmp, path)  # a new file, as an editor saving it makes
+
+    return root, json.loads(path.read_text())["good"], edit
+
+
+WRONG_ENTRIES = {
+    "entry a string": lambda good: "0123456789abcdef.npz",
+    "entry a list": lambda good: [good],
+    "entry null": lambda good: None,
+    "file a number": lambda good: {**good, "file": 5},
+    "file null": lambda good: {**good, "file": None},
+    "file a list": lambda good: {**good, "file": [good["file"]]},
+    "file outside the folder": lambda good: {**good, "file": "../" + good["file"]},
+    "file not a fingerprint": lambda good: {**good, "file": good["file"].upper()},
+    "kind a number": lambda good: {**good, "kind": 1},
+    "kind a list": lambda good: {**good, "kind": ["vectors"]},
+    "kind an object": lambda good: {**good, "kind": {"vectors": 1}},
+    "kind unknown": lambda good: {**good, "kind": "pictures"},
+    "label names a string": lambda good: {**good, "label_names": "01"},  # ', '.join of it was the page's crash
+    "label names a number": lambda good: {**good, "label_names": 2},
+    "label names of numbers": lambda good: {**good, "label_names": [0, 1]},
+    "label names empty": lambda good: {**good, "label_names": []},
+    "label names an object": lambda good: {**good, "label_names": {"0": "even"}},
+    "label names too many": lambda good: {**good, "label_names": ["x"] * (limits.MAX_CLASSES + 1)},
+}
+
+
+@pytest.mark.parametrize("wrong", WRONG_ENTRIES.values(), ids=WRONG_ENTRIES.keys())
+def test_an_edited_index_entry_is_left_out_everywhere(index_root, capsys, monkeypatch, no_training, wrong):
+    root, good, edit = index_root
+    edit("bad", wrong(good))
+    assert L.stored_datasets(root) == ["good"] and L.entry("bad", root) is None
+    with cache_root(root), pytest.raises(DataError, match="^Unknown dataset 'bad'"):
+        load_dataset("bad")
+    assert main(["train", "--arch", "stacked", "--dataset", "bad", "--cache-dir", str(root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: Unknown dataset 'bad'") and one_sentence(err)
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(root))
+    assert main(["list"]) == 0  # the CLI still works, and lists the good one alone
+    listed = capsys.readouterr().out
+    assert "good" in listed and "bad" not in listed
+
+
+@pytest.mark.parametrize("name", ["mnist", "../up", "", "a" * 41, "my data", "npz:x"])
+def test_an_edited_index_name_is_left_out(index_root, name):
+    root, good, edit = index_root
+    edit(name, good)
+    assert L.stored_datasets(root) == ["good"]
+
+
+FINGERPRINT = "0123456789abcdef"
+DELETE = object()
+
+
+def handmade_entry(root: Path, seed: int = 0, **changes) -> str:
+    """A basic run's entry as the store writes it (the model files empty: nothing here loads them), with
+    changes to its run.json (a name "config__epochs" is the config's field; DELETE leaves a field out)."""
+    config = RunConfig.for_arch("basic", seed=seed)
+    key = run_key(config, FINGERPRINT)
+    meta = {"key": key, "config": config.to_dict(), "history": {"loss": [0.5, 0.25], "val_loss": [0.6, 0.3]},
+            "metrics": {"test_mse": 0.1, "pca_mse": 0.09, "seconds": 1.5}, "data_fingerprint": FINGERPRINT,
+            "trained_at": 1.7e9 + seed, "placement": {"strategy": "one"}, "parameters": 17, "input_shape": [3],
+            "aecore_version": "0"}
+    for name, value in changes.items():
+        where, field = (meta["config"], name.split("__")[1]) if name.startswith("config__") else (meta, name)
+        if value is DELETE:
+            where.pop(field, None)
+        else:
+            where[field] = value
+    folder = root / key
+    folder.mkdir(parents=True)
+    for file in ENTRY_FILES:
+        (folder / file).write_bytes(b"")
+    (folder / "run.json").write_text(json.dumps(meta))
+    return key
+
+
+WRONG_RUN_JSON = {
+    "config a string": dict(config="basic"),
+    "config a list": dict(config=[1]),
+    "config null": dict(config=None),
+    "config's arch a number": dict(config__arch=5),
+    "config's epochs text": dict(config__epochs="3"),
+    "config's hidden a number": dict(config__hidden=5),
+    "config's activation a list": dict(config__activation=["linear"]),
+    "config's dataset a number": dict(config__dataset=3),
+    "history a list": dict(history=[0.5]),
+    "history of text": dict(history={"loss": ["0.5"]}),
+    "history of nulls": dict(history={"loss": [None]}),
+    "metrics a list": dict(metrics=[1]),
+    "metrics of text": dict(metrics={"test_mse": "0.1", "seconds": 1.5}),
+    "metrics of booleans": dict(metrics={"test_mse": True, "seconds": 1.5}),
+    "metrics without seconds": dict(metrics={"test_mse": 0.1}),
+    "fingerprint a number": dict(data_fingerprint=5),
+    "fingerprint missing": dict(data_fingerprint=DELETE),
+    "trained at text": dict(trained_at="yesterday"),
+    "trained at null": dict(trained_at=None),
+    "trained at a boolean": dict(trained_at=True),
+    "placement text": dict(placement="cpu"),
+    "parameters text": dict(parameters="17"),
+    "parameters negative": dict(parameters=-1),
+    "parameters a fraction": dict(parameters=1.5),
+    "input shape text": dict(input_shape="3"),
+    "input shape of zero": dict(input_shape=[0]),
+    "input shape of text": dict(input_shape=["3"]),
+    "input shape of two sides": dict(input_shape=[3, 3]),
+    "input shape an image, for basic": dict(input_shape=[28, 28, 1]),
+    "key of another entry": dict(key="0" * 24),
+}
+
+
+@pytest.mark.parametrize("changes", WRONG_RUN_JSON.values(), ids=WRONG_RUN_JSON.keys())
+def test_an_edited_run_json_is_left_out_of_the_table_and_discarded_on_load(tmp_path, changes):
+    from dashboard.views.run_table import runs_table
+
+    store = RunStore(tmp_path / "store")
+    good = handmade_entry(store.root, seed=1)
+    bad = handmade_entry(store.root, seed=2, **changes)
+    entries = store.entries()
+    assert [e["key"] for e in entries] == [good]
+    assert runs_table(entries)["key"].tolist() == [good]
+    assert store.load_key(bad) is None
+    (problem,) = store.take_problems()
+    assert "run.json" in one_sentence(problem)
+
+
+def test_a_run_time_pandas_cannot_hold_is_no_crash(tmp_path):
+    from dashboard.views.run_table import runs_table
+
+    store = RunStore(tmp_path / "store")
+    handmade_entry(store.root, trained_at=1e300)
+    table = runs_table(store.entries())
+    assert len(table) == 1 and table["trained at"].isna().all()
+
+
+def test_the_pages_over_edited_files_draw(index_root, monkeypatch):
+    """The Your data page over an index edited in every way above, and Compare over edited runs."""
+    root, good, edit = index_root
+    for i, wrong in enumerate(WRONG_ENTRIES.values()):
+        edit(f"bad{i}", wrong(good))
+    monkeypatch.setenv("AECORE_CACHE_DIR", str(root))
+    at = open_page("data")
+    assert not at.error, texts(at.error)
+    assert at.dataframe[0].value["name"].tolist() == ["good"]
+    store = RunStore(root)
+    handmade_entry(store.root, seed=1)
+    for seed, changes in enumerate(WRONG_RUN_JSON.values(), start=2):
+        handmade_entry(store.root, seed=seed, **changes)
+    at.switch_page("app_pages/compare.py").run()
+    assert_clean(at)
+    assert "1 runs of points3d" in at.caption[0].value
