@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -18,12 +19,13 @@ import numpy as np
 import pytest
 
 import aecore.train
-from aecore import limits
+from aecore import export, limits
 from aecore.__main__ import main
 from aecore.config import RunConfig
 from aecore.datasets import DataError, load_dataset
 from aecore.datasets import library as L
 from aecore.datasets import uploads as U
+from aecore.errors import ExportError
 from aecore.paths import cache_root
 from aecore.store import ENTRY_FILES, RunStore, run_key
 from tests.helpers import assert_clean, open_page, refuse_training, texts
@@ -204,6 +206,46 @@ def test_too_many_distinct_labels_in_a_csv_or_zip_are_refused(tmp_path, monkeypa
     refused(tmp_path, "classes.csv", content, "has 4 different labels; the limit is 3 classes")
     refused(tmp_path, "classes.zip", zip_of([f"{c}/{i}.png" for c in "abcd" for i in range(2)]),
             "has 4 class folders; the limit is 3")
+
+
+# --- 5. embed --out is checked before any training ----------------------------------------------------------
+
+
+def _refuses_new_files(folder: str) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return False
+    except OSError:
+        return True
+
+
+@pytest.mark.parametrize("out, words", [
+    ("{tmp}", "must end in .npz or .csv"),
+    ("{tmp}/codes.npz", "is a folder"),  # made a folder below
+    ("/sys/codes.npz", "cannot be written"),  # refused even to root
+    ("{tmp}/none/codes.csv", "does not exist"),
+    ("{tmp}/nul\0.npz", "NUL character"),
+])
+def test_embed_checks_its_output_before_training(tmp_path, capsys, no_training, out, words):
+    if out.startswith("/sys") and not _refuses_new_files("/sys"):
+        pytest.skip("/sys takes new files here")
+    (tmp_path / "codes.npz").mkdir()
+    cache = tmp_path / "cache"
+    status = main(["embed", "--arch", "basic", "--out", out.format(tmp=tmp_path), "--cache-dir", str(cache)])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and err.startswith("error: ") and words in one_sentence(err), err
+    assert not cache.exists() and written(tmp_path) == ["codes.npz"]
+
+
+def test_check_path_refuses_what_is_not_a_regular_file(tmp_path):
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(ExportError, match="is not a regular file"):
+        export.check_path(fifo)
+    assert export.check_path(tmp_path / "new.csv") == tmp_path / "new.csv"
+    (tmp_path / "old.npz").write_bytes(b"replaced")
+    assert export.check_path(tmp_path / "old.npz") == tmp_path / "old.npz"  # replaced when written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.npz", "pipe.npz"]  # the check wrote nothing
 
 
 # --- 6. an edited uploads index and an edited run.json --------------------------------------------------------
