@@ -80,10 +80,12 @@ class RunConfig:
         if self.kl_warmup > self.epochs:
             raise ConfigError(f"The KL warm-up ({self.kl_warmup} epochs) cannot be longer than the training "
                               f"({self.epochs} epochs).")
-        top = limits.MAX_HIDDEN_UNITS
+        top, most = limits.MAX_HIDDEN_UNITS, limits.MAX_HIDDEN_LAYERS
         if not isinstance(self.hidden, tuple) or not self.hidden or any(
                 isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= top for h in self.hidden):
             raise ConfigError(f"Hidden sizes must be whole numbers from 1 to {top}, got {_short(self.hidden)}.")
+        if len(self.hidden) > most:
+            raise ConfigError(f"A model may have 1 to {most} hidden layers, got {len(self.hidden)}.")
         for field in spec.fields:  # named choices (activation, loss) come from the architecture
             value = getattr(self, field.name)
             named = field.kind == "choice" and all(isinstance(c, str) for c in field.choices)

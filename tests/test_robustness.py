@@ -7,6 +7,7 @@ table of them) per case, and the checks of the model-size estimates against Kera
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -19,13 +20,14 @@ import numpy as np
 import pytest
 
 import aecore.train
-from aecore import export, limits
+from aecore import export, limits, models
 from aecore.__main__ import main
 from aecore.config import RunConfig
 from aecore.datasets import DataError, load_dataset
 from aecore.datasets import library as L
 from aecore.datasets import uploads as U
-from aecore.errors import ExportError
+from aecore.errors import ConfigError, ExportError
+from aecore.models import build_model, check_size, get_spec, model_bytes, names
 from aecore.paths import cache_root
 from aecore.store import ENTRY_FILES, RunStore, run_key
 from tests.helpers import assert_clean, open_page, refuse_training, texts
@@ -415,3 +417,113 @@ def test_the_pages_over_edited_files_draw(index_root, monkeypatch):
     at.switch_page("app_pages/compare.py").run()
     assert_clean(at)
     assert "1 runs of points3d" in at.caption[0].value
+
+
+# --- 8. the size of a model is bounded before it is built ----------------------------------------------------------
+
+
+def keras_outputs(model) -> int:
+    """The values per example of every layer's output, nested models' layers included (their own not counted)."""
+    import keras
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += keras_outputs(layer)
+        elif not isinstance(layer, keras.layers.InputLayer):
+            total += math.prod(layer.output.shape[1:])
+    return total
+
+
+SHAPES = {
+    "basic": [({}, (3,)), ({"hidden_width": 16, "latent_dim": 4}, (7,))],
+    "stacked": [({}, (28, 28, 1)), ({"hidden": (9, 5, 3), "latent_dim": 2}, (10,)), ({}, (13, 9, 3))],
+    "conv": [({}, (28, 28, 1)), ({"width": 0.25, "latent_dim": 7}, (13, 9, 3)), ({"width": 1.0}, (32, 32, 3))],
+    "vae": [({}, (28, 28, 1)), ({"latent_dim": 5}, (13, 9, 3)), ({}, (8, 8, 1))],
+}
+
+
+@pytest.mark.parametrize("arch", names())
+def test_the_estimates_are_what_keras_builds(arch):
+    spec = get_spec(arch)
+    for overrides, shape in SHAPES[arch]:
+        config = RunConfig.for_arch(arch, **overrides)
+        model = build_model(config, shape)
+        assert spec.parameters(config, shape) == model.count_params(), (overrides, shape)
+        # The VAE trains through its own step: encoder, the sampled code, decoder.
+        built = (keras_outputs(model.encoder) + config.latent_dim + keras_outputs(model.decoder)
+                 if arch == "vae" else keras_outputs(model))
+        assert spec.activations(config, shape) == built, (overrides, shape)
+
+
+def test_a_model_over_the_bound_is_refused_before_it_is_built(monkeypatch):
+    def no_building(config, input_shape):
+        raise AssertionError("the model was built")
+
+    config = RunConfig.for_arch("stacked", hidden=(8192,) * 16)
+    need, parameters, batch = model_bytes(config, (28, 28, 1))
+    assert parameters > 10**9 and need > limits.MAX_MODEL_BYTES
+    monkeypatch.setitem(models._REGISTRY, "stacked", dataclasses.replace(get_spec("stacked"), build=no_building))
+    with pytest.raises(ConfigError) as caught:
+        build_model(config, (28, 28, 1))
+    message = one_sentence(str(caught.value))
+    assert message.startswith(f"The stacked model would need about {limits.mib(need)} to train on examples of shape "
+                              f"(28, 28, 1) ({parameters:,} parameters, batches of 64), "
+                              f"{limits.mib(need - limits.MAX_MODEL_BYTES)} over the bound of "
+                              f"{limits.mib(limits.MAX_MODEL_BYTES)} (AECORE_MAX_MODEL_MB)")
+    with pytest.raises(ConfigError, match="over the bound"):
+        aecore.train.train(config, load_dataset("mnist-sample"))
+
+
+def test_the_bound_counts_the_batch_a_dataset_can_fill(monkeypatch):
+    config = RunConfig.for_arch("conv", batch_size=1024, width=1.0)
+    small, large = model_bytes(config, (28, 28, 1), examples=10), model_bytes(config, (28, 28, 1))
+    assert small[2] == 10 and large[2] == 1024 and small[0] < large[0]
+    monkeypatch.setattr(limits, "MAX_MODEL_BYTES", (small[0] + large[0]) // 2)
+    check_size(config, (28, 28, 1), examples=10)
+    with pytest.raises(ConfigError, match="batches of 1,024"):
+        check_size(config, (28, 28, 1))
+
+
+def test_every_default_fits_the_bound():
+    shapes = {"basic": (3,), "stacked": (32, 32, 3), "conv": (32, 32, 3), "vae": (32, 32, 3)}
+    for arch in names():
+        check_size(RunConfig.for_arch(arch), shapes[arch])
+
+
+def test_the_bound_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(limits.MODEL_BUDGET_ENV, "512")
+    assert limits._budget_from_env(2048, limits.MODEL_BUDGET_ENV) == 512 * 2**20
+    for text in ("lots", "-1", "inf", "nan"):
+        monkeypatch.setenv(limits.MODEL_BUDGET_ENV, text)
+        assert limits._budget_from_env(2048, limits.MODEL_BUDGET_ENV) == 2048 * 2**20
+
+
+def test_too_many_hidden_layers_are_refused_by_the_config():
+    with pytest.raises(ConfigError, match="^A model may have 1 to 16 hidden layers, got 2000\\.$"):
+        RunConfig.for_arch("stacked", hidden=(8,) * 2000)
+    RunConfig.for_arch("stacked", hidden=(8,) * limits.MAX_HIDDEN_LAYERS)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--hidden", ",".join(["8192"] * 16)], "over the bound of"),
+    (["--hidden", ",".join(["8"] * 2000)], "1 to 16 hidden layers"),
+])
+def test_the_cli_refuses_a_model_too_big_before_training(tmp_path, capsys, no_training, args, words):
+    cache = tmp_path / "cache"
+    assert main(["train", "--arch", "stacked", *args, "--cache-dir", str(cache)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and words in one_sentence(err), err
+    assert written(cache) == []
+
+
+def test_the_form_shows_the_bound_and_trains_nothing(monkeypatch):
+    monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
+    at = open_page("stacked")
+    monkeypatch.setattr(aecore.train, "train", refuse_training)
+    at.sidebar.text_input(key="form.stacked.hidden").set_value(", ".join(["8192"] * 16))
+    at.form_submit_button[0].click().run()
+    assert_clean(at)
+    (error,) = texts(at.error)
+    assert error.startswith("The stacked model would need about ") and "over the bound of" in one_sentence(error)
+    assert "training.stacked" not in at.session_state or at.session_state["training.stacked"] is None
