@@ -419,6 +419,22 @@ def test_the_pages_over_edited_files_draw(index_root, monkeypatch):
     assert "1 runs of points3d" in at.caption[0].value
 
 
+# --- 7. a link the form could not train opens the defaults -------------------------------------------------------
+
+
+@pytest.mark.parametrize("arch, dataset", [("basic", "mnist-sample"), ("conv", "points3d"), ("vae", "swiss-roll")])
+def test_a_link_to_a_dataset_its_model_cannot_take_opens_the_defaults(monkeypatch, arch, dataset):
+    from tests.test_share import form, open_link
+
+    monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
+    defaults = form(open_page(arch), arch)
+    at = open_link(arch, {"dataset": dataset, "epochs": "2"})
+    (warning,) = texts(at.warning)
+    assert warning.startswith(f"The link's dataset ({dataset}) is not valid (The {arch} model needs ")
+    assert warning.endswith("; the form shows the defaults.") and one_sentence(warning)
+    assert form(at, arch) == defaults and not at.error, texts(at.error)
+
+
 # --- 8. the size of a model is bounded before it is built ----------------------------------------------------------
 
 
@@ -515,6 +531,21 @@ def test_the_cli_refuses_a_model_too_big_before_training(tmp_path, capsys, no_tr
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and words in one_sentence(err), err
     assert written(cache) == []
+
+
+@pytest.mark.parametrize("params, bad", [
+    ({"hidden": ",".join(["64"] * 2000)}, "hidden"),
+    ({"epochs": "2", "hidden": ",".join(["8192"] * 16)}, "hidden"),
+])
+def test_a_link_to_a_model_too_big_opens_the_defaults(monkeypatch, params, bad):
+    from tests.test_share import form, open_link
+
+    monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
+    defaults = form(open_page("stacked"), "stacked")
+    at = open_link("stacked", params)
+    (warning,) = texts(at.warning)
+    assert warning.startswith(f"The link's {bad} (") and one_sentence(warning)
+    assert form(at, "stacked") == defaults
 
 
 def test_the_form_shows_the_bound_and_trains_nothing(monkeypatch):
