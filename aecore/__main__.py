@@ -22,7 +22,7 @@ from aecore.config import RunConfig  # noqa: E402
 from aecore.datasets import DATASETS, load_dataset, stored_datasets  # noqa: E402
 from aecore.distribute import DEVICES, STRATEGIES, Placement  # noqa: E402
 from aecore.errors import USER_ERRORS, StoreError  # noqa: E402
-from aecore.models import check_fits, get_spec, names, specs  # noqa: E402
+from aecore.models import check_trainable, get_spec, names, specs  # noqa: E402
 from aecore.models.spec import parse_sizes  # noqa: E402
 from aecore.paths import cache_root  # noqa: E402
 from aecore.store import RunStore  # noqa: E402
@@ -154,7 +154,7 @@ def _train(args, with_run: bool = False):
     config = RunConfig.for_arch(args.arch, dataset=args.dataset, **settings)
     with contextlib.redirect_stdout(sys.stderr):  # keras' download messages are progress, not the result
         data = load_dataset(config.dataset)
-    check_fits(config.arch, data)
+    check_trainable(config, data)  # its shape, and a model that fits the memory bound
     scorecard = getattr(args, "scorecard", False)
     if scorecard and not get_spec(config.arch).samples:
         raise UsageError(f"The --scorecard is for variational models; the {config.arch} model has none.")

@@ -80,12 +80,16 @@ class RunConfig:
         if self.kl_warmup > self.epochs:
             raise ConfigError(f"The KL warm-up ({self.kl_warmup} epochs) cannot be longer than the training "
                               f"({self.epochs} epochs).")
-        top = limits.MAX_HIDDEN_UNITS
-        if not self.hidden or any(not isinstance(h, int) or not 1 <= h <= top for h in self.hidden):
-            raise ConfigError(f"Hidden sizes must be whole numbers from 1 to {top}, got {self.hidden}.")
+        top, most = limits.MAX_HIDDEN_UNITS, limits.MAX_HIDDEN_LAYERS
+        if not isinstance(self.hidden, tuple) or not self.hidden or any(
+                isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= top for h in self.hidden):
+            raise ConfigError(f"Hidden sizes must be whole numbers from 1 to {top}, got {_short(self.hidden)}.")
+        if len(self.hidden) > most:
+            raise ConfigError(f"A model may have 1 to {most} hidden layers, got {len(self.hidden)}.")
         for field in spec.fields:  # named choices (activation, loss) come from the architecture
             value = getattr(self, field.name)
-            if field.kind == "choice" and isinstance(value, str) and value not in field.choices:
+            named = field.kind == "choice" and all(isinstance(c, str) for c in field.choices)
+            if named and value not in field.choices:  # a value of another type too (an edited run.json)
                 raise ConfigError(f"Unknown {field.label.lower()} '{value}'; choose one of {', '.join(field.choices)}.")
         for name in _FIELD_NAMES - {"arch", *spec.field_names}:
             if getattr(self, name) != _DEFAULTS[name]:
@@ -99,8 +103,14 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
+        """The config of a dict as to_dict makes it (a run.json's, say: untrusted, it may have been edited)."""
+        if not isinstance(d, dict):
+            raise ConfigError(f"A run's config must be a mapping of its settings, got {type(d).__name__}.")
         d = dict(d)
-        d["hidden"] = tuple(d.get("hidden", (128, 64)))
+        hidden = d.get("hidden", (128, 64))
+        if not isinstance(hidden, (list, tuple)):
+            raise ConfigError(f"Hidden sizes must be a list of whole numbers, got {_short(hidden)}.")
+        d["hidden"] = tuple(hidden)
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names}).validated()
 
@@ -136,6 +146,12 @@ def _spec(arch):
         return get_spec(arch)
     except KeyError as exc:
         raise ConfigError(exc.args[0]) from None
+
+
+def _short(value) -> str:
+    """A value as a message quotes it: a list of thousands (a tampered link, an edited run.json) cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _is_real(x) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -43,12 +44,31 @@ def encodings(model, data: Dataset) -> dict[str, np.ndarray]:
 
 
 def check_path(path: str | os.PathLike) -> Path:
-    """The output path, if it names a .npz or .csv file in a folder that exists; ExportError otherwise."""
+    """The output path, if it names a .npz or .csv file that can be written (a new file, or a file to replace, in
+    a folder this process may write); ExportError otherwise. The CLI asks before it trains, so a run is never
+    trained and cached for an export that would then fail."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         raise ExportError(f"The output file must end in .npz or .csv, got '{path.name}'.")
-    if not path.parent.is_dir():
+    if "\0" in str(path):
+        raise ExportError("The output path holds a NUL character; choose another output path.")
+    try:
+        is_folder, exists, is_file, has_folder = path.is_dir(), path.exists(), path.is_file(), path.parent.is_dir()
+    except OSError:  # a name too long for the file system, say
+        raise ExportError(f"'{path}' cannot name a file here; choose another output path.") from None
+    if is_folder:
+        raise ExportError(f"'{path}' is a folder; name a .npz or .csv file to write, such as '{path / 'codes.npz'}'.")
+    if exists and not is_file:
+        raise ExportError(f"'{path}' is not a regular file; name a .npz or .csv file to write.")
+    if not has_folder:
         raise ExportError(f"The folder '{path.parent}' does not exist; create it or choose another.")
+    # The file is written under a temporary name beside it and renamed into place: that needs the folder writable.
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise ExportError(f"The folder '{path.parent}' cannot be written ({exc.strerror or exc}); "
+                          "choose another output path.") from None
     return path
 
 
@@ -76,4 +96,7 @@ def to_bytes(arrays: dict[str, np.ndarray], suffix: str) -> bytes:
 def write(arrays: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
     """Write the encodings to path (.npz or .csv) atomically; the path written."""
     path = check_path(path)
-    return write_atomic(path, to_bytes(arrays, path.suffix.lower()))
+    try:
+        return write_atomic(path, to_bytes(arrays, path.suffix.lower()))
+    except OSError as exc:  # the disk filled, or the folder changed since the check
+        raise ExportError(f"'{path}' could not be written ({exc.strerror or exc}); nothing was left there.") from None

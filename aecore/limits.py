@@ -17,6 +17,7 @@ MAX_LATENT_DIM = 4096
 MAX_BETA = 10.0
 MAX_HIDDEN_WIDTH = 1024
 MAX_HIDDEN_UNITS = 8192  # each dense layer of a stacked model's encoder
+MAX_HIDDEN_LAYERS = 16  # dense layers of a stacked model's encoder (the decoder mirrors them)
 MAX_TRAIN_SIZE = 10_000_000
 
 # Images: height and width each, and channels (grey or colour).
@@ -24,19 +25,29 @@ MIN_SIDE, MAX_SIDE = 8, 128
 CHANNELS = (1, 3)
 MAX_VECTOR_DIM = 4096
 MAX_EXAMPLES = 1_000_000  # examples in one split of a dataset read from a file
+MAX_CLASSES = 1000  # labels of a dataset read from a file are 0 to MAX_CLASSES - 1 (or as many distinct names)
 
 
-def _budget_from_env(default_mb: float = 1024) -> int:
+DATASET_BUDGET_ENV = "AECORE_MAX_DATASET_MB"
+MODEL_BUDGET_ENV = "AECORE_MAX_MODEL_MB"
+
+
+def _budget_from_env(default_mb: float = 1024, variable: str = DATASET_BUDGET_ENV) -> int:
     try:
-        mb = float(os.environ.get("AECORE_MAX_DATASET_MB", default_mb))
+        mb = float(os.environ.get(variable, default_mb))
     except ValueError:
         mb = default_mb  # a typo in the environment must not stop every import of aecore
-    return int(mb * 2**20) if mb > 0 else int(default_mb * 2**20)
+    return int(mb * 2**20) if 0 < mb < float("inf") else int(default_mb * 2**20)
 
 
 # The one memory budget (as float32) of any dataset read from a file: npz:PATH, uploads and
 # stored uploads. It is checked on headers, before any data is decoded in full.
 MAX_DATASET_BYTES = _budget_from_env()
+
+# The one memory budget of training a model: its estimate (aecore.models.check_size: weights, gradients and
+# Adam's moments, and one batch's layer outputs and their gradients) from the config and the input shape alone,
+# checked before any model is built, whatever asks for it (form, link, CLI, a script calling train()).
+MAX_MODEL_BYTES = _budget_from_env(2048, MODEL_BUDGET_ENV)
 
 # Uploads, checked on the zip's directory or the file's bytes before anything is decoded.
 MAX_ZIP_MEMBERS = 100_000

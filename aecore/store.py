@@ -10,8 +10,10 @@ total size passes the bound. Several processes may share one folder.
 from __future__ import annotations
 
 import hashlib
+import functools
 import importlib.metadata
 import json
+import math
 import os
 import re
 import shutil
@@ -25,7 +27,7 @@ from aecore import __version__
 from aecore.config import RunConfig
 from aecore.errors import StoreError
 from aecore.files import TMP_PREFIX, remove, write_atomic
-from aecore.models import custom_objects
+from aecore.models import check_shape, custom_objects
 from aecore.paths import default_cache_dir
 from aecore.run import Run
 
@@ -37,10 +39,14 @@ STALE_TMP_S = 3600  # a temporary folder this old is a crashed writer's leftover
 
 def run_key(config: RunConfig, data_fingerprint: str) -> str:
     """The entry name of a run: a stable hash of what determines it."""
-    # Read keras' version from its metadata, so using the store does not import keras.
-    keras_version = importlib.metadata.version("keras")
-    text = json.dumps([config.key_dict(), data_fingerprint, __version__, keras_version], sort_keys=True)
+    text = json.dumps([config.key_dict(), data_fingerprint, __version__, _keras_version()], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@functools.cache
+def _keras_version() -> str:
+    # From its metadata, so that using the store does not import keras; once, as every entry listed asks for it.
+    return importlib.metadata.version("keras")
 
 
 class RunStore:
@@ -151,16 +157,18 @@ class RunStore:
             write_atomic(final, write)
 
     def entries(self) -> list[dict]:
-        """run.json of every complete entry, newest first (damaged or vanishing ones are skipped)."""
+        """run.json of every complete entry, newest first; damaged, edited or vanishing ones are skipped, so every
+        field a reader takes from one has the type the store wrote (_check_meta) and "key" names its entry."""
         metas = []
         for entry in self._entry_dirs():
             try:
                 meta = json.loads((entry / "run.json").read_text())
-            except (OSError, ValueError):
+                _check_meta(meta, entry.name)
+            except (OSError, ValueError):  # UnicodeDecodeError, ConfigError and DataError among them
                 continue
-            if isinstance(meta, dict) and _is_complete(entry):
-                metas.append(meta)
-        return sorted(metas, key=_trained_at, reverse=True)
+            if _is_complete(entry):
+                metas.append({**meta, "key": entry.name})
+        return sorted(metas, key=lambda meta: meta["trained_at"], reverse=True)
 
     def size_bytes(self) -> int:
         """Total size of the folder in bytes."""
@@ -251,29 +259,45 @@ def read_entry(folder: Path, check, part: list[str] | None = None) -> Run:
 
 
 def _check_meta(meta, key: str) -> tuple[RunConfig, str]:
-    """The config and data fingerprint of a run.json, if it really describes the entry key."""
-    if (
-        not isinstance(meta, dict)
-        or not isinstance(meta.get("history"), dict)
-        or not isinstance(meta.get("metrics"), dict)
-    ):
-        raise ValueError("run.json lacks history or metrics")
-    config, fingerprint = RunConfig.from_dict(meta["config"]), meta["data_fingerprint"]
-    if not isinstance(fingerprint, str) or run_key(config, fingerprint) != key:
+    """The config and data fingerprint of a run.json, if it really describes the entry key; ValueError otherwise.
+
+    Read back as untrusted, like an upload: a person may have edited it, so every field that the store, the
+    Compare table and the pages read is checked for its type here, where a bad one means a damaged entry.
+    """
+    if not isinstance(meta, dict):
+        raise ValueError("run.json is not an object")
+    history, metrics = meta.get("history"), meta.get("metrics")
+    if not isinstance(history, dict) or not all(
+            isinstance(name, str) and isinstance(values, list) and all(map(_is_number, values))
+            for name, values in history.items()):
+        raise ValueError("run.json's history is not lists of numbers by name")
+    if not isinstance(metrics, dict) or not all(map(_is_number, metrics.values())) or "seconds" not in metrics:
+        raise ValueError("run.json's metrics are not numbers by name")
+    config, fingerprint = RunConfig.from_dict(meta.get("config")), meta.get("data_fingerprint")  # ConfigError
+    if not isinstance(fingerprint, str) or run_key(config, fingerprint) != key or meta.get("key", key) != key:
         raise ValueError("run.json belongs to another entry")
-    float(meta["trained_at"])
+    if not _is_number(meta.get("trained_at")) or not math.isfinite(meta["trained_at"]):
+        raise ValueError("run.json's time of training is not a number")
+    if not (meta.get("placement") is None or isinstance(meta["placement"], dict)):
+        raise ValueError("run.json's placement is not an object")
+    parameters = meta.get("parameters")
+    if not (parameters is None or (_is_number(parameters) and isinstance(parameters, int) and parameters >= 0)):
+        raise ValueError("run.json's parameter count is not a whole number")
+    shape = meta.get("input_shape")  # absent in runs stored before it was recorded
+    if shape is not None:
+        if not isinstance(shape, list) or len(shape) not in (1, 3) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape):
+            raise ValueError("run.json's input shape is not a shape")
+        check_shape(config.arch, tuple(shape))  # DataError, a ValueError
     return config, fingerprint
+
+
+def _is_number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def _is_complete(entry: Path) -> bool:
     return all((entry / f).is_file() for f in ENTRY_FILES)
-
-
-def _trained_at(meta: dict) -> float:
-    try:
-        return float(meta.get("trained_at", 0))
-    except (TypeError, ValueError):
-        return 0.0
 
 
 def _tree_size(path: Path) -> int:

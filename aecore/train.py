@@ -256,7 +256,7 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
     # Seeded by the config alone (layer initializers, sampling, shuffling), never through process-wide
     # random state: other sessions of the same server may be training at this moment.
     with strategy.scope():
-        model = build_model(config, data.input_shape)
+        model = build_model(config, data.input_shape, len(x_train))
     built = time.perf_counter()
 
     # Denoising: noisy inputs, clean targets. The noise is fixed per seed so runs repeat.

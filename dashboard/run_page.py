@@ -13,7 +13,8 @@ import streamlit as st
 
 from aecore import jobs
 from aecore.datasets import DataError, load_dataset
-from aecore.models import check_fits
+from aecore.errors import ConfigError
+from aecore.models import check_trainable
 from aecore.store import RunStore, run_key
 from dashboard.forms import config_form
 from dashboard.model_cache import hold, load_stored, ready_made
@@ -60,8 +61,9 @@ def current_run(arch: str) -> RunView | None:
     try:
         data = load_dataset(config.dataset) if config is not None else None
         if data is not None:
-            check_fits(arch, data)  # before training: a dataset of the wrong kind is one sentence
-    except DataError as exc:
+            # Before training: a dataset of the wrong kind, or a model too big for the server, is one sentence.
+            check_trainable(config, data)
+    except (DataError, ConfigError) as exc:
         st.error(str(exc))
         data = None
     if data is None:  # the form's values make no run (the sentence is out): a training under way goes on

@@ -1,9 +1,10 @@
 """Share a run: an architecture page's URL carries its form's config in st.query_params.
 
 A link holds the dataset and the fields the architecture uses (the page names the
-architecture). Opening one fills the form; a link the form cannot show (an unknown
+architecture). Opening one fills the form; a link the form cannot show or train (an unknown
 field, a value out of the form's range, text where a number goes, a config RunConfig
-refuses) gives the defaults and one sentence. After that the URL follows the form.
+refuses, a dataset the architecture cannot take, a model over the memory bound: what the
+CLI would refuse) gives the defaults and one sentence. After that the URL follows the form.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from aecore.config import RunConfig
-from aecore.models import get_spec
+from aecore.datasets import load_dataset
+from aecore.models import check_trainable, get_spec
 from aecore.models.spec import Field, parse_sizes
 
 
@@ -45,13 +47,15 @@ def parse_link(arch: str, params: dict[str, str], base: RunConfig, datasets: lis
     values = base.settings()
     config = base
     # In form order, each value checked with those before it: a KL warm-up longer than the link's epochs is the
-    # warm-up's fault, not the epochs'.
+    # warm-up's fault, not the epochs', and a model grown past the memory bound is the fault of the field that grew it.
     for field in (dataset, *spec.fields):
         if field.name in params:
             try:
                 values[field.name] = _value(field, params[field.name])
                 config = RunConfig.for_arch(arch, **values)
-            except ValueError as exc:  # ConfigError among them: RunConfig's own rules
+                # What Train would refuse under the form, the link refuses: the shapes, the model's size.
+                check_trainable(config, load_dataset(config.dataset))
+            except ValueError as exc:  # ConfigError and DataError among them
                 raise LinkError(field.name, params[field.name], str(exc)) from None
     return config
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
+from aecore import limits
 from aecore.datasets.catalogue import check_name
 from aecore.datasets.dataset import Dataset
 from aecore.datasets.npz import load_npz_file
@@ -116,14 +117,25 @@ def _entries(root) -> dict[str, StoredEntry]:
     folder = _folder(root)
     entries = {}
     for name, raw in _read_index(folder).items():
-        if not isinstance(raw, dict) or not STORED_FILE.fullmatch(str(raw.get("file"))):
+        if not _could_store(name) or not isinstance(raw, dict):
             continue
-        names = raw.get("label_names")
-        if raw.get("kind") not in KINDS or not (names is None or (
-                isinstance(names, list) and names and all(isinstance(n, str) for n in names))):
+        file, kind, names = raw.get("file"), raw.get("kind"), raw.get("label_names")
+        if not (isinstance(file, str) and STORED_FILE.fullmatch(file) and isinstance(kind, str) and kind in KINDS):
             continue
-        entries[name] = StoredEntry(name, folder / raw["file"], raw["kind"], tuple(names) if names else None)
+        if not (names is None or (isinstance(names, list) and 0 < len(names) <= limits.MAX_CLASSES
+                                  and all(isinstance(n, str) for n in names))):
+            continue
+        entries[name] = StoredEntry(name, folder / file, kind, tuple(names) if names else None)
     return entries
+
+
+def _could_store(name) -> bool:
+    """Whether accept could have stored a dataset under name: an edited index may hold any text as a name."""
+    try:
+        check_name(name)
+    except DataError:
+        return False
+    return True
 
 
 def _folder(root) -> Path:

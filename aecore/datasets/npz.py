@@ -57,6 +57,9 @@ def npz_dataset(name: str, arrays: dict[str, np.ndarray]) -> Dataset:
         raise DataError(f"x_train examples have shape {x_train.shape[1:]} but x_test examples have {x_test.shape[1:]}.")
     y_train = as_labels(arrays.get("y_train"), "y_train", len(x_train))
     y_test = as_labels(arrays.get("y_test"), "y_test", len(x_test))
+    if (y_train is None) != (y_test is None):
+        given, missing = ("y_train", "y_test") if y_test is None else ("y_test", "y_train")
+        raise DataError(f"The file has {given} but no {missing}; label both splits or neither.")
     return make_dataset(name, x_train, x_test, y_train, y_test)
 
 
@@ -158,4 +161,10 @@ def as_labels(a: np.ndarray | None, key: str, n: int) -> np.ndarray | None:
         return None
     if a.ndim != 1 or a.dtype.kind not in "ui" or len(a) != n:
         raise DataError(f"{key} must hold {n} whole-number labels (one per example), got shape {a.shape} of {a.dtype}.")
+    # Label k is class k: a class name, a count and a legend entry are made per number up to the largest, so an
+    # unbounded label would be an allocation as large as its value.
+    low, high = int(a.min()), int(a.max())
+    if low < 0 or high >= limits.MAX_CLASSES:
+        bad = low if low < 0 else high
+        raise DataError(f"{key} labels must be class numbers from 0 to {limits.MAX_CLASSES - 1}, got {bad}.")
     return a.astype(np.int64)

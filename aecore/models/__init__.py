@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from aecore import limits
 from aecore.datasets.catalogue import OFFLINE_DEFAULT
-from aecore.errors import DataError
+from aecore.errors import ConfigError, DataError
+from aecore.limits import mib
 from aecore.models.spec import ANY, IMAGES, VECTORS, ArchSpec, image_shape_problem
 
 __all__ = [
@@ -19,6 +21,8 @@ __all__ = [
     "build_model",
     "check_fits",
     "check_shape",
+    "check_size",
+    "check_trainable",
     "custom_objects",
     "decode",
     "encode",
@@ -26,6 +30,7 @@ __all__ = [
     "get_spec",
     "has_distribution",
     "layer_table",
+    "model_bytes",
     "names",
     "reconstruct",
     "register",
@@ -116,14 +121,56 @@ def check_fits(arch: str, data) -> None:
     check_shape(arch, data.input_shape, f"'{data.name}'")
 
 
+def model_bytes(config, input_shape: tuple[int, ...], examples: int | None = None) -> tuple[int, int, int] | None:
+    """(estimated bytes to train, parameters, batch) of config's model on examples of input_shape, from the
+    architecture's estimates alone (nothing is built); None for an architecture without them.
+
+    examples, when known, is how many training examples there are: a batch never holds more.
+    """
+    spec = get_spec(config.arch)
+    if spec.parameters is None or spec.activations is None:
+        return None
+    input_shape = tuple(input_shape)
+    parameters = spec.parameters(config, input_shape)
+    batch = min(config.batch_size, examples) if examples else config.batch_size
+    # float32 throughout: each weight, its gradient and Adam's two moments; each layer output of a batch and
+    # its gradient in the backward pass.
+    return 4 * (4 * parameters + 2 * batch * spec.activations(config, input_shape)), parameters, batch
+
+
+def check_size(config, input_shape: tuple[int, ...], examples: int | None = None) -> None:
+    """Raise ConfigError if config's model on examples of input_shape would need more than limits.MAX_MODEL_BYTES
+    to train (model_bytes' estimate), saying the bound and how far over it the model is."""
+    estimate = model_bytes(config, input_shape, examples)
+    if estimate is None or estimate[0] <= limits.MAX_MODEL_BYTES:
+        return
+    need, parameters, batch = estimate
+    raise ConfigError(
+        f"The {config.arch} model would need about {mib(need)} to train on examples of shape {tuple(input_shape)} "
+        f"({parameters:,} parameters, batches of {batch:,}), {mib(need - limits.MAX_MODEL_BYTES)} over the bound "
+        f"of {mib(limits.MAX_MODEL_BYTES)} ({limits.MODEL_BUDGET_ENV}); choose a smaller batch, fewer or narrower "
+        "layers or a smaller latent size."
+    )
+
+
+def check_trainable(config, data) -> None:
+    """Raise DataError or ConfigError (one sentence) unless config can train on this Dataset: the shape of its
+    examples, then the size of the model. What the CLI, the form and a link check before any training."""
+    check_fits(config.arch, data)
+    n_train = len(data.x_train)
+    check_size(config, data.input_shape, min(config.train_size or n_train, n_train))
+
+
 def takes_images(arch: str) -> bool:
     """Whether the architecture can be given images (image models, and those that flatten anything)."""
     return get_spec(arch).input_kind in (IMAGES, ANY)
 
 
-def build_model(config, input_shape: tuple[int, ...]):
-    """A compiled, untrained model for config and data of input_shape (one example's shape)."""
+def build_model(config, input_shape: tuple[int, ...], examples: int | None = None):
+    """A compiled, untrained model for config and data of input_shape (one example's shape), after the checks
+    of its shape and of its size (examples: the training examples, when known)."""
     check_shape(config.arch, input_shape)
+    check_size(config, input_shape, examples)
     return get_spec(config.arch).build(config, tuple(input_shape))
 
 

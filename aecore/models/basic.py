@@ -9,7 +9,7 @@ import numpy as np
 
 from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, SCHEDULE, SEED, VECTORS, ArchSpec, Field, LayerSeeds, Metric,
-    compile_with_adam, latent_bottleneck,
+    compile_with_adam, dense_parameters, latent_bottleneck,
 )
 
 if TYPE_CHECKING:
@@ -50,6 +50,20 @@ def build_basic(input_dim: int = 3, latent_dim: int = 2, activation: str = "line
 def _build(config, input_shape):
     model = build_basic(input_shape[0], config.latent_dim, config.activation, config.seed, config.hidden_width)
     return compile_with_adam(model, config, SPEC.jit_compile, "mse")
+
+
+def _widths(config, input_shape) -> tuple[int, ...]:
+    """The widths of build_basic's layers in order, the input's first."""
+    n, h = input_shape[0], config.hidden_width
+    return (n, h, config.latent_dim, h, n) if h else (n, config.latent_dim, n)
+
+
+def _parameters(config, input_shape) -> int:
+    return dense_parameters(*_widths(config, input_shape))
+
+
+def _activations(config, input_shape) -> int:
+    return sum(_widths(config, input_shape)[1:])
 
 
 def _pca_metrics(model, config, data, inputs, batch_size) -> dict:
@@ -98,6 +112,8 @@ SPEC = ArchSpec(
     jit_compile=False,
     steps_per_execution=16,
     tiny=dict(epochs=5),
+    parameters=_parameters,
+    activations=_activations,
     extra_metrics=_pca_metrics,
     header_metrics=(Metric("pca_mse", "PCA MSE", "per coord.", "{:.4f}"), PCA_ANGLE),
 )

@@ -7,12 +7,13 @@ cropped back to the input's shape.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from aecore.datasets.catalogue import MNIST_SHAPE
 from aecore.models.spec import (
     BATCH_SIZE, BCE_QUALITY, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec,
-    RECOGNISABLE, Field, LayerSeeds, compile_with_adam, padding_to_multiple, quarter_grid,
+    RECOGNISABLE, Field, LayerSeeds, compile_with_adam, conv_parameters, padded, padding_to_multiple, quarter_grid,
 )
 
 if TYPE_CHECKING:
@@ -68,6 +69,28 @@ def _build(config, input_shape):
     return compile_with_adam(model, config, SPEC.jit_compile, "binary_crossentropy")
 
 
+def _filter_counts(config) -> tuple[int, int, int]:
+    return filters(64, config.width), filters(128, config.width), filters(config.latent_dim, config.width)
+
+
+def _parameters(config, input_shape) -> int:
+    f64, f128, code = _filter_counts(config)
+    channels = input_shape[2]
+    chain = (channels, f64, f128, code, f128, f64, channels)  # build_conv's convolutions, in order
+    return sum(conv_parameters(c_in, c_out) for c_in, c_out in zip(chain, chain[1:]))
+
+
+def _activations(config, input_shape) -> int:
+    f64, f128, code = _filter_counts(config)
+    height, width, channels = *padded(input_shape, 4), input_shape[2]
+    full, half, quarter = height * width, height * width // 4, height * width // 16
+    needs_padding = (height, width) != tuple(input_shape[:2])
+    values = (full * f64 + half * f64 + half * f128 + quarter * f128  # encoder: conv, pool, conv, pool
+              + quarter * code  # bottleneck
+              + quarter * f128 + half * f128 + half * f64 + full * f64 + full * channels)  # decoder: conv, up, ...
+    return values + (full * channels + math.prod(input_shape) if needs_padding else 0)  # the pad and the crop
+
+
 def _bottleneck(config, input_shape) -> tuple[str, int]:
     rows, cols = quarter_grid(input_shape)
     count = filters(config.latent_dim, config.width)
@@ -108,4 +131,6 @@ SPEC = ArchSpec(
     header_metrics=(RECOGNISABLE,),
     showcase=dict(epochs=6, train_size=0),
     notes_overrides=dict(width=1.0),
+    parameters=_parameters,
+    activations=_activations,
 )

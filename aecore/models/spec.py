@@ -45,10 +45,16 @@ def padding_to_multiple(shape: tuple[int, ...], multiple: int) -> tuple[tuple[in
     return split(shape[0]), split(shape[1])
 
 
+def padded(image_shape: tuple[int, ...], multiple: int) -> tuple[int, int]:
+    """(height, width) of an image after padding_to_multiple(image_shape, multiple)."""
+    (top, bottom), (left, right) = padding_to_multiple(image_shape, multiple)
+    return image_shape[0] + top + bottom, image_shape[1] + left + right
+
+
 def quarter_grid(image_shape: tuple[int, ...]) -> tuple[int, int]:
     """(rows, columns) of a map two halvings below an image padded by padding_to_multiple(image_shape, 4)."""
-    (top, bottom), (left, right) = padding_to_multiple(image_shape, 4)
-    return (image_shape[0] + top + bottom) // 4, (image_shape[1] + left + right) // 4
+    height, width = padded(image_shape, 4)
+    return height // 4, width // 4
 
 
 # Units as every label, axis and caption writes them, so that the pages say each the same way.
@@ -170,6 +176,11 @@ class ArchSpec:
     notes_overrides: Mapping[str, Any] = field(default_factory=dict)  # settings that give the notes' own network
     # Overrides of the defaults for its ready-made run (aecore.showcase): it may train longer than the page default.
     showcase: Mapping[str, Any] = field(default_factory=dict)
+    # Its size from the config and one example's shape alone, so that a model too big for the server is refused
+    # before it is built (aecore.models.check_size): the weights count_params() would count, and the values per
+    # example of every layer's output (what a batch holds for the backward pass). None: not bounded.
+    parameters: Callable[[RunConfig, tuple[int, ...]], int] | None = None
+    activations: Callable[[RunConfig, tuple[int, ...]], int] | None = None
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -187,6 +198,16 @@ def compile_with_adam(model: keras.Model, config: RunConfig, jit_compile: bool, 
 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=loss, jit_compile=jit_compile)
     return model
+
+
+def dense_parameters(*units: int) -> int:
+    """The weights of a chain of Dense layers of these widths, the first being the input's (kernels and biases)."""
+    return sum(n_in * n_out + n_out for n_in, n_out in zip(units, units[1:]))
+
+
+def conv_parameters(channels_in: int, channels_out: int, kernel: int = 3) -> int:
+    """The weights of one square-kernel convolution (or transposed convolution): kernel and biases."""
+    return kernel * kernel * channels_in * channels_out + channels_out
 
 
 def latent_bottleneck(config: RunConfig, input_shape: tuple[int, ...]) -> tuple[str, int]:

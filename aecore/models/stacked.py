@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from aecore.datasets.catalogue import MNIST_SHAPE
 from aecore.models.spec import (
     ANY, BATCH_SIZE, BCE_QUALITY, EPOCHS, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
-    RECOGNISABLE, LayerSeeds, compile_with_adam, latent_bottleneck,
+    RECOGNISABLE, LayerSeeds, compile_with_adam, dense_parameters, latent_bottleneck,
 )
 
 if TYPE_CHECKING:
@@ -53,6 +53,22 @@ def _build(config, input_shape):
     return compile_with_adam(model, config, SPEC.jit_compile, "binary_crossentropy" if is_bce else "mse")
 
 
+def _widths(config, input_shape) -> tuple[int, ...]:
+    """The widths of build_stacked's Dense layers in order, the flattened input's first."""
+    n = math.prod(input_shape)
+    return (n, *config.hidden, config.latent_dim, *reversed(config.hidden), n)
+
+
+def _parameters(config, input_shape) -> int:
+    return dense_parameters(*_widths(config, input_shape))
+
+
+def _activations(config, input_shape) -> int:
+    widths = _widths(config, input_shape)
+    # An image is flattened on the way in and reshaped on the way out: two more layers of n values each.
+    return sum(widths[1:]) + (2 * widths[0] if len(input_shape) > 1 else 0)
+
+
 SPEC = ArchSpec(
     name="stacked",
     title="Stacked",
@@ -82,4 +98,6 @@ SPEC = ArchSpec(
     uploads="vectors",
     header_metrics=(RECOGNISABLE,),
     showcase=dict(epochs=30),
+    parameters=_parameters,
+    activations=_activations,
 )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NATS_PER_IMAGE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
-    RECOGNISABLE, Metric, compile_with_adam, latent_bottleneck,
+    RECOGNISABLE, Metric, compile_with_adam, conv_parameters, dense_parameters, latent_bottleneck, padded,
+    quarter_grid,
 )
 
 ELBO_LOSS = Metric("test_loss", "ELBO loss", NATS_PER_IMAGE, "{:.1f}")
@@ -19,6 +20,44 @@ def _build(config, input_shape):
 
     model = build_vae(config.latent_dim, seed=config.seed, beta=config.beta, image_shape=tuple(input_shape))
     return compile_with_adam(model, config, SPEC.jit_compile)
+
+
+# The widths of _vae_network's layers, which imports Keras, so the estimates cannot read them there; the
+# robustness tests hold both estimates to the built network's own counts.
+_ENCODER_FILTERS = (32, 64)
+_DENSE_UNITS = 16
+_DECODER_FILTERS = (64, 64, 32)  # the dense layer's map, then the two stride-2 transposed convolutions
+_BATCH_NORM_WEIGHTS = 4  # per channel: scale, offset, moving mean and variance (count_params counts all four)
+
+
+def _parameters(config, input_shape) -> int:
+    rows, cols = quarter_grid(input_shape)
+    channels, k = input_shape[2], config.latent_dim
+    first, second = _ENCODER_FILTERS
+    code_map, up1, up2 = _DECODER_FILTERS
+    encoder = (conv_parameters(channels, first) + conv_parameters(first, second)
+               + dense_parameters(rows * cols * second, _DENSE_UNITS) + 2 * dense_parameters(_DENSE_UNITS, k)
+               + _BATCH_NORM_WEIGHTS * (first + second + _DENSE_UNITS))
+    decoder = (dense_parameters(k, rows * cols * code_map) + conv_parameters(code_map, up1)
+               + conv_parameters(up1, up2) + conv_parameters(up2, channels)
+               + _BATCH_NORM_WEIGHTS * (rows * cols * code_map + up1 + up2))
+    return encoder + decoder + 1  # and the KL weight, a variable of the model
+
+
+def _activations(config, input_shape) -> int:
+    height, width = padded(input_shape, 4)
+    rows, cols = quarter_grid(input_shape)
+    channels, k = input_shape[2], config.latent_dim
+    first, second = _ENCODER_FILTERS
+    code_map, up1, up2 = _DECODER_FILTERS
+    half, quarter = height * width // 4, rows * cols
+    needs_padding = (height, width) != tuple(input_shape[:2])
+    encoder = (2 * half * first + 2 * quarter * second  # each convolution and its batch norm
+               + quarter * second + 2 * _DENSE_UNITS + 2 * k)  # flatten, dense and its norm, the two heads
+    decoder = (3 * quarter * code_map  # dense, its norm, reshape
+               + 2 * half * up1 + 2 * height * width * up2 + height * width * channels)
+    pad_and_crop = height * width * channels + input_shape[0] * input_shape[1] * channels if needs_padding else 0
+    return encoder + k + decoder + pad_and_crop  # k: the sampled code
 
 
 def _keras_classes() -> dict:
@@ -78,6 +117,8 @@ SPEC = ArchSpec(
     samples=True,
     custom_objects=_keras_classes,
     tiny=dict(epochs=1, train_size=256),
+    parameters=_parameters,
+    activations=_activations,
     extra_metrics=_elbo_metrics,
     header_metrics=(ELBO_LOSS, Metric("test_kl", "KL", NATS_PER_IMAGE, "{:.2f}"),
                     Metric("test_objective", "Objective", NATS_PER_IMAGE, "{:.1f}"), RECOGNISABLE),

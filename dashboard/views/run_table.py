@@ -42,7 +42,8 @@ def runs_table(entries: list[dict]) -> pd.DataFrame:
             "test BCE (nats per pixel)": m.get("test_bce"),
             "PSNR (dB)": m.get("test_psnr"),
             "training time (s)": m.get("seconds"),
-            "trained at": pd.to_datetime(entry.get("trained_at", 0), unit="s"),
+            # A time pandas cannot hold (an edited run.json's, past the year 2262) is shown as none.
+            "trained at": pd.to_datetime(entry.get("trained_at", 0), unit="s", errors="coerce"),
             "key": entry["key"],
         })
     table = pd.DataFrame(rows, columns=COLUMNS)
