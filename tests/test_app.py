@@ -19,7 +19,9 @@ import dashboard.runs
 from tests.helpers import (
     APP,
     TIMEOUT,
+    app_tiny,
     assert_clean,
+    assert_one_sentence,
     chart_traces,
     decoded_image,
     each_tab,
@@ -151,7 +153,7 @@ def test_dataset_of_the_wrong_kind_is_one_sentence(arch, dataset, says, no_train
     at.selectbox(key=f"form.{arch}.dataset").set_value(dataset)
     press_train(at)
     (error,) = texts(at.error)
-    assert says in error and error.count(". ") == 0 and error.endswith(".")
+    assert says in assert_one_sentence(error)
 
 
 def test_basic_offers_a_hidden_width_and_compares_with_pca_on_the_swiss_roll():

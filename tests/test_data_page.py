@@ -11,9 +11,7 @@ from PIL import Image
 
 from aecore import uploads
 from aecore.data import DataError
-from tests.helpers import assert_clean, open_page, texts
-from tests.test_share import open_link
-from tests.test_uploads import BAD_INPUTS
+from tests.helpers import BAD_INPUTS, assert_clean, open_link, open_page, texts
 
 
 def _png(rgb: np.ndarray) -> bytes:

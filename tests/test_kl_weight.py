@@ -13,6 +13,7 @@ from aecore.data import load_dataset
 from aecore.models import encode_distribution
 from aecore.runner import get_run
 from aecore.store import RunStore, run_key
+from tests.helpers import assert_one_sentence
 
 
 def vae(**overrides) -> RunConfig:
@@ -87,7 +88,7 @@ def test_training_ends_with_the_kl_weighed_by_beta(tiny):
 def test_bad_kl_settings_are_one_sentence_and_cache_nothing(args, words, tmp_path, capsys):
     assert main(["train", "--arch", "vae", *args, "--cache-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert words in err and err.count("\n") == 0 and err.endswith(".")
+    assert words in assert_one_sentence(err)
     assert not RunStore(tmp_path).entries()
 
 

@@ -14,6 +14,7 @@ from aecore.data import DataError, Dataset, load_dataset
 from aecore.models import decode, encode_distribution
 from aecore.runner import get_run
 from aecore.store import RunStore
+from tests.helpers import assert_one_sentence
 
 _RUNS = {}
 # A tiny run's first epoch leaves the posterior all but collapsed (KL of thousandths of a nat), where
@@ -265,7 +266,7 @@ def test_an_unlabelled_dataset_raises_one_sentence(tmp_path):
         L.get_classifier(data, tmp_path)
     message = str(caught.value)
     assert "has no labels, so sample quality cannot be measured by a classifier;" in message
-    assert message.endswith(".") and message.count(". ") == 0 and "\n" not in message
+    assert_one_sentence(message)
     assert not (tmp_path / ".classifiers").exists()
 
 
