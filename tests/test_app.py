@@ -2,8 +2,10 @@
 
 Real Keras training on tiny configs: AECORE_STUDIO_TEST_DEFAULTS makes every form
 default to 1 epoch on 256 images (conv at width 0.25); conftest gives each test a
-fresh run cache. "No training happened" is checked by replacing aecore.train.train
-with a function that fails the test (AppTest runs the script in this process).
+fresh run cache. A test about what the page does with a run it did not train itself
+copies the run in from conftest's trained_runs (trained once for the session).
+"No training happened" is checked by replacing aecore.train.train with a function
+that fails the test (AppTest runs the script in this process).
 """
 
 import json
@@ -102,12 +104,14 @@ def test_train_shows_results_and_repeats_come_from_the_cache(arch, no_training):
     assert not fresh.info
 
 
-def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
-    at = press_train(open_page("vae"))
+def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training, cached_runs):
+    cached_runs(app_tiny("vae"))
+    no_training()
+    at = open_page("vae")  # the form's default run, from the cache
+    assert any(t.startswith("Loaded from cache (trained") for t in texts(at.success)), texts(at.success)
     before = decoded_image(at)
     assert slider_point(at) == ([0.0], [0.0])
 
-    no_training()
     at.slider(key="vae.view.z0").set_value(2.5).run()
     assert_clean(at)
     assert decoded_image(at) != before, "moving z1 should change the decoded image"
@@ -130,9 +134,10 @@ def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
     assert decoded_image(at) != image_before, "the decoded image was not redrawn for the new z"
 
 
-def test_a_tab_widget_kept_from_a_wider_run_fits_the_next_run():
+def test_a_tab_widget_kept_from_a_wider_run_fits_the_next_run(cached_runs):
     """The Dimensions tab's rows slider ranges over the run's dimensions: a value kept from a 4-D run (a closed
     tab's widgets keep theirs) must not be refused by a 2-D run's narrower slider."""
+    cached_runs(app_tiny("vae"))  # the 2-D run, the form's default (the 4-D one is trained here)
     at = open_page("vae")
     at.number_input(key="form.vae.latent_dim").set_value(4)
     open_tab(press_train(at), "vae", "Dimensions")
@@ -188,12 +193,8 @@ def test_bad_hidden_layers_are_one_sentence(no_training):
     assert "whole numbers" in error
 
 
-def test_compare_lists_every_run_of_the_dataset(tiny, no_training):
-    from aecore.store import RunStore
-
-    store = RunStore()  # the app's default store: AECORE_CACHE_DIR from conftest
-    for arch in ("stacked", "vae"):
-        aecore.runner.get_run(tiny(arch), store)
+def test_compare_lists_every_run_of_the_dataset(cached_runs, no_training):
+    cached_runs(app_tiny("stacked"), app_tiny("vae"))  # into the app's default store: AECORE_CACHE_DIR
     no_training()
     at = open_page("compare")
     assert not at.error, texts(at.error)
@@ -210,8 +211,10 @@ def test_compare_lists_every_run_of_the_dataset(tiny, no_training):
                       for arch in ("stacked", "vae")}
 
 
-def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training):
-    at = press_train(open_page("stacked"))
+def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training, cached_runs):
+    cached_runs(app_tiny("stacked"))
+    at = open_page("stacked")  # shown from the cache, so held in memory
+    assert any(t.startswith("Loaded from cache (trained") for t in texts(at.success)), texts(at.success)
     (entry,) = [p for p in Path(at.session_state["store"].root).iterdir() if p.is_dir()]
     (entry / "model.keras").write_bytes(b"not a model")
     dashboard.runs._held_run.clear()  # the models held in memory are gone, as after a restart
@@ -223,9 +226,10 @@ def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training):
     assert not fresh.warning  # told once
 
 
-def test_one_sessions_training_never_changes_another_sessions_pictures():
+def test_one_sessions_training_never_changes_another_sessions_pictures(cached_runs):
     """Two sessions on the Variational page: B training another config leaves A's decoded image as it was."""
-    first = press_train(open_page("vae"))
+    cached_runs(app_tiny("vae"))
+    first = open_page("vae")  # A shows the default run, from the cache
     first_image = decoded_image(first)
 
     second = open_page("vae")

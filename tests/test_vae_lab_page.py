@@ -1,14 +1,12 @@
 """AppTest of the Variational page's lab tabs: Dimensions, Reparameterisation and Scorecard.
 
-The tiny default VAE is trained once for the module and copied into each test's fresh run
-cache, so the page loads it (no test here trains it again).
+The tiny default VAE is trained once for the session (conftest's trained_runs) and copied into
+each test's fresh run cache, so the page loads it (no test here trains it again).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 
 import pytest
 
@@ -19,21 +17,10 @@ from dashboard.forms import defaults_for
 from tests.helpers import assert_clean, open_page, open_tab, refuse_training, texts
 
 
-@pytest.fixture(scope="module")
-def trained_cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lab")
-    os.environ["AECORE_STUDIO_TEST_DEFAULTS"] = "1"
-    try:
-        get_run(defaults_for("vae"), RunStore(root))
-    finally:
-        del os.environ["AECORE_STUDIO_TEST_DEFAULTS"]
-    return root
-
-
 @pytest.fixture(autouse=True)
-def _cached_tiny_vae(monkeypatch, trained_cache):
+def _cached_tiny_vae(monkeypatch, cached_runs):
     monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
-    shutil.copytree(trained_cache, os.environ["AECORE_CACHE_DIR"])
+    cached_runs(defaults_for("vae"))  # the form's default under the tiny defaults, trained once for the session
     monkeypatch.setattr(aecore.train, "train", refuse_training)
 
 
