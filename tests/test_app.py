@@ -339,6 +339,8 @@ def test_the_live_panel_of_a_denoising_run_shows_and_says_its_noisy_row(monkeypa
 
 
 def test_two_sessions_pressing_train_on_one_config_train_it_once(monkeypatch):
+    """The queue's sharing, on the Stacked page (any page trains through the one queue; stacked's tiny run is the
+    quickest of the image models)."""
     real, calls, go = aecore.train.train, [], threading.Event()
 
     def held_training(*args, **kwargs):  # held until both have pressed Train, so the second joins a live job
@@ -347,10 +349,10 @@ def test_two_sessions_pressing_train_on_one_config_train_it_once(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(aecore.train, "train", held_training)
-    first, second = open_page("vae"), open_page("vae")
+    first, second = open_page("stacked"), open_page("stacked")
     first.form_submit_button[0].click().run()
     second.form_submit_button[0].click().run()
-    assert first.session_state["training.vae"] is second.session_state["training.vae"]
+    assert first.session_state["training.stacked"] is second.session_state["training.stacked"]
     assert "with 1 other session" in " ".join(texts(second.markdown))
     go.set()
     for at in (first, second):
@@ -362,7 +364,8 @@ def test_two_sessions_pressing_train_on_one_config_train_it_once(monkeypatch):
 
 def test_the_store_is_not_asked_for_a_run_the_page_is_training(monkeypatch):
     """While the page's own job for its config goes on, its reruns load nothing from the store (a load would
-    take a place in the shared model cache); the job's end shows the run as trained here."""
+    take a place in the shared model cache); the job's end shows the run as trained here. (On the Stacked page:
+    every page trains through the one queue, and stacked's tiny run is the quickest of the image models.)"""
     real, go = aecore.train.train, threading.Event()
 
     def held_training(*args, **kwargs):
@@ -370,9 +373,9 @@ def test_the_store_is_not_asked_for_a_run_the_page_is_training(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(aecore.train, "train", held_training)
-    at = open_page("vae")
+    at = open_page("stacked")
     at.form_submit_button[0].click().run()
-    job = at.session_state["training.vae"]
+    job = at.session_state["training.stacked"]
     asked = []
     load_stored = dashboard.runs.load_stored
     monkeypatch.setattr(dashboard.runs, "load_stored", lambda store, key: asked.append(key) or load_stored(store, key))

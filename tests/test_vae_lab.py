@@ -223,7 +223,7 @@ def test_the_likelihood_is_the_training_loss(test_images):
 
 
 def test_classifier_is_trained_once_saved_and_loaded(tmp_path, monkeypatch):
-    data = small_labelled()
+    data = small_labelled(n_train=300, n_test=50)
     first = L.get_classifier(data, tmp_path)
     path = tmp_path / ".classifiers" / f"{data.fingerprint}.keras"
     assert path.is_file()
@@ -240,7 +240,7 @@ def test_classifier_is_trained_once_saved_and_loaded(tmp_path, monkeypatch):
 
 
 def test_a_damaged_classifier_file_is_retrained(tmp_path, monkeypatch):
-    data = small_labelled()
+    data = small_labelled(n_train=300, n_test=50)
     path = L.classifier_path(data, tmp_path)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a keras file")
