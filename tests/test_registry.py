@@ -123,6 +123,7 @@ def _trained_figures(run) -> tuple[dict, list[np.ndarray]]:
     return metrics, [np.asarray(w) for w in run.model.get_weights()]
 
 
+@pytest.mark.slow
 def test_two_runs_in_two_threads_give_what_each_gives_alone(tiny):
     """No process-wide random state: training seeds its initializers, sampling and shuffling per run."""
     configs = [tiny("stacked", epochs=2), tiny("vae", seed=3)]

@@ -232,6 +232,7 @@ def _every_view_on_colour():
                 draw(view)
 
 
+@pytest.mark.slow  # trains a conv and a VAE run in the script, then draws every view
 def test_every_view_draws_colour_images_and_your_digit_says_it_is_28x28_grey():
     from streamlit.testing.v1 import AppTest
 

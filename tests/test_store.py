@@ -279,6 +279,7 @@ RACE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_processes_training_the_same_config_leave_one_valid_entry(tmp_path):
     from aecore.config import RunConfig
     from aecore.data import load_dataset

@@ -65,6 +65,7 @@ def test_reparameterisation_draws_as_many_points_as_asked():
         "1 sd of q(z | x)", "2 sd of q(z | x)"}
 
 
+@pytest.mark.slow  # the likelihood estimate and a classifier trained on mnist-sample
 def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_classifier_figures():
     at = open_tab(open_page("vae"), "vae", "Scorecard")
     assert not [m for m in at.metric if m.label.startswith("NLL estimate")]  # nothing computed on page load
@@ -81,6 +82,7 @@ def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_cl
     assert [m for m in at.metric if m.label.startswith("NLL estimate")]
 
 
+@pytest.mark.slow  # the likelihood estimate and a classifier trained on mnist-sample
 def test_the_classifier_is_cached_in_the_run_store():
     from dashboard import vae_lab_view  # after AppTest has set up Streamlit (the drawing canvas it imports needs it)
 
