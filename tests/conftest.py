@@ -1,10 +1,29 @@
-"""Shared fixtures. Every test gets a fresh run cache; nothing touches ~/.cache or the network."""
+"""Shared fixtures. Every test gets a fresh run cache; nothing touches ~/.cache or the network.
+
+Tiny runs that several tests need are trained once for the session (really trained, on the
+real datasets) by trained_runs, each into a run-cache folder of its own; a test that wants one
+copies it into its own fresh cache (cached_runs), so what a test writes never reaches another.
+The Hypothesis settings of every property test are the one profile registered here.
+"""
 
 import os
+import shutil
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+from tests.helpers import tiny_config  # noqa: E402
+
+settings.register_profile(
+    "aecore",
+    max_examples=60,
+    deadline=None,  # a first example pays for imports and warm-up
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],  # tmp_path: never reused
+)
+settings.load_profile("aecore")
 
 
 @pytest.fixture(autouse=True)
@@ -23,10 +42,55 @@ def store(tmp_path):
 @pytest.fixture
 def tiny():
     """A tiny, fast config of an architecture: its spec's run of seconds, in batches of 64."""
-    from aecore.config import RunConfig
-    from aecore.models import get_spec
+    return tiny_config
 
-    def make(arch, **overrides):
-        return RunConfig.for_arch(arch, **{**get_spec(arch).tiny, "batch_size": 64, **overrides})
 
-    return make
+class TrainedRuns:
+    """Runs trained once for the session, each config in a run-cache folder of its own (real training, through
+    aecore.runner.get_run and the real store). Read them through copies: copy_to puts entries into a folder."""
+
+    def __init__(self, root: Path, train):
+        self.root = root
+        self._train = train  # the real aecore.train.train, whatever a test has put in its place
+
+    def folder(self, config) -> Path:
+        """The folder holding config's one entry, trained on the first request."""
+        import aecore.train
+        from aecore.runner import get_run
+        from aecore.store import RunStore
+
+        config = config.validated()
+        folder = self.root / config.digest()
+        if not folder.is_dir():
+            partial = self.root / f".{config.digest()}.partial"
+            shutil.rmtree(partial, ignore_errors=True)
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(aecore.train, "train", self._train)
+                get_run(config, RunStore(partial))
+            partial.rename(folder)
+        return folder
+
+    def copy_to(self, root, *configs) -> Path:
+        """Copy the entries of configs (trained first where needed) into the run-cache folder root."""
+        root = Path(root)
+        for config in configs:
+            shutil.copytree(self.folder(config), root, dirs_exist_ok=True)
+        return root
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory) -> TrainedRuns:
+    import aecore.train
+
+    return TrainedRuns(tmp_path_factory.mktemp("trained-runs"), aecore.train.train)
+
+
+@pytest.fixture
+def cached_runs(trained_runs):
+    """cached_runs(*configs): the session's runs of these configs, copied into this test's fresh run cache
+    (AECORE_CACHE_DIR), where the pages and RunStore() find them; returns that folder."""
+
+    def copy(*configs) -> Path:
+        return trained_runs.copy_to(os.environ["AECORE_CACHE_DIR"], *configs)
+
+    return copy

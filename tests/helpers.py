@@ -1,6 +1,10 @@
 """Helpers shared by the test modules (fixtures stay in the conftest.py files).
 
-Two sections:
+Test modules import helpers from here and nothing from one another. Sections:
+  * One sentence: the one check of a refusal's wording, for every message the project refuses with.
+  * Tiny configs: the conftest's tiny runs and the forms' tiny defaults.
+  * The CLI as a real process: python -m aecore, its exit code, stdout's JSON line.
+  * Upload files: the bytes of good and bad uploads (aecore.datasets' tests and the Your data page's).
   * AppTest helpers: drive app.py in this process with streamlit.testing.
   * Browser helpers (named browser_*): drive a real server through Playwright. Each takes the
     Playwright page as its first argument; nothing here imports Playwright, so the AppTest
@@ -16,18 +20,285 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 import weakref
+import zipfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from tools.appserver import IDLE_JS
 
 REPO = Path(__file__).resolve().parents[1]
+
+# --- One sentence ---------------------------------------------------------------------------
+
+
+def assert_one_sentence(message: str) -> str:
+    """A refusal as the project words every one: a single line holding one sentence (no ". " inside it) that
+    ends with a full stop, and no traceback. Returns the message, for the test's own checks of its words."""
+    assert isinstance(message, str) and message, message
+    assert "\n" not in message and "Traceback" not in message, message
+    assert message.endswith("."), message
+    assert message.count(". ") == 0, message
+    return message
+
+
+# --- Tiny configs ---------------------------------------------------------------------------
+
+
+def tiny_config(arch: str, **overrides):
+    """A tiny, fast config of an architecture: its spec's run of seconds, in batches of 64 (conftest's tiny)."""
+    from aecore.config import RunConfig
+    from aecore.models import get_spec
+
+    return RunConfig.for_arch(arch, **{**get_spec(arch).tiny, "batch_size": 64, **overrides})
+
+
+def app_tiny(arch: str, **overrides):
+    """The config the pages' forms start from under AECORE_STUDIO_TEST_DEFAULTS (dashboard.forms.defaults_for:
+    the spec's tiny run, at the architecture's own batch size), with overrides (a form's edits)."""
+    from aecore.config import RunConfig
+    from aecore.models import get_spec
+
+    return RunConfig.for_arch(arch, **{**get_spec(arch).tiny, **overrides})
+
+
+# --- The CLI as a real process --------------------------------------------------------------
+
+# python -m aecore, in a process where any training fails it (exit 1), as the AppTests' no_training does.
+NO_TRAINING = """
+import runpy, sys
+import aecore.train
+
+def refuse(*args, **kwargs):
+    sys.exit("training happened, but the run should have come from the cache")
+
+aecore.train.train = refuse
+runpy.run_module("aecore", run_name="__main__", alter_sys=True)
+"""
+
+
+def cli_command(*args, cache=None, no_training=False) -> list[str]:
+    """The command line of python -m aecore with args (and --cache-dir cache when given)."""
+    command = [sys.executable, *(["-c", NO_TRAINING] if no_training else ["-m", "aecore"]), *args]
+    if cache is not None:
+        command += ["--cache-dir", str(cache)]
+    return command
+
+
+def cli_env(env=None) -> dict:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+
+
+def cli(*args, cache=None, timeout=300, env=None, no_training=False):
+    """Run python -m aecore with args (and --cache-dir cache when given); the completed process."""
+    return subprocess.run(cli_command(*args, cache=cache, no_training=no_training), cwd=REPO, env=cli_env(env),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def cli_started(*args, cache=None, env=None, no_training=False) -> subprocess.Popen:
+    """python -m aecore with args, started and left running (several at once use both cores); finish it with
+    cli_finished."""
+    return subprocess.Popen(cli_command(*args, cache=cache, no_training=no_training), cwd=REPO, env=cli_env(env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def cli_finished(process: subprocess.Popen, timeout=300) -> subprocess.CompletedProcess:
+    """Wait for a process cli_started began; the completed process, as cli returns it."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def last_json(result) -> dict:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_one_sentence_exit_2(result) -> str:
+    """The CLI refused: exit 2, nothing on stdout, and stderr one line 'error: <one sentence>'."""
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    message = result.stderr.strip()
+    assert message.startswith("error: "), message
+    return assert_one_sentence(message)
+
+
+# --- Upload files ---------------------------------------------------------------------------
+
+
+def image_bytes(pixels: np.ndarray, fmt: str = "PNG", mode: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    image = Image.fromarray(pixels)
+    if mode:
+        image = image.convert(mode)
+    image.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def pixels(shape=(12, 20), seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, shape, np.uint8)
+
+
+def zip_of(files: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, payload in files.items():
+            archive.writestr(name, payload)
+    return buffer.getvalue()
+
+
+def class_zip(n_per_class=5, shape=(12, 20)) -> bytes:
+    return zip_of({f"pets/{c}/{i}.png": image_bytes(pixels(shape, 10 * k + i))
+                   for k, c in enumerate(["dog", "cat"]) for i in range(n_per_class)})
+
+
+def npz_of(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+# Each bad input (a maker of its (filename, bytes), given the test's monkeypatch when it takes one) and the words
+# of its one sentence.
+
+
+def _non_image():
+    return "d.zip", zip_of({"a.png": image_bytes(pixels()), "notes.txt": b"hello"})
+
+
+def _mixed_sizes():
+    files = {f"{i}.png": image_bytes(pixels((12, 20), i)) for i in range(3)}
+    files["1b.png"] = image_bytes(pixels((20, 12)))
+    return "d.zip", zip_of(files)
+
+
+def _zip_bomb():
+    return "bomb.zip", zip_of({"a.png": image_bytes(pixels()), "b.png": b"\x00" * (3 * 2**20)})
+
+
+def _zip_too_big_unpacked(monkeypatch):
+    from aecore import limits
+
+    monkeypatch.setattr(limits, "MAX_ZIP_BYTES", 1000)
+    return "big.zip", zip_of({f"{i}.png": image_bytes(pixels(seed=i)) for i in range(4)}, zipfile.ZIP_STORED)
+
+
+def _zip_too_many_files(monkeypatch):
+    from aecore import limits
+
+    monkeypatch.setattr(limits, "MAX_ZIP_MEMBERS", 3)
+    return "many.zip", zip_of({f"{i}.png": image_bytes(pixels(seed=i)) for i in range(4)})
+
+
+def _pixel_bomb(monkeypatch):
+    # PIL's own limit, lowered so that a 12 x 20 image is over it but under twice it (a warning, not an error).
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 150)
+    return "d.zip", zip_of({f"{i}.png": image_bytes(pixels(seed=i)) for i in range(2)})
+
+
+def _corrupt_png():
+    good = image_bytes(pixels((12, 20)))
+    bad = good[:60] + bytes(b ^ 0xFF for b in good[60:90]) + good[90:]  # inside the IDAT stream: the header reads
+    return "d.zip", zip_of({"a.png": image_bytes(pixels(seed=1)), "b.png": bad})
+
+
+def _truncated_png():
+    return "d.zip", zip_of({"a.png": image_bytes(pixels(seed=1)), "b.png": image_bytes(pixels())[:30]})
+
+
+def _one_image():
+    return "d.zip", zip_of({"a.png": image_bytes(pixels())})
+
+
+def _one_row():
+    return "d.csv", b"a,b\n1,2\n"
+
+
+def _too_small_images():
+    return "d.zip", zip_of({f"{i}.png": image_bytes(pixels((4, 20), i)) for i in range(2)})
+
+
+def _csv_text():
+    return "d.csv", b"a,b\n1,2\n3,four\n"
+
+
+def _csv_nan():
+    return "d.csv", b"a,b\n1,2\nnan,4\n"
+
+
+def _csv_empty_cell():
+    return "d.csv", b"1,2\n3,\n"
+
+
+def _csv_ragged():
+    return "d.csv", b"a,b,label\n1,2,x\n3,4\n"
+
+
+def _csv_missing_label():
+    return "d.csv", b"a,b,label\n1,2,x\n3,4, \n"
+
+
+def _npz_labels_mismatch():
+    return "d.npz", npz_of(x_train=pixels((6, 8, 8)), x_test=pixels((2, 8, 8)), y_train=np.arange(5))
+
+
+def _random_bytes():
+    return "d.bin", bytes(np.random.default_rng(0).integers(0, 256, 500, np.uint8))
+
+
+def _a_png_alone():
+    return "digit.png", image_bytes(pixels())
+
+
+def _text_of_another_kind():
+    return "notes.md", b"hello\nworld\n"
+
+
+def _damaged_zip():
+    content = class_zip()
+    return "d.zip", content[:100] + content[-22:]
+
+
+BAD_INPUTS = {
+    "zip with a non-image file": (_non_image, r"^'notes.txt' in 'd.zip' is not a PNG or JPEG image; a zip must hold"),
+    "images of mixed sizes": (_mixed_sizes, r"^'1b.png' is 12 wide by 20 high but most images are 20 wide by 12 high; "
+                                            r"all images must have one size\.$"),
+    "zip bomb": (_zip_bomb, r"^'b.png' in 'bomb.zip' unpacks to 3.0 MiB from far less, like a zip bomb"),
+    "zip too big unpacked": (_zip_too_big_unpacked, r"^'big.zip' would unpack to .* MiB; the limit is"),
+    "zip of too many files": (_zip_too_many_files, r"^'many.zip' holds 4 files; the limit is 3\.$"),
+    "pixel bomb": (_pixel_bomb, r"^'0.png' in 'd.zip' has more pixels than any image allowed\.$"),
+    "corrupt png": (_corrupt_png, r"^'b.png' in 'd.zip' is damaged"),
+    "truncated png": (_truncated_png, r"^'b.png' in 'd.zip' is damaged"),
+    "1-image dataset": (_one_image, r"^'d.zip' holds 1 image; a dataset needs at least 2"),
+    "1-row dataset": (_one_row, r"^'d.csv' holds 1 row; a dataset needs at least 2"),
+    "images below 8 pixels": (_too_small_images, r"^Images must be 8 to 128 pixels a side, got 4 high by 20 wide\.$"),
+    "csv with text": (_csv_text, r"^Row 3, column 'b' of 'd.csv' holds 'four', not a number\.$"),
+    "csv with NaN": (_csv_nan, r"^Row 3, column 'a' of 'd.csv' holds 'nan', not a number\.$"),
+    "csv with an empty cell": (_csv_empty_cell, r"^Row 2, column '2' of 'd.csv' holds '', not a number\.$"),
+    "csv ragged": (_csv_ragged, r"^Row 3 of 'd.csv' has 2 cells but the first row has 3\.$"),
+    "csv label missing": (_csv_missing_label, r"^Row 3 of 'd.csv' has no label; label every row or none\.$"),
+    "labels count mismatch": (_npz_labels_mismatch, r"^y_train must hold 6 whole-number labels \(one per example\)"),
+    "random bytes": (_random_bytes, r"^'d.bin' is none of the accepted formats: \.npz, \.zip of PNG/JPEG images, "
+                                    r"or \.csv of numbers\.$"),
+    "a png alone": (_a_png_alone, r"^'digit.png' is none of the accepted formats"),
+    "text not named .csv": (_text_of_another_kind, r"^'notes.md' is none of the accepted formats"),
+    "damaged zip": (_damaged_zip, r"^'d.zip' is a damaged zip archive\.$"),
+}
+
 
 # --- AppTest helpers ------------------------------------------------------------------------
 
@@ -57,6 +328,21 @@ def open_page(page: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     if page != "home":
         at.switch_page(f"app_pages/{page}.py").run()
+    assert_clean(at)
+    return at
+
+
+PAGE_URL = "http://localhost:8501/{arch}"
+
+
+def open_link(arch: str, params: dict[str, str]) -> AppTest:
+    """A new session opened on the page of arch with these query parameters (a shared link, as a browser opens
+    it: the app's entry runs, then the page, with the URL's parameters)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.context = {"url": PAGE_URL.format(arch=arch)}
+    at.run()
+    at.query_params.update(params)
+    at.switch_page(f"app_pages/{arch}.py").run()
     assert_clean(at)
     return at
 

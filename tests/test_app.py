@@ -2,8 +2,10 @@
 
 Real Keras training on tiny configs: AECORE_STUDIO_TEST_DEFAULTS makes every form
 default to 1 epoch on 256 images (conv at width 0.25); conftest gives each test a
-fresh run cache. "No training happened" is checked by replacing aecore.train.train
-with a function that fails the test (AppTest runs the script in this process).
+fresh run cache. A test about what the page does with a run it did not train itself
+copies the run in from conftest's trained_runs (trained once for the session).
+"No training happened" is checked by replacing aecore.train.train with a function
+that fails the test (AppTest runs the script in this process).
 """
 
 import json
@@ -20,7 +22,9 @@ import dashboard.run_page
 from tests.helpers import (
     APP,
     TIMEOUT,
+    app_tiny,
     assert_clean,
+    assert_one_sentence,
     chart_traces,
     decoded_image,
     each_tab,
@@ -101,12 +105,14 @@ def test_train_shows_results_and_repeats_come_from_the_cache(arch, no_training):
     assert not fresh.info
 
 
-def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
-    at = press_train(open_page("vae"))
+def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training, cached_runs):
+    cached_runs(app_tiny("vae"))
+    no_training()
+    at = open_page("vae")  # the form's default run, from the cache
+    assert any(t.startswith("Loaded from cache (trained") for t in texts(at.success)), texts(at.success)
     before = decoded_image(at)
     assert slider_point(at) == ([0.0], [0.0])
 
-    no_training()
     at.slider(key="vae.view.z0").set_value(2.5).run()
     assert_clean(at)
     assert decoded_image(at) != before, "moving z1 should change the decoded image"
@@ -129,9 +135,10 @@ def test_vae_slider_redraws_the_decoded_image_without_retraining(no_training):
     assert decoded_image(at) != image_before, "the decoded image was not redrawn for the new z"
 
 
-def test_a_tab_widget_kept_from_a_wider_run_fits_the_next_run():
+def test_a_tab_widget_kept_from_a_wider_run_fits_the_next_run(cached_runs):
     """The Dimensions tab's rows slider ranges over the run's dimensions: a value kept from a 4-D run (a closed
     tab's widgets keep theirs) must not be refused by a 2-D run's narrower slider."""
+    cached_runs(app_tiny("vae"))  # the 2-D run, the form's default (the 4-D one is trained here)
     at = open_page("vae")
     at.number_input(key="form.vae.latent_dim").set_value(4)
     open_tab(press_train(at), "vae", "Dimensions")
@@ -152,7 +159,7 @@ def test_dataset_of_the_wrong_kind_is_one_sentence(arch, dataset, says, no_train
     at.selectbox(key=f"form.{arch}.dataset").set_value(dataset)
     press_train(at)
     (error,) = texts(at.error)
-    assert says in error and error.count(". ") == 0 and error.endswith(".")
+    assert says in assert_one_sentence(error)
 
 
 def test_basic_offers_a_hidden_width_and_compares_with_pca_on_the_swiss_roll():
@@ -187,12 +194,8 @@ def test_bad_hidden_layers_are_one_sentence(no_training):
     assert "whole numbers" in error
 
 
-def test_compare_lists_every_run_of_the_dataset(tiny, no_training):
-    from aecore.store import RunStore
-
-    store = RunStore()  # the app's default store: AECORE_CACHE_DIR from conftest
-    for arch in ("stacked", "vae"):
-        aecore.runner.get_run(tiny(arch), store)
+def test_compare_lists_every_run_of_the_dataset(cached_runs, no_training):
+    cached_runs(app_tiny("stacked"), app_tiny("vae"))  # into the app's default store: AECORE_CACHE_DIR
     no_training()
     at = open_page("compare")
     assert not at.error, texts(at.error)
@@ -209,8 +212,10 @@ def test_compare_lists_every_run_of_the_dataset(tiny, no_training):
                       for arch in ("stacked", "vae")}
 
 
-def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training):
-    at = press_train(open_page("stacked"))
+def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training, cached_runs):
+    cached_runs(app_tiny("stacked"))
+    at = open_page("stacked")  # shown from the cache, so held in memory
+    assert any(t.startswith("Loaded from cache (trained") for t in texts(at.success)), texts(at.success)
     (entry,) = [p for p in Path(at.session_state["store"].root).iterdir() if p.is_dir()]
     (entry / "model.keras").write_bytes(b"not a model")
     dashboard.model_cache._held_run.clear()  # the models held in memory are gone, as after a restart
@@ -222,9 +227,10 @@ def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training):
     assert not fresh.warning  # told once
 
 
-def test_one_sessions_training_never_changes_another_sessions_pictures():
+def test_one_sessions_training_never_changes_another_sessions_pictures(cached_runs):
     """Two sessions on the Variational page: B training another config leaves A's decoded image as it was."""
-    first = press_train(open_page("vae"))
+    cached_runs(app_tiny("vae"))
+    first = open_page("vae")  # A shows the default run, from the cache
     first_image = decoded_image(first)
 
     second = open_page("vae")
@@ -334,6 +340,8 @@ def test_the_live_panel_of_a_denoising_run_shows_and_says_its_noisy_row(monkeypa
 
 
 def test_two_sessions_pressing_train_on_one_config_train_it_once(monkeypatch):
+    """The queue's sharing, on the Stacked page (any page trains through the one queue; stacked's tiny run is the
+    quickest of the image models)."""
     real, calls, go = aecore.train.train, [], threading.Event()
 
     def held_training(*args, **kwargs):  # held until both have pressed Train, so the second joins a live job
@@ -342,10 +350,10 @@ def test_two_sessions_pressing_train_on_one_config_train_it_once(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(aecore.train, "train", held_training)
-    first, second = open_page("vae"), open_page("vae")
+    first, second = open_page("stacked"), open_page("stacked")
     first.form_submit_button[0].click().run()
     second.form_submit_button[0].click().run()
-    assert first.session_state["training.vae"] is second.session_state["training.vae"]
+    assert first.session_state["training.stacked"] is second.session_state["training.stacked"]
     assert "with 1 other session" in " ".join(texts(second.markdown))
     go.set()
     for at in (first, second):
@@ -357,7 +365,8 @@ def test_two_sessions_pressing_train_on_one_config_train_it_once(monkeypatch):
 
 def test_the_store_is_not_asked_for_a_run_the_page_is_training(monkeypatch):
     """While the page's own job for its config goes on, its reruns load nothing from the store (a load would
-    take a place in the shared model cache); the job's end shows the run as trained here."""
+    take a place in the shared model cache); the job's end shows the run as trained here. (On the Stacked page:
+    every page trains through the one queue, and stacked's tiny run is the quickest of the image models.)"""
     real, go = aecore.train.train, threading.Event()
 
     def held_training(*args, **kwargs):
@@ -365,9 +374,9 @@ def test_the_store_is_not_asked_for_a_run_the_page_is_training(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(aecore.train, "train", held_training)
-    at = open_page("vae")
+    at = open_page("stacked")
     at.form_submit_button[0].click().run()
-    job = at.session_state["training.vae"]
+    job = at.session_state["training.stacked"]
     asked = []
     load_stored = dashboard.run_page.load_stored
     monkeypatch.setattr(dashboard.run_page, "load_stored", lambda store, key: asked.append(key) or load_stored(store, key))

@@ -1,7 +1,7 @@
 """AppTest for issue 7's views: denoising, training replay, your digit (upload), the VAE's digit ellipse, anomalies.
 
-Tiny runs are trained once for the module and copied into each test's fresh run cache,
-so the pages load them from the cache (no test here trains). The drawing canvas is a
+Tiny runs are trained once for the session (conftest's trained_runs) and copied into each test's
+fresh run cache, so the pages load them from the cache (no test here trains but the one that says so). The drawing canvas is a
 custom component AppTest cannot drive; the upload path is tested through
 st.file_uploader, and the canvas's conversion through dashboard.views.your_digit.
 """
@@ -18,30 +18,29 @@ from PIL import Image
 import aecore.runner
 import aecore.train
 from aecore.config import RunConfig
-from tests.helpers import assert_clean, chart_traces, metrics, open_page, open_tab, refuse_training, texts
+from tests.helpers import (
+    app_tiny,
+    assert_clean,
+    assert_one_sentence,
+    chart_traces,
+    metrics,
+    open_page,
+    open_tab,
+    refuse_training,
+    texts,
+)
 
 NOISE = 0.3
 TRAIN = aecore.train.train  # the real one, for the test that trains a run of its own
 
 
-@pytest.fixture(scope="module")
-def trained_cache(tmp_path_factory):
-    """A run cache holding the tiny default stacked run with noise 0.3 and the tiny default VAE."""
-    from aecore.store import RunStore
-
-    root = tmp_path_factory.mktemp("trained")
-    store = RunStore(root)
-    # The forms' AECORE_STUDIO_TEST_DEFAULTS configs, so the pages find these runs.
-    for arch, extra in (("stacked", {"noise": NOISE}), ("vae", {})):
-        aecore.runner.get_run(RunConfig.for_arch(arch, epochs=1, train_size=256, **extra), store)
-    return root
-
-
 @pytest.fixture(autouse=True)
-def _tiny_defaults_and_runs(monkeypatch, trained_cache, tmp_path):
+def _tiny_defaults_and_runs(monkeypatch, cached_runs, tmp_path):
+    """The run cache holds the tiny default stacked run with noise 0.3 and the tiny default VAE (the forms'
+    AECORE_STUDIO_TEST_DEFAULTS configs, so the pages find them), trained once for the session."""
     monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))  # no Fashion-MNIST here, whatever the machine has
-    shutil.copytree(trained_cache, os.environ["AECORE_CACHE_DIR"])
+    cached_runs(app_tiny("stacked", noise=NOISE), app_tiny("vae"))
     monkeypatch.setattr(aecore.train, "train", refuse_training)  # every run here comes from the cache
 
 
@@ -134,7 +133,7 @@ def test_a_bad_upload_is_one_sentence(name, content):
     at.file_uploader(key="digit.upload").set_value((name, content, "image/png")).run()
     assert_clean(at)
     (error,) = texts(at.error)
-    assert error.endswith(".") and error.count(". ") == 0
+    assert_one_sentence(error)
     assert "my_digit" not in at.session_state
 
 

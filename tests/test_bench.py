@@ -10,11 +10,13 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.slow  # the benchmark's own processes: minutes on 2 cores
+
 ARCHS = ("basic", "stacked", "conv", "vae")
 IMAGE_ARCHS = ("stacked", "conv", "vae")
 EXPECTED = (

@@ -1,54 +1,33 @@
 """python -m aecore as real subprocesses: bad arguments exit 2 with one sentence; train prints JSON."""
 
-import json
-import os
 import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import assert_one_sentence_exit_2, cli, cli_finished, cli_started, last_json
 
 TINY = ["--epochs", "1", "--train-size", "128"]
+CONV = ("train", "--arch", "conv", *TINY, "--width", "0.25")
 
 
-# python -m aecore, in a process where any training fails it (exit 1), as the AppTests' no_training does.
-NO_TRAINING = """
-import runpy, sys
-import aecore.train
-
-def refuse(*args, **kwargs):
-    sys.exit("training happened, but the run should have come from the cache")
-
-aecore.train.train = refuse
-runpy.run_module("aecore", run_name="__main__", alter_sys=True)
-"""
-
-
-def cli(*args, cache=None, timeout=300, env=None, no_training=False):
-    """Run python -m aecore with args (and --cache-dir cache when given); the completed process."""
-    command = [sys.executable, *(["-c", NO_TRAINING] if no_training else ["-m", "aecore"]), *args]
-    if cache is not None:
-        command += ["--cache-dir", str(cache)]
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    return subprocess.run(command, cwd=REPO, env=full_env, capture_output=True, text=True, timeout=timeout)
-
-
-def last_json(result) -> dict:
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def assert_one_sentence_exit_2(result):
-    assert result.returncode == 2, (result.stdout, result.stderr)
-    message = result.stderr.strip()
-    assert "Traceback" not in message
-    assert len(message.splitlines()) == 1, message
-    assert message.startswith("error: ") and message.endswith(".")
-    assert result.stdout == ""
-    return message
+@pytest.fixture(scope="module")
+def trainings(tmp_path_factory):
+    """The module's trainings by python -m aecore, each a fresh process with a fresh run cache, started side by
+    side (each pays its own TensorFlow import, mostly on one core) and finished before a test reads one:
+    name -> (the completed process, its cache folder). conv's second run, in a process where any training fails
+    it, starts once the first has filled its cache."""
+    root = tmp_path_factory.mktemp("cli-trainings")
+    caches = {name: root / name for name in ("conv", "vae", "basic")}
+    started = {
+        "conv": cli_started(*CONV, cache=caches["conv"]),
+        "vae": cli_started("train", "--arch", "vae", *TINY, cache=caches["vae"]),
+        "basic": cli_started("train", "--arch", "basic", "--epochs", "2", "--no-cache", cache=caches["basic"]),
+    }
+    done = {"conv": cli_finished(started.pop("conv"))}
+    done["conv again"] = cli_finished(cli_started(*CONV, cache=caches["conv"], no_training=True))
+    done.update((name, cli_finished(process)) for name, process in started.items())
+    return {name: (result, caches[name.split()[0]]) for name, result in done.items()}
 
 
 @pytest.fixture
@@ -163,17 +142,16 @@ def test_list_names_every_arch_and_dataset():
         assert sum(line.split()[0] == name for line in lines if line.startswith("  ")) == 1, name
 
 
-def test_conv_train_prints_json_then_loads_from_cache(tmp_path):
-    cache = tmp_path / "cache"
-    args = ("train", "--arch", "conv", *TINY, "--width", "0.25")
-    first_run = cli(*args, cache=cache)
+@pytest.mark.slow
+def test_conv_train_prints_json_then_loads_from_cache(trainings):
+    first_run, _ = trainings["conv"]
     first = last_json(first_run)
     assert first["arch"] == "conv" and first["dataset"] == "mnist-sample" and first["epochs"] == 1
     assert first["cached"] is False and first["seconds"] > 0 and first["train_img_per_s"] > 0
     assert 0 < first["test_mse"] < 1 and 0 < first["test_bce"] < 1
     assert "epoch 1/1" in first_run.stderr  # training shows its progress
 
-    second_run = cli(*args, cache=cache, no_training=True)  # served from the cache: any training fails it
+    second_run, _ = trainings["conv again"]  # served from the cache: any training fails it
     second = last_json(second_run)
     assert second["cached"] is True
     assert {k: second[k] for k in ("test_mse", "test_bce", "seconds")} == {
@@ -183,17 +161,19 @@ def test_conv_train_prints_json_then_loads_from_cache(tmp_path):
     assert "epoch " not in second_run.stderr, second_run.stderr  # and no training progress
 
 
-def test_vae_train_reports_loss_parts(tmp_path):
-    summary = last_json(cli("train", "--arch", "vae", *TINY, cache=tmp_path / "cache"))
+@pytest.mark.slow
+def test_vae_train_reports_loss_parts(trainings):
+    summary = last_json(trainings["vae"][0])
     assert summary["arch"] == "vae" and summary["cached"] is False
     for name in ("test_loss", "test_rec", "test_kl", "test_mse", "test_bce"):
         assert np.isfinite(summary[name]), name
     assert summary["test_loss"] == pytest.approx(summary["test_rec"] + summary["test_kl"], rel=1e-3)
 
 
-def test_basic_train_reports_pca_baseline_and_no_cache_writes_nothing(tmp_path):
-    cache = tmp_path / "cache"
-    summary = last_json(cli("train", "--arch", "basic", "--epochs", "2", "--no-cache", cache=cache))
+@pytest.mark.slow
+def test_basic_train_reports_pca_baseline_and_no_cache_writes_nothing(trainings):
+    result, cache = trainings["basic"]
+    summary = last_json(result)
     assert summary["arch"] == "basic" and summary["dataset"] == "points3d" and summary["cached"] is False
     assert summary["pca_mse"] > 0 and 0 <= summary["pca_angle_deg"] <= 90
     assert not cache.exists()

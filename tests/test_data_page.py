@@ -9,11 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aecore.datasets import catalogue, library, uploads
-from aecore.datasets import DataError
-from tests.helpers import assert_clean, open_page, texts
-from tests.test_share import open_link
-from tests.test_uploads import BAD_INPUTS
+from aecore.datasets import DataError, catalogue, library, uploads
+from tests.helpers import BAD_INPUTS, assert_clean, open_link, open_page, texts
 
 
 def _png(rgb: np.ndarray) -> bytes:

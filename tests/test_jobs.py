@@ -257,7 +257,7 @@ def test_two_followers_of_one_config_train_it_once_and_see_every_epoch(monkeypat
 
 def test_a_job_left_by_its_only_follower_stops_stores_nothing_and_its_thread_ends(counted, tiny, data, store):
     queue = TrainingQueue(max_running=1)
-    config = tiny("vae", epochs=200)  # far longer than the test waits
+    config = tiny("stacked", epochs=200)  # far longer than the test waits (stacked: no VAE graphs to trace)
     job = queue.submit(config, data, store, "a")
     wait_until(lambda: job.snapshot is not None)
     assert job.state is JobState.TRAINING
@@ -287,7 +287,7 @@ def test_a_run_submitted_again_after_its_job_was_stopped_gets_a_fresh_job(monkey
 
     monkeypatch.setattr(aecore.train, "train", train)
     queue = TrainingQueue(max_running=1)
-    config = tiny("vae", epochs=200)  # far longer than the test waits
+    config = tiny("stacked", epochs=200)  # far longer than the test waits (stacked: no VAE graphs to trace)
     stopped = queue.submit(config, data, store, "a")
     wait_until(lambda: stopped.snapshot is not None)
     queue.leave(stopped, "a")  # Stop

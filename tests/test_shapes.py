@@ -15,6 +15,7 @@ from aecore import figures
 from aecore.config import RunConfig
 from aecore.datasets import DataError, Dataset
 from aecore.models import build_model, check_shape, decode, layer_table, reconstruct
+from tests.helpers import assert_one_sentence
 
 # Computed on the main branch before this change (build_model of each default config, 28x28x1).
 MAIN_28 = {
@@ -141,7 +142,7 @@ def test_image_models_refuse_shapes_out_of_range_in_one_sentence(arch, shape):
         check_shape(arch, shape)
     message = str(refused.value)
     assert "8 to 128 pixels" in message and "1 (grey) or 3 (colour)" in message
-    assert message.count(". ") == 0 and message.endswith(".")
+    assert_one_sentence(message)
 
 
 @pytest.mark.parametrize("shape", [(8, 8, 1), (128, 128, 3), (20, 36, 3), (28, 28, 1)])
@@ -235,6 +236,7 @@ def _every_view_on_colour():
                 draw(view)
 
 
+@pytest.mark.slow  # trains a conv and a VAE run in the script, then draws every view
 def test_every_view_draws_colour_images_and_your_digit_says_it_is_28x28_grey():
     from streamlit.testing.v1 import AppTest
 

@@ -1,8 +1,8 @@
 """AppTest of shared links (dashboard.share): a page URL's query parameters fill the form, a bad one gives the
 defaults with one sentence, and after Train the URL is a link that shows the run from the cache.
 
-Tiny defaults (AECORE_STUDIO_TEST_DEFAULTS) as in test_app.py; a link is opened as a browser would: the app's
-entry runs, then the page, with the URL's parameters.
+Tiny defaults (AECORE_STUDIO_TEST_DEFAULTS) as in test_app.py; a link is opened as a browser would
+(tests.helpers.open_link): the app's entry runs, then the page, with the URL's parameters.
 """
 
 from urllib.parse import urlencode
@@ -13,27 +13,15 @@ from streamlit.testing.v1 import AppTest
 import aecore.train
 from aecore.models import get_spec
 from dashboard.forms import defaults_for
-from tests.helpers import APP, TIMEOUT, assert_clean, open_page, press_train, refuse_training, texts
+from tests.helpers import PAGE_URL, assert_one_sentence, open_link, open_page, press_train, refuse_training, texts
 
 ARCHS = ["basic", "stacked", "conv", "vae"]
 WIDGETS = ("selectbox", "number_input", "slider", "select_slider", "radio", "text_input")
-PAGE_URL = "http://localhost:8501/{arch}"
 
 
 @pytest.fixture(autouse=True)
 def _tiny_defaults(monkeypatch):
     monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
-
-
-def open_link(arch: str, params: dict[str, str]) -> AppTest:
-    """A new session opened on the page of arch with these query parameters."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.context = {"url": PAGE_URL.format(arch=arch)}
-    at.run()
-    at.query_params.update(params)
-    at.switch_page(f"app_pages/{arch}.py").run()
-    assert_clean(at)
-    return at
 
 
 def form(at: AppTest, arch: str) -> dict:
@@ -98,7 +86,7 @@ def test_a_tampered_link_gives_the_defaults_and_one_sentence(arch, params, bad):
     at = open_link(arch, params)  # assert_clean: no exception
     (warning,) = texts(at.warning)
     assert warning.startswith(f"The link's {bad} (") and warning.endswith("; the form shows the defaults.")
-    assert warning.count(". ") == 0, warning  # one sentence
+    assert_one_sentence(warning)
     assert form(at, arch) == defaults
     assert not at.error, texts(at.error)
     at.run()

@@ -21,7 +21,17 @@ from tests.helpers import REPO
 
 @pytest.fixture
 def basic(tiny):
-    return tiny("basic")
+    """The run these tests store: basic on its 200 points3d vectors, one epoch (training is not what is tested)."""
+    return tiny("basic", epochs=1)
+
+
+@pytest.fixture
+def stored(store, basic, trained_runs):
+    """The store holding basic's run, trained once for the session and copied in: for the tests whose subject is
+    what happens to a stored run, not its first training."""
+    trained_runs.copy_to(store.root, basic)
+    assert len(store.entries()) == 1
+    return store
 
 
 def entry_dirs(store: RunStore) -> list[Path]:
@@ -95,8 +105,8 @@ DAMAGE = {
 
 
 @pytest.mark.parametrize("damage, part", DAMAGE.values(), ids=DAMAGE.keys())
-def test_damaged_entry_is_discarded_and_retrained(store, basic, damage, part):
-    get_run(basic, store)
+def test_damaged_entry_is_discarded_and_retrained(stored, basic, damage, part):
+    store = stored
     damage(only_entry(store))
     run = get_run(basic, store)
     assert not run.cached  # retrained, not a crash
@@ -107,7 +117,7 @@ def test_damaged_entry_is_discarded_and_retrained(store, basic, damage, part):
 
 
 def test_cache_folder_deleted_while_in_use(store, basic):
-    get_run(basic, store)
+    get_run(basic, store)  # in use: this store has written there
     shutil.rmtree(store.root)
     run = get_run(basic, store)
     assert not run.cached
@@ -157,7 +167,7 @@ def _copies(run, n):
 
 
 def test_size_bound_holds_least_recently_used_go_first(store, basic):
-    run = get_run(basic, store)
+    run = get_run(basic, store)  # trained here: its copies below are as large as its entry
     entry_size = store.size_bytes()
     bounded = RunStore(store.root, max_bytes=int(entry_size * 3.5))
     a, b, c, d, e = _copies(run, 5)
@@ -174,8 +184,9 @@ def test_size_bound_holds_least_recently_used_go_first(store, basic):
     assert kept == {a.config.seed, d.config.seed, e.config.seed}
 
 
-def test_run_larger_than_the_bound_is_not_kept(store, basic):
-    run = get_run(basic, RunStore(store.root.parent / "elsewhere"))  # not inside the bounded folder
+def test_run_larger_than_the_bound_is_not_kept(store, basic, trained_runs):
+    elsewhere = trained_runs.copy_to(store.root.parent / "elsewhere", basic)  # not inside the bounded folder
+    run = get_run(basic, RunStore(elsewhere))
     tiny_store = RunStore(store.root, max_bytes=1000)
     assert tiny_store.save(run) is None
     assert tiny_store.size_bytes() <= 1000
@@ -206,9 +217,10 @@ def test_a_run_on_an_upload_loads_without_the_uploads_index(store, tiny):
     assert store.load(run.config, run.data_fingerprint) is not None and not store.problems
 
 
-def test_entries_evict_and_size_survive_entries_vanishing(store, basic, monkeypatch):
+def test_entries_evict_and_size_survive_entries_vanishing(stored, basic, monkeypatch):
     import aecore.store
 
+    store = stored
     run = get_run(basic, store)
     for copy in _copies(run, 3):
         store.save(copy)
@@ -235,8 +247,8 @@ def test_entries_evict_and_size_survive_entries_vanishing(store, basic, monkeypa
     store.evict()  # no folder at all: nothing to do, no error
 
 
-def test_stale_temporary_folders_are_cleared(store, basic):
-    get_run(basic, store)
+def test_stale_temporary_folders_are_cleared(stored):
+    store = stored
     stale = store.root / ".tmp-crashed-writer"
     stale.mkdir()
     old = time.time() - 2 * 3600
@@ -268,6 +280,7 @@ RACE = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_two_processes_training_the_same_config_leave_one_valid_entry(tmp_path):
     from aecore.config import RunConfig
     from aecore.datasets import load_dataset

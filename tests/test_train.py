@@ -1,4 +1,8 @@
-"""Training: metrics, seeding, throughput, progress, the replay, fixed batch shapes, and inference helpers."""
+"""Training: metrics, seeding, throughput, progress, the replay, fixed batch shapes, and inference helpers.
+
+How fast training is is the benchmark's figure (benchmarks/training.py), not a test here: only the
+throughput's arithmetic is tested, on a fake clock.
+"""
 
 import dataclasses
 import gc
@@ -15,6 +19,7 @@ from aecore.datasets import load_dataset
 from aecore.models import build_model, decode, encode, reconstruct, warm_up
 from aecore.runner import get_run
 from aecore.train import TrainProgress, evaluate, train
+from tests.helpers import tiny_config
 
 TIMINGS = {"seconds", "train_img_per_s", "seconds_build", "seconds_first_step", "seconds_fit", "seconds_evaluate"}
 IMAGE_KEYS = {"test_mse", "test_bce", "test_psnr"} | TIMINGS
@@ -26,10 +31,23 @@ EXPECTED_KEYS = {
 }
 
 
+@pytest.fixture(scope="module")
+def two_epoch_runs():
+    """arch -> train(tiny config of 2 epochs), trained on first use and shared by this module's tests, which only
+    read them (metrics, history, replay, inference)."""
+    runs = {}
+
+    def get(arch):
+        if arch not in runs:
+            runs[arch] = train(tiny_config(arch, epochs=2))
+        return runs[arch]
+
+    return get
+
+
 @pytest.mark.parametrize("arch", ["basic", "stacked", "conv", "vae"])
-def test_tiny_run_has_finite_metrics_history_and_replay(arch, tiny):
-    config = tiny(arch, epochs=2)
-    run = train(config)
+def test_tiny_run_has_finite_metrics_history_and_replay(arch, two_epoch_runs):
+    run = two_epoch_runs(arch)
     assert set(run.metrics) == EXPECTED_KEYS[arch]
     assert all(math.isfinite(v) for v in run.metrics.values()), run.metrics
     assert run.metrics["train_img_per_s"] > 0 and run.metrics["seconds"] > 0
@@ -48,10 +66,11 @@ def test_tiny_run_has_finite_metrics_history_and_replay(arch, tiny):
         assert not np.array_equal(run.replay[0], run.replay[-1])  # training changed the reconstructions
 
 
-@pytest.mark.parametrize("arch", ["stacked", "vae"])
-def test_same_config_and_seed_give_the_same_metrics(arch, tiny):
+@pytest.mark.parametrize("arch", ["stacked", pytest.param("vae", marks=pytest.mark.slow)])  # the VAE: two more fits
+def test_same_config_and_seed_give_the_same_metrics(arch, tiny, two_epoch_runs):
     config = tiny(arch, epochs=2)
-    first, second = train(config), train(config)
+    first, second = two_epoch_runs(arch), train(config)  # the first trained earlier in this process
+    assert first.config == config
     def strip(m):
         return {k: v for k, v in m.items() if k not in TIMINGS}
 
@@ -83,16 +102,9 @@ def test_throughput_counts_only_steps_after_the_first(monkeypatch):
     assert cb.img_per_s == pytest.approx(7 * 32 / (3.0 + 7.5))
 
 
-def test_throughput_excludes_compile_in_a_real_run(tiny):
-    config = tiny("conv", epochs=2)  # XLA: its first step compiles for a second or more
-    run = train(config)
-    overall = 2 * config.train_size / run.metrics["seconds"]
-    assert run.metrics["train_img_per_s"] > 1.5 * overall
-
-
 def test_progress_fractions_increase_to_one_with_a_report_at_every_epoch_end(tiny):
     reports: list[TrainProgress] = []
-    config = tiny("stacked", epochs=3, train_size=512, batch_size=16)
+    config = tiny("stacked", epochs=3, train_size=256, batch_size=16)
     train(config, progress=reports.append)
     fractions = [p.fraction for p in reports]
     assert all(b > a for a, b in itertools.pairwise(fractions)), fractions
@@ -100,7 +112,7 @@ def test_progress_fractions_increase_to_one_with_a_report_at_every_epoch_end(tin
     ends = [p for p in reports if p.batch == p.batches]
     assert [p.epoch for p in ends] == [1, 2, 3]
     assert all("val_loss" in p.logs and "loss" in p.logs for p in ends)
-    assert all(p.batches == 512 // 16 and p.epochs == 3 for p in reports)
+    assert all(p.batches == 256 // 16 and p.epochs == 3 for p in reports)
     assert [p.seconds for p in reports] == sorted(p.seconds for p in reports)
 
 
@@ -166,9 +178,8 @@ def test_get_run_loads_from_the_store_the_second_time(tiny, store):
     np.testing.assert_allclose(reconstruct(first.model, x), reconstruct(second.model, x), atol=1e-6)
 
 
-def test_inference_helpers_match_direct_calls_for_any_batch_size(tiny):
-    run = train(tiny("vae"))
-    model = run.model
+def test_inference_helpers_match_direct_calls_for_any_batch_size(two_epoch_runs):
+    model = two_epoch_runs("vae").model
     x = load_dataset("mnist-sample").x_test[:7]
     direct = np.asarray(model(x, training=False))
     for batch_size in (1, 3, 500):

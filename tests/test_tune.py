@@ -6,8 +6,12 @@ what the README's tables are read from.
 
 import math
 
+import pytest
+
 from benchmarks.time_to_quality import reach_reference, xla_pace
 from benchmarks.tune import tune
+
+pytestmark = pytest.mark.slow  # real trial trainings
 
 
 def test_the_search_starts_from_today_and_marks_a_frontier():

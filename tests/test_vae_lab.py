@@ -15,6 +15,7 @@ from aecore.datasets import DataError, Dataset, load_dataset
 from aecore.models import decode, encode_distribution
 from aecore.runner import get_run
 from aecore.store import RunStore
+from tests.helpers import assert_one_sentence
 
 _RUNS = {}
 # A tiny run's first epoch leaves the posterior all but collapsed (KL of thousandths of a nat), where
@@ -223,7 +224,7 @@ def test_the_likelihood_is_the_training_loss(test_images):
 
 
 def test_classifier_is_trained_once_saved_and_loaded(tmp_path, monkeypatch):
-    data = small_labelled()
+    data = small_labelled(n_train=300, n_test=50)
     first = S.get_classifier(data, tmp_path)
     path = tmp_path / ".classifiers" / f"{data.fingerprint}.keras"
     assert path.is_file()
@@ -240,7 +241,7 @@ def test_classifier_is_trained_once_saved_and_loaded(tmp_path, monkeypatch):
 
 
 def test_a_damaged_classifier_file_is_retrained(tmp_path, monkeypatch):
-    data = small_labelled()
+    data = small_labelled(n_train=300, n_test=50)
     path = S.classifier_path(data, tmp_path)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not a keras file")
@@ -266,7 +267,7 @@ def test_an_unlabelled_dataset_raises_one_sentence(tmp_path):
         S.get_classifier(data, tmp_path)
     message = str(caught.value)
     assert "has no labels, so sample quality cannot be measured by a classifier;" in message
-    assert message.endswith(".") and message.count(". ") == 0 and "\n" not in message
+    assert_one_sentence(message)
     assert not (tmp_path / ".classifiers").exists()
 
 

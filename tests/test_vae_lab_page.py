@@ -1,39 +1,25 @@
 """AppTest of the Variational page's lab tabs: Dimensions, Reparameterisation and Scorecard.
 
-The tiny default VAE is trained once for the module and copied into each test's fresh run
-cache, so the page loads it (no test here trains it again).
+The tiny default VAE is trained once for the session (conftest's trained_runs) and copied into
+each test's fresh run cache, so the page loads it (no test here trains it again).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 
 import pytest
 
 import aecore.train
-from aecore.runner import get_run
 from aecore.store import RunStore
 from dashboard.forms import defaults_for
 from tests.helpers import assert_clean, open_page, open_tab, refuse_training, texts
 
 
-@pytest.fixture(scope="module")
-def trained_cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("lab")
-    os.environ["AECORE_STUDIO_TEST_DEFAULTS"] = "1"
-    try:
-        get_run(defaults_for("vae"), RunStore(root))
-    finally:
-        del os.environ["AECORE_STUDIO_TEST_DEFAULTS"]
-    return root
-
-
 @pytest.fixture(autouse=True)
-def _cached_tiny_vae(monkeypatch, trained_cache):
+def _cached_tiny_vae(monkeypatch, cached_runs):
     monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
-    shutil.copytree(trained_cache, os.environ["AECORE_CACHE_DIR"])
+    cached_runs(defaults_for("vae"))  # the form's default under the tiny defaults, trained once for the session
     monkeypatch.setattr(aecore.train, "train", refuse_training)
 
 
@@ -78,6 +64,7 @@ def test_reparameterisation_draws_as_many_points_as_asked():
         "1 sd of q(z | x)", "2 sd of q(z | x)"}
 
 
+@pytest.mark.slow  # the likelihood estimate and a classifier trained on mnist-sample
 def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_classifier_figures():
     at = open_tab(open_page("vae"), "vae", "Scorecard")
     assert not [m for m in at.metric if m.label.startswith("NLL estimate")]  # nothing computed on page load
@@ -94,6 +81,7 @@ def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_cl
     assert [m for m in at.metric if m.label.startswith("NLL estimate")]
 
 
+@pytest.mark.slow  # the likelihood estimate and a classifier trained on mnist-sample
 def test_the_classifier_is_cached_in_the_run_store():
     from dashboard.views import vae_lab as vae_lab_view  # after AppTest has set up Streamlit (the drawing canvas it imports needs it)
 

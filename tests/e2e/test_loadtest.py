@@ -26,6 +26,7 @@ def loadtest(*args) -> dict:
     return report
 
 
+@pytest.mark.slow  # its own server and browsers, for seconds of slider moves
 def test_two_sessions_move_sliders_without_errors(chromium):
     report = loadtest("--sessions", "2", "--seconds", "5")
     assert report["slider_moves"] >= 2
