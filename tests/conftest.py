@@ -29,3 +29,11 @@ def tiny():
         return RunConfig.for_arch(arch, **{**get_spec(arch).tiny, "batch_size": 64, **overrides})
 
     return make
+
+
+# The one Hypothesis profile, for property tests that set no settings of their own (tests/test_properties.py): no
+# deadline per example, as a shared machine's pauses are no bugs, and few enough examples for the default suite.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("aecore", deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("aecore")
