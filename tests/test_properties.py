@@ -44,7 +44,7 @@ _CHANGES = {"os.rename", "os.remove", "os.rmdir", "os.mkdir", "os.truncate", "os
 _watch: dict = {"on": False, "seen": []}
 
 
-def _audit(event: str, args) -> None:
+def _audit(event: str, args, _watch=_watch) -> None:  # bound now: module globals are gone at interpreter exit
     if not _watch["on"]:
         return
     if event == "open":
