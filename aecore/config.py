@@ -106,6 +106,8 @@ class RunConfig:
         """The config of a dict as to_dict makes it (a run.json's, say: untrusted, it may have been edited)."""
         if not isinstance(d, dict):
             raise ConfigError(f"A run's config must be a mapping of its settings, got {type(d).__name__}.")
+        if not isinstance(d.get("arch"), str):
+            raise ConfigError("A run's config must name its architecture.")
         d = dict(d)
         hidden = d.get("hidden", (128, 64))
         if not isinstance(hidden, (list, tuple)):

@@ -34,6 +34,7 @@ GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")  # every other PIL mode is read 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 N_EXAMPLES = 16  # images or vectors a preview shows
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # examples are stored as float32: every number must fit
 UPLOAD_TYPES = ("npz", "zip", "csv")  # the file name endings an uploader offers; inspect() goes by content too
 
 
@@ -69,6 +70,7 @@ def inspect(filename: str, content: bytes, budget_bytes: int | None = None, subs
     Over the budget, only the first N_EXAMPLES are decoded (for the preview) unless subsample
     names how many randomly chosen examples to keep instead.
     """
+    filename = _shown(filename)  # every message quotes it
     budget = limits.MAX_DATASET_BYTES if budget_bytes is None else budget_bytes
     if subsample is not None and (isinstance(subsample, bool) or not isinstance(subsample, int) or subsample < 2):
         raise DataError(f"A subsample must be a whole number of at least 2 examples, got {subsample}.")
@@ -144,8 +146,8 @@ def _read_zip(filename, content, budget, subsample) -> Preview:
         if most < len(sizes):
             odd = next(i for i, s in enumerate(sizes) if s != (width, height))
             w, h = sizes[odd]
-            raise DataError(f"'{members[odd].filename}' is {w} wide by {h} high but most images are {width} wide "
-                            f"by {height} high; all images must have one size.")
+            raise DataError(f"'{_shown(members[odd].filename)}' is {w} wide by {h} high but most images are "
+                            f"{width} wide by {height} high; all images must have one size.")
         limits.check_image_size(height, width, "Images")
         channels = 1 if grey else 3
         n = len(members)
@@ -181,17 +183,17 @@ def _image_members(filename: str, archive: zipfile.ZipFile) -> list[zipfile.ZipI
         # A name is a place in the archive's own tree, where the class folders are read from: one that leaves it
         # (absolute, or climbing out with '..') or names nothing is no image of this dataset, whatever it holds.
         if not path.parts or path.is_absolute() or ".." in path.parts:
-            raise DataError(f"'{info.filename}' in '{filename}' is not a name inside the archive (it is empty, "
-                            "absolute or climbs out with '..'); such names are refused.")
+            raise DataError(f"'{_shown(info.filename)}' in '{filename}' is not a name inside the archive (it is "
+                            "empty, absolute or climbs out with '..'); such names are refused.")
         # Folders, and the files macOS and Windows add when zipping, are not data.
         if info.is_dir() or path.parts[0] == "__MACOSX" or path.name.startswith(".") or path.name == "Thumbs.db":
             continue
         if path.suffix.lower() not in IMAGE_SUFFIXES:
-            raise DataError(f"'{info.filename}' in '{filename}' is not a PNG or JPEG image; "
+            raise DataError(f"'{_shown(info.filename)}' in '{filename}' is not a PNG or JPEG image; "
                             "a zip must hold images only.")
         ratio_bound = limits.MAX_ZIP_RATIO * max(info.compress_size, 1)
         if info.file_size > limits.MAX_IMAGE_FILE_BYTES or info.file_size > ratio_bound:
-            raise DataError(f"'{info.filename}' in '{filename}' unpacks to {mib(info.file_size)} "
+            raise DataError(f"'{_shown(info.filename)}' in '{filename}' unpacks to {mib(info.file_size)} "
                             "from far less, like a zip bomb; it is refused.")
         members.append(info)
     if not members:
@@ -209,9 +211,10 @@ def _open_image(filename: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo):
             image = Image.open(io.BytesIO(raw), formats=IMAGE_FORMATS)
         return image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise DataError(f"'{info.filename}' in '{filename}' has more pixels than any image allowed.") from None
+        raise DataError(f"'{_shown(info.filename)}' in '{filename}' has more pixels than any image "
+                        "allowed.") from None
     except Exception:  # PIL and zlib raise many kinds for a damaged file
-        raise DataError(f"'{info.filename}' in '{filename}' is damaged or not a PNG or JPEG image.") from None
+        raise DataError(f"'{_shown(info.filename)}' in '{filename}' is damaged or not a PNG or JPEG image.") from None
 
 
 def _pixels(filename: str, member: str, image, channels: int) -> np.ndarray:
@@ -230,7 +233,7 @@ def _pixels(filename: str, member: str, image, channels: int) -> np.ndarray:
                 image = Image.alpha_composite(background, rgba)
             return np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
     except Exception:
-        raise DataError(f"'{member}' in '{filename}' is damaged; its pixels cannot be decoded.") from None
+        raise DataError(f"'{_shown(member)}' in '{filename}' is damaged; its pixels cannot be decoded.") from None
 
 
 def _read_csv(filename, content, budget, subsample) -> Preview:
@@ -343,20 +346,26 @@ def _numbers(filename: str, number: int, row: list[str], header: list[str] | Non
         except ValueError:
             value = math.nan
         if not math.isfinite(value):
-            raise DataError(f"Row {number}, column '{_column(header, col)}' of '{filename}' holds {cell.strip()!r}, "
-                            "not a number.")
+            raise DataError(f"Row {number}, column '{_column(header, col)}' of '{filename}' holds "
+                            f"'{_shown(cell.strip())}', not a number.")
         values.append(value)
     with np.errstate(over="ignore"):
         x = np.array(values, np.float32)
     if not np.isfinite(x).all():  # finite as a Python float, past float32's range (about 3.4e38)
         col = [c for c in range(len(row)) if c != label_col][int(np.argmin(np.isfinite(x)))]
-        raise DataError(f"Row {number}, column '{_column(header, col)}' of '{filename}' holds {row[col].strip()!r}, "
-                        f"beyond the range of 32-bit floats (±{float(np.finfo(np.float32).max):.1e}).")
+        raise DataError(f"Row {number}, column '{_column(header, col)}' of '{filename}' holds "
+                        f"'{_shown(row[col].strip())}', beyond the range of 32-bit floats (±{FLOAT32_MAX:.1e}).")
     return x
 
 
 def _column(header: list[str] | None, col: int) -> str:
-    return header[col] if header else str(col + 1)
+    return _shown(header[col]) if header else str(col + 1)
+
+
+def _shown(text: str, most: int = 60) -> str:
+    """A name or a cell from an upload as a message quotes it: on one line, and cut short (the suffix kept)."""
+    text = "".join(c if c.isprintable() else "?" for c in str(text))
+    return text if len(text) <= most else text[: most - 20] + "…" + text[-19:]
 
 
 def _is_number(cell: str) -> bool:
