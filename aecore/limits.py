@@ -10,6 +10,8 @@ import os
 
 from aecore.errors import DataError
 
+FLOAT32_MAX = 3.4028234663852886e38  # examples are stored as float32: every number must fit (numpy.finfo's)
+
 # A run's settings (RunConfig validates against these, whatever the source: form, link, CLI, run.json).
 MAX_EPOCHS = 500
 MAX_BATCH_SIZE = 8192

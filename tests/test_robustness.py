@@ -25,6 +25,7 @@ from aecore.__main__ import main
 from aecore.config import RunConfig
 from aecore.datasets import DataError, load_dataset
 from aecore.datasets import library as L
+from aecore.datasets import csv_vectors
 from aecore.datasets import uploads as U
 from aecore.errors import ConfigError, ExportError
 from aecore.models import build_model, check_size, get_spec, model_bytes, names
@@ -127,14 +128,14 @@ def test_the_npz_path_refuses_the_same_values(tmp_path):
 def _counting_csv_rows(monkeypatch) -> list:
     """csv.reader as uploads uses it, counting the rows it makes."""
     made = []
-    real = U.csv.reader
+    real = csv_vectors.csv.reader
 
     def reader(lines, *args, **kwargs):
         for row in real(lines, *args, **kwargs):
             made.append(len(row))
             yield row
 
-    monkeypatch.setattr(U.csv, "reader", reader)
+    monkeypatch.setattr(csv_vectors.csv, "reader", reader)
     return made
 
 

@@ -10,6 +10,7 @@ from aecore.datasets import npz
 from aecore import figures
 from aecore.datasets import library as L
 from aecore.datasets import uploads as U
+from aecore.datasets import csv_vectors, zip_images
 from aecore.datasets import DataError, holds_images, load_dataset
 from tests.helpers import BAD_INPUTS, assert_one_sentence, class_zip, image_bytes, npz_of, pixels, zip_of
 
@@ -110,7 +111,7 @@ def test_a_csv_over_the_cell_limit_is_refused_before_it_is_parsed(monkeypatch):
     def no_parsing(*args, **kwargs):
         raise AssertionError("the CSV was parsed")
 
-    monkeypatch.setattr(U.csv, "reader", no_parsing)
+    monkeypatch.setattr(csv_vectors.csv, "reader", no_parsing)
     content = b"a,b,c\n" + b"1,2,3\n" * 7  # 24 cells, bounded by 16 commas and 9 lines
     with pytest.raises(DataError, match=r"^'d.csv' has up to 25 cells; the limit is 20\.$"):
         U.inspect("d.csv", content)
@@ -272,8 +273,8 @@ def test_the_budget_comes_from_the_environment(monkeypatch):
 def test_over_the_budget_is_refused_unless_subsampled(tmp_path, monkeypatch):
     content = class_zip(n_per_class=10)  # 20 images of 12 x 20 x 1: 960 bytes each as float32
     decoded = []
-    real = U._pixels
-    monkeypatch.setattr(U, "_pixels", lambda *args: decoded.append(1) or real(*args))
+    real = zip_images._pixels
+    monkeypatch.setattr(zip_images, "_pixels", lambda *args: decoded.append(1) or real(*args))
     preview = U.inspect("pets.zip", content, budget_bytes=12 * 960 + 5)
     assert preview.over_budget and preview.suggested_subsample == 12 and preview.dataset is None
     assert preview.float32_bytes == 20 * 960 and preview.label_counts == (10, 10)
