@@ -99,26 +99,25 @@ def _last_shown(arch: str, store: RunStore) -> RunView | None:
     """The last run this page showed in this session, while the form's config has none: the page stays usable."""
     key = st.session_state.get(f"shown.{arch}")
     run = load_stored(store, key) if key else None
-    if run is None:
-        return None
-    try:
-        data = load_dataset(run.config.dataset)
-    except DataError:
-        return None
-    st.caption(f"Below: the last run shown here, **{run.config.describe()}**.")
-    return RunView(run, data, key, store, False)
+    view = None if run is None else _view_of(run, key, store)
+    if view is not None:
+        st.caption(f"Below: the last run shown here, **{run.config.describe()}**.")
+    return view
 
 
 def _ready_made(arch: str, store: RunStore) -> RunView | None:
     """The page's ready-made run, while this session has shown no other here: a first visit is not empty."""
     run = ready_made(arch)
-    if run is None:
-        return None
+    return None if run is None else _view_of(run, f"ready-made.{arch}", store, ready_made=True)
+
+
+def _view_of(run, key: str, store: RunStore, ready_made: bool = False) -> RunView | None:
+    """A view of a run not trained in this script run; None when its dataset cannot be loaded now."""
     try:
         data = load_dataset(run.config.dataset)
     except DataError:
         return None
-    return RunView(run, data, f"ready-made.{arch}", store, False, ready_made=True)
+    return RunView(run, data, key, store, False, ready_made)
 
 
 def show_store_problems(store: RunStore) -> None:
