@@ -42,13 +42,14 @@ REPO = Path(__file__).resolve().parents[1]
 # --- One sentence ---------------------------------------------------------------------------
 
 
-def assert_one_sentence(message: str) -> str:
+def assert_one_sentence(message: str, quoted: bool = False) -> str:
     """A refusal as the project words every one: a single line holding one sentence (no ". " inside it) that
-    ends with a full stop, and no traceback. Returns the message, for the test's own checks of its words."""
+    ends with a full stop, and no traceback. quoted: the message quotes arbitrary text (a file's name, a cell), in
+    which ". " may stand, so only the line and the full stop are checked. Returns the message."""
     assert isinstance(message, str) and message, message
     assert "\n" not in message and "Traceback" not in message, message
     assert message.endswith("."), message
-    assert message.count(". ") == 0, message
+    assert quoted or message.replace("e.g. ", "").count(". ") == 0, message
     return message
 
 
@@ -333,6 +334,16 @@ def open_page(page: str) -> AppTest:
 
 
 PAGE_URL = "http://localhost:8501/{arch}"
+
+
+WIDGETS = ("selectbox", "number_input", "slider", "select_slider", "radio", "text_input")  # the form's kinds
+
+
+def form(at: AppTest, arch: str) -> dict:
+    """The sidebar form's widget values by field name."""
+    prefix = f"form.{arch}."
+    return {w.key.removeprefix(prefix): w.value
+            for kind in WIDGETS for w in at.sidebar.get(kind) if (w.key or "").startswith(prefix)}
 
 
 def open_link(arch: str, params: dict[str, str]) -> AppTest:

@@ -35,6 +35,7 @@ from aecore.datasets import npz
 from aecore.datasets import uploads as U
 from aecore.store import ENTRY_FILES, RunStore, _check_meta, run_key
 from dashboard.views.run_table import runs_table
+from tests.helpers import assert_one_sentence
 
 # --- nothing is written while a reader reads ------------------------------------------------------------------
 
@@ -79,11 +80,6 @@ def test_the_watch_sees_a_write(tmp_path):
 # --- what a reader may give --------------------------------------------------------------------------------------
 
 
-def assert_one_sentence(exc: Exception) -> None:
-    message = str(exc)
-    assert message.endswith(".") and "\n" not in message and "Traceback" not in message, message
-
-
 def assert_bounded_dataset(data: Dataset) -> None:
     for x in (data.x_train, data.x_test):
         assert x.dtype == np.float32 and len(x) >= 1 and np.isfinite(x).all()
@@ -121,7 +117,7 @@ def inspected(filename: str, content: bytes) -> None:
         try:
             preview = U.inspect(filename, content)
         except DataError as exc:
-            assert_one_sentence(exc)
+            assert_one_sentence(str(exc), quoted=True)
             event("refused")  # --hypothesis-show-statistics tells how often each way was taken
             return
     event("preview")
@@ -281,7 +277,7 @@ def test_npz_files_into_load_npz(folder, content):
         try:
             data = npz.load_npz(str(path))
         except DataError as exc:
-            assert_one_sentence(exc)
+            assert_one_sentence(str(exc), quoted=True)
             event("refused")
             return
     event("dataset")
@@ -335,7 +331,7 @@ def test_an_edited_uploads_index_into_the_library(library_root, data):
             try:
                 dataset = L.load_stored(stored)
             except DataError as exc:
-                assert_one_sentence(exc)
+                assert_one_sentence(str(exc), quoted=True)
             else:
                 assert_bounded_dataset(dataset)
                 assert stored.label_names is None or len(stored.label_names) <= limits.MAX_CLASSES

@@ -31,19 +31,13 @@ from aecore.errors import ConfigError, ExportError
 from aecore.models import build_model, check_size, get_spec, model_bytes, names
 from aecore.paths import cache_root
 from aecore.store import ENTRY_FILES, RunStore, run_key
-from tests.helpers import assert_clean, open_page, refuse_training, texts
+from tests.helpers import assert_clean, assert_one_sentence, form, open_link, open_page, refuse_training, texts
 
 
 @pytest.fixture
 def no_training(monkeypatch):
     """From now on, any training fails the test."""
     monkeypatch.setattr(aecore.train, "train", refuse_training)
-
-
-def one_sentence(message: str) -> str:
-    assert message.endswith(".") and "\n" not in message and "Traceback" not in message, message
-    assert ". " not in message.replace("e.g. ", ""), message
-    return message
 
 
 def written(root: Path) -> list[str]:
@@ -79,7 +73,7 @@ def refused(tmp_path: Path, filename: str, content: bytes, words: str) -> str:
     with pytest.raises(DataError):
         L.accept(content, "mine", tmp_path, filename=filename)
     assert written(tmp_path) == []
-    assert words in one_sentence(str(caught.value)), caught.value
+    assert words in assert_one_sentence(str(caught.value)), caught.value
     return str(caught.value)
 
 
@@ -236,7 +230,7 @@ def test_embed_checks_its_output_before_training(tmp_path, capsys, no_training, 
     cache = tmp_path / "cache"
     status = main(["embed", "--arch", "basic", "--out", out.format(tmp=tmp_path), "--cache-dir", str(cache)])
     err = capsys.readouterr().err.strip()
-    assert status == 2 and err.startswith("error: ") and words in one_sentence(err), err
+    assert status == 2 and err.startswith("error: ") and words in assert_one_sentence(err), err
     assert not cache.exists() and written(tmp_path) == ["codes.npz"]
 
 
@@ -303,7 +297,7 @@ def test_an_edited_index_entry_is_left_out_everywhere(index_root, capsys, monkey
         load_dataset("bad")
     assert main(["train", "--arch", "stacked", "--dataset", "bad", "--cache-dir", str(root)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: Unknown dataset 'bad'") and one_sentence(err)
+    assert err.startswith("error: Unknown dataset 'bad'") and assert_one_sentence(err)
     monkeypatch.setenv("AECORE_CACHE_DIR", str(root))
     assert main(["list"]) == 0  # the CLI still works, and lists the good one alone
     listed = capsys.readouterr().out
@@ -390,7 +384,7 @@ def test_an_edited_run_json_is_left_out_of_the_table_and_discarded_on_load(tmp_p
     assert runs_table(entries)["key"].tolist() == [good]
     assert store.load_key(bad) is None
     (problem,) = store.take_problems()
-    assert "run.json" in one_sentence(problem)
+    assert "run.json" in assert_one_sentence(problem)
 
 
 def test_a_run_time_pandas_cannot_hold_is_no_crash(tmp_path):
@@ -425,14 +419,13 @@ def test_the_pages_over_edited_files_draw(index_root, monkeypatch):
 
 @pytest.mark.parametrize("arch, dataset", [("basic", "mnist-sample"), ("conv", "points3d"), ("vae", "swiss-roll")])
 def test_a_link_to_a_dataset_its_model_cannot_take_opens_the_defaults(monkeypatch, arch, dataset):
-    from tests.test_share import form, open_link
 
     monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
     defaults = form(open_page(arch), arch)
     at = open_link(arch, {"dataset": dataset, "epochs": "2"})
     (warning,) = texts(at.warning)
     assert warning.startswith(f"The link's dataset ({dataset}) is not valid (The {arch} model needs ")
-    assert warning.endswith("; the form shows the defaults.") and one_sentence(warning)
+    assert warning.endswith("; the form shows the defaults.") and assert_one_sentence(warning)
     assert form(at, arch) == defaults and not at.error, texts(at.error)
 
 
@@ -483,7 +476,7 @@ def test_a_model_over_the_bound_is_refused_before_it_is_built(monkeypatch):
     monkeypatch.setitem(models._REGISTRY, "stacked", dataclasses.replace(get_spec("stacked"), build=no_building))
     with pytest.raises(ConfigError) as caught:
         build_model(config, (28, 28, 1))
-    message = one_sentence(str(caught.value))
+    message = assert_one_sentence(str(caught.value))
     assert message.startswith(f"The stacked model would need about {limits.mib(need)} to train on examples of shape "
                               f"(28, 28, 1) ({parameters:,} parameters, batches of 64), "
                               f"{limits.mib(need - limits.MAX_MODEL_BYTES)} over the bound of "
@@ -530,7 +523,7 @@ def test_the_cli_refuses_a_model_too_big_before_training(tmp_path, capsys, no_tr
     cache = tmp_path / "cache"
     assert main(["train", "--arch", "stacked", *args, "--cache-dir", str(cache)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and words in one_sentence(err), err
+    assert err.startswith("error: ") and words in assert_one_sentence(err), err
     assert written(cache) == []
 
 
@@ -539,13 +532,12 @@ def test_the_cli_refuses_a_model_too_big_before_training(tmp_path, capsys, no_tr
     ({"epochs": "2", "hidden": ",".join(["8192"] * 16)}, "hidden"),
 ])
 def test_a_link_to_a_model_too_big_opens_the_defaults(monkeypatch, params, bad):
-    from tests.test_share import form, open_link
 
     monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
     defaults = form(open_page("stacked"), "stacked")
     at = open_link("stacked", params)
     (warning,) = texts(at.warning)
-    assert warning.startswith(f"The link's {bad} (") and one_sentence(warning)
+    assert warning.startswith(f"The link's {bad} (") and assert_one_sentence(warning)
     assert form(at, "stacked") == defaults
 
 
@@ -557,5 +549,5 @@ def test_the_form_shows_the_bound_and_trains_nothing(monkeypatch):
     at.form_submit_button[0].click().run()
     assert_clean(at)
     (error,) = texts(at.error)
-    assert error.startswith("The stacked model would need about ") and "over the bound of" in one_sentence(error)
+    assert error.startswith("The stacked model would need about ") and "over the bound of" in assert_one_sentence(error)
     assert "training.stacked" not in at.session_state or at.session_state["training.stacked"] is None

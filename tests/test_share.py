@@ -8,27 +8,20 @@ Tiny defaults (AECORE_STUDIO_TEST_DEFAULTS) as in test_app.py; a link is opened 
 from urllib.parse import urlencode
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import aecore.train
 from aecore.models import get_spec
 from dashboard.forms import defaults_for
-from tests.helpers import PAGE_URL, assert_one_sentence, open_link, open_page, press_train, refuse_training, texts
+from tests.helpers import (
+    PAGE_URL, assert_one_sentence, form, open_link, open_page, press_train, refuse_training, texts,
+)
 
 ARCHS = ["basic", "stacked", "conv", "vae"]
-WIDGETS = ("selectbox", "number_input", "slider", "select_slider", "radio", "text_input")
 
 
 @pytest.fixture(autouse=True)
 def _tiny_defaults(monkeypatch):
     monkeypatch.setenv("AECORE_STUDIO_TEST_DEFAULTS", "1")
-
-
-def form(at: AppTest, arch: str) -> dict:
-    """The sidebar form's widget values by field name."""
-    prefix = f"form.{arch}."
-    return {w.key.removeprefix(prefix): w.value
-            for kind in WIDGETS for w in at.sidebar.get(kind) if (w.key or "").startswith(prefix)}
 
 
 def _other(field, default):
