@@ -179,3 +179,16 @@ def test_vae_encode_decode_helpers(digits):
     np.testing.assert_array_equal(encode(model, digits[1][:10]), mean)
     images = decode(model, np.zeros((3, 4)))
     assert images.shape == (3, 28, 28, 1) and 0 <= images.min() and images.max() <= 1
+
+
+def test_vae_trains_under_a_mixed_bfloat16_policy(digits):
+    """A data team's mixed-precision policy: the sampling step draws its noise in the heads' dtype."""
+    x_train, _ = digits
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_model(RunConfig.for_arch("vae", latent_dim=2), (28, 28, 1))
+        history = model.fit(x_train[:64], epochs=1, batch_size=32, verbose=0).history
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.encoder.get_layer("mean").compute_dtype == "bfloat16"
+    assert np.isfinite(history["loss"]).all()

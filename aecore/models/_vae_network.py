@@ -37,7 +37,8 @@ class Sampling(layers.Layer):
 
     def call(self, inputs):
         mean, log_var = inputs
-        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        # In mean's dtype: under a mixed-precision policy (mixed_bfloat16) the heads compute in bfloat16.
+        eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
         return mean + ops.exp(0.5 * log_var) * eps
 
     def restart(self) -> None:
@@ -136,6 +137,9 @@ class VAE(keras.Model):
         mean, log_var = self.encoder(x, training=training)
         z = self.sampling([mean, log_var])
         recon = self.decoder(z, training=training)
+        # The loss in float32 whatever the layers compute in (a mixed-precision policy's bfloat16 sums 784
+        # pixels with too few digits).
+        target, recon, mean, log_var = (ops.cast(t, "float32") for t in (target, recon, mean, log_var))
         # Keras' BCE averages over the last axis; a trailing axis of one makes it per value, so the sum
         # covers every pixel and channel (nats per image, grey or colour).
         per_value = keras.losses.binary_crossentropy(target[..., None], recon[..., None])
