@@ -8,6 +8,7 @@ The Hypothesis settings of every property test are the one profile registered he
 
 import os
 import shutil
+import signal
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -15,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from tests.helpers import tiny_config  # noqa: E402
+from tests.helpers import quick_bench_key, start_quick_bench, tiny_config  # noqa: E402
 
 settings.register_profile(
     "aecore",
@@ -94,3 +95,27 @@ def cached_runs(trained_runs):
         return trained_runs.copy_to(os.environ["AECORE_CACHE_DIR"], *configs)
 
     return copy
+
+
+# The benchmark smoke (tests/test_bench.py) is minutes of its own processes that never touch the suite's files: it
+# starts in the background when the suite starts, niced so the other tests keep the cores, and its tests run last.
+BENCH_FILE = "test_bench.py"
+
+
+def pytest_collection_modifyitems(config, items):
+    items[:] = [i for i in items if i.path.name != BENCH_FILE] + [i for i in items if i.path.name == BENCH_FILE]
+
+
+def pytest_collection_finish(session):
+    if any(item.path.name == BENCH_FILE for item in session.items):
+        session.config.stash[quick_bench_key] = start_quick_bench()
+
+
+def pytest_sessionfinish(session):
+    started = session.config.stash.get(quick_bench_key, None)
+    if started is None:
+        return
+    if started["process"].poll() is None:  # the suite stopped before the benchmark's tests read it
+        os.killpg(started["process"].pid, signal.SIGKILL)
+        started["process"].wait()
+    shutil.rmtree(started["folder"], ignore_errors=True)

@@ -26,12 +26,14 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import weakref
 import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -585,3 +587,21 @@ def browser_element_png(page, locator) -> bytes:
 def browser_assert_no_exception(page) -> None:
     errors = page.locator('[data-testid="stException"]')
     assert errors.count() == 0, errors.first.inner_text()
+
+
+quick_bench_key = pytest.StashKey[dict]()  # conftest's background benchmark smoke
+
+
+def start_quick_bench() -> dict:
+    """`python -m benchmarks --quick` started at the lowest priority, in a process group of its own, on a run
+    cache of its own; its output goes to files (a pipe nobody reads would fill and stop it)."""
+    folder = Path(tempfile.mkdtemp(prefix="aecore-bench-smoke-"))
+    stdout, stderr = open(folder / "stdout", "w"), open(folder / "stderr", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks", "--quick"], cwd=REPO, stdin=subprocess.DEVNULL, stdout=stdout,
+        stderr=stderr, env={**os.environ, "AECORE_CACHE_DIR": str(folder / "cache")}, process_group=0,
+    )
+    os.setpriority(os.PRIO_PROCESS, process.pid, 19)  # before it starts children: they inherit it
+    stdout.close()
+    stderr.close()
+    return {"process": process, "folder": folder}
