@@ -596,12 +596,10 @@ def start_quick_bench() -> dict:
     """`python -m benchmarks --quick` started at the lowest priority, in a process group of its own, on a run
     cache of its own; its output goes to files (a pipe nobody reads would fill and stop it)."""
     folder = Path(tempfile.mkdtemp(prefix="aecore-bench-smoke-"))
-    stdout, stderr = open(folder / "stdout", "w"), open(folder / "stderr", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks", "--quick"], cwd=REPO, stdin=subprocess.DEVNULL, stdout=stdout,
-        stderr=stderr, env={**os.environ, "AECORE_CACHE_DIR": str(folder / "cache")}, process_group=0,
-    )
+    with open(folder / "stdout", "w") as stdout, open(folder / "stderr", "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks", "--quick"], cwd=REPO, stdin=subprocess.DEVNULL, stdout=stdout,
+            stderr=stderr, env={**os.environ, "AECORE_CACHE_DIR": str(folder / "cache")}, process_group=0,
+        )
     os.setpriority(os.PRIO_PROCESS, process.pid, 19)  # before it starts children: they inherit it
-    stdout.close()
-    stderr.close()
     return {"process": process, "folder": folder}
