@@ -23,8 +23,9 @@ MAX_VALIDATION = 500  # validation examples per epoch: enough for a curve, a sma
 VALIDATION_BATCH = 250  # one fixed validation batch shape (divides MAX_VALIDATION): XLA compiles it once
 WARMUP_SHARE = 0.1  # of a cosine schedule's steps, spent rising from 0 to the config's learning rate
 # Within an epoch, the replay images are reconstructed again this often for a live view (a forward pass of a
-# few images, next to seconds of training): a picture moves while a long epoch runs.
-LIVE_FRAME_S = 2.0
+# few images, next to seconds of training): a picture moves while a long epoch runs, at each tick of a live view
+# that polls less often than this.
+LIVE_FRAME_S = 1.0
 REPORT_S = 0.2  # seconds between batch reports at most: a UI need not redraw faster
 
 

@@ -11,7 +11,7 @@ from aecore import showcase
 from aecore.datasets import load_dataset
 from aecore.models import build_model, layer_table, names
 from aecore.train import evaluate
-from tests.helpers import assert_clean, open_page, refuse_training, texts
+from tests.helpers import TIMEOUT, assert_clean, open_page, refuse_training, texts, wait_until
 
 
 @pytest.mark.parametrize("arch", names())
@@ -68,3 +68,21 @@ def test_a_first_visit_shows_the_ready_made_run_beside_the_untrained_form(monkey
     assert any(t.startswith("A ready-made run of this page: ") and showcase.COMMAND in t for t in texts(at.success))
     assert any("has not been trained yet" in t for t in texts(at.info))  # the form's own config is not this run
     assert at.get("metric") and at.tabs
+
+
+def test_while_a_training_runs_the_page_is_its_live_panel_and_after_stop_the_ready_made_run_is_back(monkeypatch):
+    """The browser redraws the whole page at every tick of the live panel: no run is drawn below it while it trains."""
+    monkeypatch.setenv("AECORE_READY_MADE", "1")
+    at = open_page("stacked")
+    assert at.tabs  # the ready-made run
+    at.sidebar.number_input(key="form.stacked.epochs").set_value(200)  # far longer than the test waits
+    at.form_submit_button[0].click().run()
+    job = at.session_state["training.stacked"]
+    wait_until(lambda: job.progress is not None)
+    at.run()  # the live panel's next poll
+    assert_clean(at)
+    assert not at.tabs and not at.get("metric") and not any(t.startswith("A ready-made run") for t in texts(at.success))
+    assert [b for b in at.button if b.label == "Stop"]
+    at.button(key="live.stacked.stop").click().run()
+    assert job.wait(TIMEOUT)
+    assert at.tabs and any(t.startswith("A ready-made run of this page: ") for t in texts(at.success))
