@@ -92,9 +92,9 @@ def current_run(arch: str) -> RunView | None:
     if not following:
         said = "Training stopped: " if stopped else ""
         st.info(f"{said}**{config.describe()}** has not been trained yet: press **Train** in the sidebar.")
-    if job is not None and job.state is jobs.JobState.TRAINING:
-        # While it trains, the page is the live panel: the browser redraws the whole page at each of the panel's
-        # ticks, and a run drawn below would take that CPU from the training when both share a machine.
+    if job is not None and job.active:
+        # While it waits or trains, the page is the live panel: the browser redraws the whole page at each of the
+        # panel's ticks, and a run drawn below would take that CPU from the training when both share a machine.
         return None
     return _last_shown(arch, store) or _ready_made(arch, store)
 

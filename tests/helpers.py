@@ -326,6 +326,13 @@ def assert_clean(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
 
+def train_long(at: AppTest, arch: str):
+    """Press Train on arch's open page with 200 epochs (far longer than a test waits); the job it follows."""
+    at.sidebar.number_input(key=f"form.{arch}.epochs").set_value(200)
+    at.form_submit_button[0].click().run()
+    return at.session_state[f"training.{arch}"]
+
+
 def open_page(page: str) -> AppTest:
     """A new session of the app on app_pages/<page>.py ('home' stays on the entry page)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()

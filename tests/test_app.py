@@ -37,6 +37,7 @@ from tests.helpers import (
     slider_point,
     texts,
     trace_values,
+    train_long,
     trained_here,
     wait_until,
 )
@@ -282,10 +283,8 @@ def test_stop_leaves_the_cache_empty_for_that_config():
     from aecore.store import RunStore
 
     at = open_page("vae")
-    at.sidebar.number_input(key="form.vae.epochs").set_value(200)  # far longer than the test waits
-    at.form_submit_button[0].click().run()
+    job = train_long(at, "vae")
     assert_clean(at)
-    job = at.session_state["training.vae"]
     at.switch_page("app_pages/compare.py").run()  # another page keeps it alive, and links back to it
     assert [link.label for link in at.get("page_link") if link.label.startswith("Variational: ")], \
         [link.label for link in at.get("page_link")]
@@ -325,9 +324,7 @@ def test_the_live_panel_of_a_denoising_run_shows_and_says_its_noisy_row(monkeypa
     monkeypatch.setattr(aecore.figures, "png_grid", counting_rows)
     at = open_page("stacked")
     at.slider(key="form.stacked.noise").set_value(0.3)
-    at.sidebar.number_input(key="form.stacked.epochs").set_value(200)  # far longer than the test waits
-    at.form_submit_button[0].click().run()
-    job = at.session_state["training.stacked"]
+    job = train_long(at, "stacked")
     wait_until(lambda: job.snapshot is not None)
     at.run()  # the live panel's next poll
     assert_clean(at)

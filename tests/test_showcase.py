@@ -11,7 +11,7 @@ from aecore import showcase
 from aecore.datasets import load_dataset
 from aecore.models import build_model, layer_table, names
 from aecore.train import evaluate
-from tests.helpers import TIMEOUT, assert_clean, open_page, refuse_training, texts, wait_until
+from tests.helpers import TIMEOUT, assert_clean, open_page, refuse_training, texts, train_long, wait_until
 
 
 @pytest.mark.parametrize("arch", names())
@@ -70,14 +70,12 @@ def test_a_first_visit_shows_the_ready_made_run_beside_the_untrained_form(monkey
     assert at.get("metric") and at.tabs
 
 
-def test_while_a_training_runs_the_page_is_its_live_panel_and_after_stop_the_ready_made_run_is_back(monkeypatch):
+def test_while_a_training_is_followed_the_page_is_its_live_panel_and_after_stop_the_ready_made_run_is_back(monkeypatch):
     """The browser redraws the whole page at every tick of the live panel: no run is drawn below it while it trains."""
     monkeypatch.setenv("AECORE_READY_MADE", "1")
     at = open_page("stacked")
     assert at.tabs  # the ready-made run
-    at.sidebar.number_input(key="form.stacked.epochs").set_value(200)  # far longer than the test waits
-    at.form_submit_button[0].click().run()
-    job = at.session_state["training.stacked"]
+    job = train_long(at, "stacked")
     wait_until(lambda: job.progress is not None)
     at.run()  # the live panel's next poll
     assert_clean(at)

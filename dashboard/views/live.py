@@ -1,8 +1,8 @@
 """The live panel of a training this session follows: its place in the queue, then the training as it goes.
 
 A fragment that reruns itself every POLL_S seconds (and tells the queue the page is
-still open); when the job has ended it reruns the whole page, which shows the run, and
-when it starts training, the page drops the run it showed below (run_page). The
+still open); when the job has ended it reruns the whole page, which shows the run (while
+the job waits or trains, the page draws no run below the panel: run_page). The
 replay images' reconstructions show from before the first step and move at every tick
 (aecore.train.LIVE_FRAME_S is shorter than POLL_S); the loss curves so far and the VAE's
 latent scatter after each epoch. What it draws is made once per job and frame or epoch and shared by
@@ -30,15 +30,9 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+@st.fragment(run_every=POLL_S)
 def live_panel(arch: str) -> None:
     """The panel of the job this session follows on the page of arch; nothing once it follows none."""
-    job = state.followed_job(arch)
-    st.session_state[f"live.{arch}.page_saw"] = None if job is None else (job.number, job.state)
-    _panel(arch)
-
-
-@st.fragment(run_every=POLL_S)
-def _panel(arch: str) -> None:
     # Read at every tick, not captured at the first: a tick scheduled before the page moved on (the run
     # shown, Stop) finds no job, and one after another Train finds the new one.
     job = state.followed_job(arch)
@@ -47,9 +41,6 @@ def _panel(arch: str) -> None:
     queue = state.training_queue()
     if not job.active:
         st.rerun()  # the whole page: it shows the run, or why there is none
-    page_saw = st.session_state.get(f"live.{arch}.page_saw")
-    if job.state is jobs.JobState.TRAINING and page_saw != (job.number, job.state):
-        st.rerun()  # queued when the page was drawn: the page drops the run it shows below while this one trains
     queue.heartbeat(job, state.subscriber_id())
     with st.container(border=True, key=f"live.{arch}"):
         if job.state is jobs.JobState.QUEUED:
