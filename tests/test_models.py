@@ -110,6 +110,20 @@ def test_vae_shapes_and_log_var_head():
     assert not any("sigma" in row["layer"] for row in layer_table(model))
 
 
+def test_an_unusual_input_cannot_send_the_vae_log_variance_and_its_kl_sky_high():
+    """A head pushed far up (as one odd test digit once did) stops at the cap: each dimension's KL stays bounded."""
+    from aecore.models._vae_network import LOG_VAR_MAX
+
+    model = build_model(RunConfig.for_arch("vae"), (28, 28, 1))
+    head = model.get_layer("encoder").get_layer("log_var")
+    kernel, bias = head.get_weights()
+    head.set_weights([np.zeros_like(kernel), np.array([24.0, -3.0], np.float32)])
+    mean, log_var = encode_distribution(model, np.zeros((2, 28, 28, 1), np.float32))
+    np.testing.assert_allclose(log_var, [[LOG_VAR_MAX, -3.0]] * 2)
+    kl_of_capped_dim = 0.5 * (np.exp(log_var[:, 0]) - 1 - log_var[:, 0] + mean[:, 0] ** 2)
+    assert np.all(kl_of_capped_dim < 30)
+
+
 @pytest.mark.parametrize("arch", ["conv", "vae"])
 def test_image_models_refuse_vectors(arch):
     with pytest.raises(DataError, match="images of 8 to 128 pixels"):

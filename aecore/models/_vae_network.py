@@ -25,6 +25,11 @@ DENSE_UNITS = 16  # the notes' (and keras.io's) small dense layer before the hea
 # BatchNorm's moving averages, which evaluation and inference use, forget their start at this rate per step:
 # at Keras's 0.99 they need hundreds of steps to settle, and a short run was judged with stale statistics.
 BN_MOMENTUM = 0.9
+# The log-variance head's ceiling. A posterior wider than the prior (log_var > 0) costs KL and buys nothing, so
+# training keeps log_var below 0 on the digits it sees; but an unusual input (one test digit of mnist-sample)
+# could send the linear head far up, and exp(log_var) made that one image's KL, and the test set's mean ELBO
+# with it, astronomically large. The cap leaves room above the prior and bounds each dimension's KL.
+LOG_VAR_MAX = 4.0
 
 
 class Sampling(layers.Layer):
@@ -68,6 +73,8 @@ def build_vae_encoder(latent_dim: int, seeds: LayerSeeds, image_shape: tuple[int
     h = layers.BatchNormalization(momentum=BN_MOMENTUM, name="enc_bn3")(h)
     mean = layers.Dense(latent_dim, kernel_initializer=seeds.glorot(), name="mean")(h)
     log_var = layers.Dense(latent_dim, kernel_initializer=seeds.glorot(), name="log_var")(h)
+    # min(log_var, LOG_VAR_MAX) with a built-in layer (identity below the cap), so safe mode loads it.
+    log_var = layers.ReLU(max_value=LOG_VAR_MAX, negative_slope=1.0, name="log_var_cap")(log_var)
     return keras.Model(inputs, [mean, log_var], name="encoder")
 
 
