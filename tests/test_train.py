@@ -236,6 +236,21 @@ def test_a_run_too_short_to_pay_for_xla_trains_without_it(tiny):
         register(spec)
 
 
+@pytest.mark.parametrize("arch", ["conv", "vae"])
+def test_the_registered_spec_decides_xla_not_its_model_file(arch):
+    """A benchmark registers a spec again with XLA switched; the model built then must follow it."""
+    from aecore.models import build_model, get_spec, register
+
+    spec = get_spec(arch)
+    config = RunConfig.for_arch(arch)
+    try:
+        for xla in (not spec.jit_compile, spec.jit_compile):
+            register(dataclasses.replace(spec, jit_compile=xla))
+            assert build_model(config, (28, 28, 1)).jit_compile is xla
+    finally:
+        register(spec)
+
+
 def test_the_live_frames_start_before_the_first_step_and_follow_the_training(tiny, monkeypatch):
     """A live view sees the untrained model's reconstructions while the first step compiles, then new ones
     within epochs (every LIVE_FRAME_S; here every report) and at each epoch's end: the run's own replay frames."""

@@ -171,8 +171,11 @@ def build_model(config, input_shape: tuple[int, ...], examples: int | None = Non
     of its shape and of its size (examples: the training examples, when known)."""
     check_shape(config.arch, input_shape)
     check_size(config, input_shape, examples)
-    return get_spec(config.arch).build(config, tuple(input_shape))
-
+    spec = get_spec(config.arch)
+    model = spec.build(config, tuple(input_shape))
+    # From the registry, not the model file: a spec registered again with another choice (a benchmark's) governs.
+    model.jit_compile = spec.jit_compile
+    return model
 
 
 _discover()

@@ -49,7 +49,7 @@ def build_basic(input_dim: int = 3, latent_dim: int = 2, activation: str = "line
 
 def _build(config, input_shape):
     model = build_basic(input_shape[0], config.latent_dim, config.activation, config.seed, config.hidden_width)
-    return compile_with_adam(model, config, SPEC.jit_compile, "mse")
+    return compile_with_adam(model, config, "mse")
 
 
 def _widths(config, input_shape) -> tuple[int, ...]:

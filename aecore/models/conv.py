@@ -66,7 +66,7 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
 
 def _build(config, input_shape):
     model = build_conv(config.width, config.latent_dim, config.seed, tuple(input_shape))
-    return compile_with_adam(model, config, SPEC.jit_compile, "binary_crossentropy")
+    return compile_with_adam(model, config, "binary_crossentropy")
 
 
 def _filter_counts(config) -> tuple[int, int, int]:

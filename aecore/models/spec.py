@@ -192,11 +192,12 @@ class ArchSpec:
         return LOSS_UNITS[self.loss(config)].format(per=per)
 
 
-def compile_with_adam(model: keras.Model, config: RunConfig, jit_compile: bool, loss: str | None = None):
-    """Compile a model as every architecture trains: Adam at config.lr (a schedule moves it in training); the model."""
+def compile_with_adam(model: keras.Model, config: RunConfig, loss: str | None = None):
+    """Compile a model as every architecture trains: Adam at config.lr (a schedule moves it in training); the model.
+    Whether it runs under XLA is the registered spec's jit_compile, which aecore.models.build_model sets."""
     import keras  # deferred: Keras
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=loss, jit_compile=jit_compile)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=config.lr), loss=loss, jit_compile=False)
     return model
 
 
