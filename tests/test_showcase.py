@@ -65,7 +65,10 @@ def test_a_first_visit_shows_the_ready_made_run_beside_the_untrained_form(monkey
     monkeypatch.setattr(aecore.train, "train", refuse_training)  # nothing is trained to show it
     at = open_page("conv")
     assert_clean(at)
-    assert any(t.startswith("A ready-made run of this page: ") and showcase.COMMAND in t for t in texts(at.success))
+    said = [t for t in texts(at.success) if t.startswith("A ready-made run of this page: ")]
+    assert said and showcase.COMMAND in said[0]
+    # What sets it apart from the form, each setting with the form's value.
+    assert "unlike the form's defaults: epochs 6 (not 2), training images all (not 2048)" in said[0]
     assert any("has not been trained yet" in t for t in texts(at.info))  # the form's own config is not this run
     assert at.get("metric") and at.tabs
 
