@@ -18,6 +18,7 @@ def bench(quick: bool) -> list[Figure]:
 
     from benchmarks.api import get_spec
     from benchmarks.distribute import bench_placements
+    from benchmarks.flops import bench_flops
     from benchmarks.footprint import bench_default_runs, bench_import
     from benchmarks.inference import bench_cached_ready, bench_inference
     from benchmarks.training import bench_training
@@ -35,7 +36,10 @@ def bench(quick: bool) -> list[Figure]:
         cached, train_import_s = bench_cached_ready(runs, quick)
         figures += cached
     log("default configs, one process each:")
-    figures += bench_default_runs(quick)
+    default_runs = bench_default_runs(quick)
+    figures += default_runs
+    log("the machine's share (training FLOP/s against the matmul peak):")
+    figures += bench_flops(default_runs, quick)
     figures += bench_import(quick, train_import_s)
     log("placements (tf.distribute), one process each:")
     figures += bench_placements(quick)

@@ -27,6 +27,7 @@ EXPECTED = (
     + [f"train_peak_rss_{a}" for a in ARCHS]
     + [f"default_train_seconds_{a}" for a in ARCHS]
     + ["import_aecore", "import_aecore_train"]
+    + ["matmul_peak_float32", "matmul_peak_bfloat16"] + [f"train_flops_share_{a}" for a in IMAGE_ARCHS]
     + [f"train_throughput_vae_{n}" for n in ("1cpu", "2cpu")]  # quick mode places the VAE alone
 )
 WITH_REFERENCE = (
