@@ -14,7 +14,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from aecore import scorecard
+from aecore import precision, scorecard
 from aecore import train as training
 from aecore.config import RunConfig
 from aecore.datasets import load_dataset
@@ -42,6 +42,11 @@ def config_of(arch: str) -> RunConfig:
 def make(arch: str, folder: str | os.PathLike = FOLDER, progress: training.ProgressFn | None = None) -> Run:
     """Train arch's ready-made run, measure its recognisability where its data is labelled images, and write it
     to folder/arch (replacing what was there, whole or not at all)."""
+    with precision.forced(precision.FLOAT32):  # shipped to every machine: the same arithmetic everywhere
+        return _make(arch, folder, progress)
+
+
+def _make(arch: str, folder, progress) -> Run:
     config = config_of(arch)
     data = load_dataset(config.dataset)
     run = training.train(config, data, progress)

@@ -299,7 +299,8 @@ def train(config: RunConfig, data: Dataset | None = None, progress: ProgressFn |
                    seconds_build=round(built - started, 3), seconds_first_step=round(first_step_at - built, 3),
                    seconds_fit=round(fitted - first_step_at, 3), seconds_evaluate=round(ended - fitted, 3))
     replay = np.stack(callback.replay).astype(np.float16) if callback.replay else None
-    placement = {**distribute.describe(strategy), "replica_examples": replica_work.examples}
+    placement = {**distribute.describe(strategy), "replica_examples": replica_work.examples,
+                 "precision": model.dtype_policy.name}
     return Run(config, model, history, results, data.fingerprint, replay, placement=placement)
 
 

@@ -116,7 +116,7 @@ def test_an_unusual_input_cannot_send_the_vae_log_variance_and_its_kl_sky_high()
 
     model = build_model(RunConfig.for_arch("vae"), (28, 28, 1))
     head = model.get_layer("encoder").get_layer("log_var")
-    kernel, bias = head.get_weights()
+    kernel, _ = head.get_weights()
     head.set_weights([np.zeros_like(kernel), np.array([24.0, -3.0], np.float32)])
     mean, log_var = encode_distribution(model, np.zeros((2, 28, 28, 1), np.float32))
     np.testing.assert_allclose(log_var, [[LOG_VAR_MAX, -3.0]] * 2)

@@ -251,6 +251,44 @@ def test_the_registered_spec_decides_xla_not_its_model_file(arch):
         register(spec)
 
 
+def test_precision_is_chosen_by_the_cpu_forced_by_the_setting_and_a_bad_setting_is_one_sentence(monkeypatch):
+    from aecore import precision
+    from aecore.errors import ConfigError
+    from aecore.models import get_spec
+
+    conv, vae = get_spec("conv"), get_spec("vae")
+    assert conv.bfloat16_on and not vae.bfloat16_on
+    monkeypatch.delenv(precision.SETTING_ENV, raising=False)
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx512f", *conv.bfloat16_on}))
+    assert precision.policy_for(conv) == "mixed_bfloat16" and precision.policy_for(vae) is None  # None: Keras's
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert precision.policy_for(conv) is None
+    monkeypatch.setenv(precision.SETTING_ENV, "mixed_bfloat16")
+    assert precision.policy_for(vae) == "mixed_bfloat16"
+    with precision.forced("float32"):
+        assert precision.policy_for(vae) == "float32"
+    monkeypatch.setenv(precision.SETTING_ENV, "half")
+    with pytest.raises(ConfigError, match=r"^AECORE_PRECISION must be one of auto, float32, mixed_bfloat16, got 'half'\.$"):
+        precision.policy_for(conv)
+
+
+def test_a_model_trained_in_mixed_bfloat16_says_so_and_hands_out_float32(tiny, monkeypatch):
+    """Its codes and reconstructions are float32 arrays for the views; the thread's policy is float32 after."""
+    import keras
+
+    from aecore.models import encode, reconstruct
+
+    monkeypatch.setenv("AECORE_PRECISION", "mixed_bfloat16")
+    config = tiny("conv")
+    run = train(config)
+    assert run.placement["precision"] == "mixed_bfloat16" and run.summary()["precision"] == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"  # building left the thread as it was
+    data = load_dataset(config.dataset)
+    assert reconstruct(run.model, data.x_test[:3]).dtype == np.float32
+    assert encode(run.model, data.x_test[:3]).dtype == np.float32
+    assert 0 < run.metrics["test_bce"] < 0.7
+
+
 def test_the_live_frames_start_before_the_first_step_and_follow_the_training(tiny, monkeypatch):
     """A live view sees the untrained model's reconstructions while the first step compiles, then new ones
     within epochs (every LIVE_FRAME_S; here every report) and at each epoch's end: the run's own replay frames."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from aecore import limits
+from aecore import limits, precision
 from aecore.datasets.catalogue import OFFLINE_DEFAULT
 from aecore.errors import ConfigError, DataError
 from aecore.limits import mib
@@ -172,7 +172,8 @@ def build_model(config, input_shape: tuple[int, ...], examples: int | None = Non
     check_shape(config.arch, input_shape)
     check_size(config, input_shape, examples)
     spec = get_spec(config.arch)
-    model = spec.build(config, tuple(input_shape))
+    with precision.building_in(precision.policy_for(spec)):
+        model = spec.build(config, tuple(input_shape))
     # From the registry, not the model file: a spec registered again with another choice (a benchmark's) governs.
     model.jit_compile = spec.jit_compile
     return model

@@ -126,6 +126,10 @@ SPEC = ArchSpec(
     # than one step per call.
     jit_compile=False,
     steps_per_execution=1,
+    # AMX's bfloat16 matrix units: mixed bfloat16 trains the default and the notes' width faster at the same test
+    # BCE there (its output layer in bfloat16 too: no worse, and quicker); with AVX-512 BF16 alone it bought
+    # less than its cost in BCE (docs/PERFORMANCE.md, "Precision and XLA by CPU").
+    bfloat16_on=("amx_bf16",),
     tiny=dict(epochs=1, train_size=256, width=0.25),
     uploads="images",
     header_metrics=(RECOGNISABLE,),

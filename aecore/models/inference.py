@@ -67,10 +67,13 @@ def _batched(fn, x: np.ndarray, batch_size: int):
     """fn over x in batches of at most batch_size, outputs (or tuples of outputs) as NumPy arrays."""
     outs = [fn(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
     if isinstance(outs[0], (list, tuple)):
-        return tuple(np.concatenate([np.asarray(o[k]) for o in outs]) for k in range(len(outs[0])))
-    if len(outs) == 1:
-        return np.asarray(outs[0])
-    return np.concatenate([np.asarray(o) for o in outs])
+        return tuple(np.concatenate([_float32(o[k]) for o in outs]) for k in range(len(outs[0])))
+    return np.concatenate([_float32(o) for o in outs]) if len(outs) > 1 else _float32(outs[0])
+
+
+def _float32(tensor) -> np.ndarray:
+    # A model built in mixed bfloat16 (aecore.precision) hands out bfloat16 codes; what reads them expects float32.
+    return np.asarray(tensor).astype(np.float32, copy=False)
 
 
 def has_distribution(model: keras.Model) -> bool:
