@@ -86,15 +86,15 @@ def tile(images: np.ndarray, n_cols: int) -> np.ndarray:
     return grid.swapaxes(1, 2).reshape(n_rows * h, n_cols * w, *depth)
 
 
-def manifold(images: np.ndarray, grid: np.ndarray) -> go.Figure:
-    """The N x N decoded images of a 2D latent grid; ticks show z1 (left to right) and z2 (bottom to top)."""
+def manifold(images: np.ndarray, grid: np.ndarray, axes: tuple[str, str] = ("z1", "z2")) -> go.Figure:
+    """The N x N decoded images of a 2D latent grid; ticks show axes[0] (left to right) and axes[1] (bottom to top)."""
     n = len(grid)
     height, width = images.shape[1:3]
     labels = [f"{v:.2g}" for v in grid]
     sheet = _bytes(tile(images, n))
     fig = _imshow(sheet, sheet.ndim == 3)
-    fig.update_xaxes(tickvals=np.arange(n) * width + width / 2, ticktext=labels, title_text="z1")
-    fig.update_yaxes(tickvals=np.arange(n) * height + height / 2, ticktext=labels[::-1], title_text="z2")
+    fig.update_xaxes(tickvals=np.arange(n) * width + width / 2, ticktext=labels, title_text=axes[0])
+    fig.update_yaxes(tickvals=np.arange(n) * height + height / 2, ticktext=labels[::-1], title_text=axes[1])
     fig.update_layout(height=640, margin=dict(l=0, r=0, t=10, b=0))
     return fig
 

@@ -2,6 +2,7 @@
 showcase config and network, and reproduces the test figures stored with it; a page shows it on a first visit."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -11,7 +12,7 @@ from aecore import precision, showcase
 from aecore.datasets import load_dataset
 from aecore.models import build_model, layer_table, names
 from aecore.train import evaluate
-from tests.helpers import TIMEOUT, assert_clean, open_page, refuse_training, texts, train_long, wait_until
+from tests.helpers import TIMEOUT, assert_clean, open_page, open_tab, refuse_training, texts, train_long, wait_until
 
 
 @pytest.mark.parametrize("arch", names())
@@ -89,3 +90,17 @@ def test_while_a_training_is_followed_the_page_is_its_live_panel_and_after_stop_
     at.button(key="live.stacked.stop").click().run()
     assert job.wait(TIMEOUT)
     assert at.tabs and any(t.startswith("A ready-made run of this page: ") for t in texts(at.success))
+
+
+def test_the_ready_made_vae_of_four_dimensions_draws_its_manifold_over_the_two_that_vary_most(monkeypatch):
+    monkeypatch.setenv("AECORE_READY_MADE", "1")
+    monkeypatch.setattr(aecore.train, "train", refuse_training)
+    at = open_tab(open_page("vae"), "vae", "Manifold")
+    assert_clean(at)
+    (caption,) = [c.value for c in at.caption if "vary most" in c.value]
+    named = re.search(r"(z\d) and (z\d) are the two of its 4 dimensions that vary most", caption)
+    assert named, caption
+    layouts = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")]
+    axes = [(lay.get("xaxis", {}).get("title", {}).get("text"), lay.get("yaxis", {}).get("title", {}).get("text"))
+            for lay in layouts]
+    assert named.groups() in axes, axes

@@ -95,8 +95,10 @@ SPEC = ArchSpec(
     input_kind=IMAGES,
     build=_build,
     loss=lambda config: "elbo",
-    # Chosen on the time-quality frontier of benchmarks/tune.py (docs/PERFORMANCE.md, "Time to quality").
-    defaults=dict(dataset="mnist-sample", epochs=7, batch_size=64, latent_dim=2, lr=1e-2, schedule="cosine",
+    # Chosen on the time-quality frontier of benchmarks/tune.py (docs/PERFORMANCE.md, "Time to quality"); four
+    # latent dimensions, not the notes' two: no recipe of seconds with two made reconstructions a classifier
+    # recognises as often as three in five originals ("The ready-made runs and the VAE's latent size").
+    defaults=dict(dataset="mnist-sample", epochs=7, batch_size=64, latent_dim=4, lr=1e-2, schedule="cosine",
                   train_size=2048),
     fields=(
         EPOCHS, BATCH_SIZE, LEARNING_RATE, SCHEDULE, LATENT_DIM, TRAIN_SIZE, SEED,
@@ -116,14 +118,13 @@ SPEC = ArchSpec(
     callbacks=_kl_warmup,
     samples=True,
     custom_objects=_keras_classes,
-    tiny=dict(epochs=1, train_size=256),
+    tiny=dict(epochs=1, train_size=256, latent_dim=2),  # the notes' latent size: the tests' views of a 2-D latent
     parameters=_parameters,
     activations=_activations,
     extra_metrics=_elbo_metrics,
     header_metrics=(ELBO_LOSS, Metric("test_kl", "KL", NATS_PER_IMAGE, "{:.2f}"),
                     Metric("test_objective", "Objective", NATS_PER_IMAGE, "{:.1f}"), RECOGNISABLE),
-    # Four latent dimensions, not the page's two: no two-dimensional recipe tried reached three quarters of the
-    # originals' recognisability (docs/PERFORMANCE.md, "The ready-made runs"); the page says so.
-    showcase=dict(epochs=30, train_size=0, latent_dim=4),
+    showcase=dict(epochs=30, train_size=0),
+    notes_overrides=dict(latent_dim=2),
     loss_parts={"rec": "reconstruction", "kl": "KL divergence"},
 )

@@ -122,28 +122,38 @@ def explorer(view: RunView) -> None:
 
 
 @st.cache_data(max_entries=8, show_spinner="Decoding the grid...")
-def _manifold_images(key: str, _model, n: int, limit: float) -> tuple[np.ndarray, np.ndarray]:
+def _manifold_images(key: str, _model, n: int, limit: float, dims: tuple[int, int], k: int):
     grid = np.linspace(-limit, limit, n)
-    # Rows run from z2 = +limit (top) down to -limit, columns from z1 = -limit to +limit.
-    z = np.array([[z1, z2] for z2 in grid[::-1] for z1 in grid], np.float32)
+    z = np.zeros((n * n, k), np.float32)  # the dimensions not drawn stay at 0, the prior's mean
+    # Rows run from +limit (top) down to -limit along dims[1], columns from -limit to +limit along dims[0].
+    z[:, dims[0]] = np.tile(grid, n)
+    z[:, dims[1]] = np.repeat(grid[::-1], n)
     return decode(_model, z), grid
 
 
 @st.fragment
 def manifold(view: RunView) -> None:
-    """The N x N grid of images decoded over a square of the 2D latent space."""
-    if view.config.latent_dim != 2:
-        st.info(f"The manifold grid needs a 2-D latent space; this run's has {view.config.latent_dim} dimensions. "
+    """The N x N grid of images decoded over a square of two latent dimensions (of more: the two that vary most)."""
+    k = view.config.latent_dim
+    if k < 2:
+        st.info("The manifold grid needs at least a 2-D latent space; this run's has 1 dimension. "
                 "Set *Latent dimensions* to 2 and train.")
         return
+    dims = (0, 1)
+    if k > 2:
+        codes, _, _ = latent_points(view.key, view.run.model, view.x_view)
+        dims = tuple(int(d) for d in sorted(np.argsort(codes.var(axis=0))[-2:]))
     left, right = st.columns(2)
     arch = view.config.arch
     n = left.slider("Grid size N (N x N images)", 5, 25, 12, key=view_key(arch, "manifold.n"))
     limit = right.slider("Range: z from -r to r", 0.5, 4.0, 2.0, step=0.25, key=view_key(arch, "manifold.r"))
-    images, grid = _manifold_images(view.key, view.run.model, n, limit)
-    st.plotly_chart(figures.manifold(images, grid))
+    images, grid = _manifold_images(view.key, view.run.model, n, limit, dims, k)
+    names = tuple(f"z{d + 1}" for d in dims)
+    st.plotly_chart(figures.manifold(images, grid, names))
+    sliced = (f" {names[0]} and {names[1]} are the two of its {k} dimensions that vary most over the test digits; "
+              f"the other {k - 2} stay at 0, the prior's mean." if k > 2 else "")
     st.caption("Each image is the decoder's output for the z at its tick marks: "
-               "the smooth changes between neighbours are what the KL term buys.")
+               "the smooth changes between neighbours are what the KL term buys." + sliced)
 
 
 @st.fragment
