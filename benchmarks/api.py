@@ -9,7 +9,7 @@ from aecore import metrics
 from aecore.config import RunConfig
 from aecore.datasets import load_dataset
 from aecore.models import build_model, decode, encode_distribution, get_spec, names, reconstruct, register
-from aecore.models.spec import NATS_PER_IMAGE, NATS_PER_PIXEL
+from aecore.models.spec import NATS_PER_IMAGE, NATS_PER_PIXEL, VECTORS
 from aecore.runner import get_run
 from aecore.store import RunStore
 from aecore.train import train
@@ -22,6 +22,7 @@ __all__ = [
     "NATS_PER_PIXEL",
     "RunConfig",
     "RunStore",
+    "VECTORS",
     "build_model",
     "decode",
     "encode_distribution",

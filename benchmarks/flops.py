@@ -48,9 +48,9 @@ def matmul_peak(dtype: str, quick: bool = False) -> float:
 
 
 def bench_flops(default_runs: list[Figure], quick: bool) -> list[Figure]:
-    """The peaks, and each image default's training FLOP/s as a share of the float32 peak, from the
-    default runs' measured images per second (benchmarks.footprint.bench_default_runs)."""
-    from benchmarks.api import get_spec
+    """The peaks, and each image default's training FLOP/s as a share of the peak of the arithmetic it trains in,
+    from the default runs' measured images per second (benchmarks.footprint.bench_default_runs)."""
+    from benchmarks.api import ARCHS, VECTORS, get_spec
 
     peaks = {dtype: matmul_peak(dtype, quick) for dtype in ("float32", "bfloat16")}
     n = MATMUL_SIZE_QUICK if quick else MATMUL_SIZE
@@ -62,13 +62,16 @@ def bench_flops(default_runs: list[Figure], quick: bool) -> list[Figure]:
             continue
         arch = figure.name.removeprefix("default_train_seconds_")
         images_per_s = figure.extra.get("train_img_per_s")
-        if get_spec(arch).input_kind != "images" or not images_per_s:
+        if arch not in ARCHS or get_spec(arch).input_kind == VECTORS or not images_per_s:
             continue
+        dtype = "bfloat16" if figure.extra.get("precision") == "mixed_bfloat16" else "float32"
         per_image = TRAINING_PASSES * forward_flops(arch)
         rate = per_image * images_per_s
-        figures.append(Figure(f"train_flops_share_{arch}", 100 * rate / peaks["float32"], "% of float32 peak",
+        share = 100 * rate / peaks[dtype]
+        figures.append(Figure(f"train_flops_share_{arch}", share, f"% of {dtype} peak",
                               note=f"{per_image / 1e6:.1f} MFLOP per training image x {images_per_s:.0f} images/s "
-                                   f"= {rate / 1e9:.1f} GFLOP/s (page default)"))
-        log(f"  {arch:7s} {per_image / 1e6:.1f} MFLOP/image, {rate / 1e9:.1f} GFLOP/s, "
-            f"{100 * rate / peaks['float32']:.0f} % of the float32 peak")
+                                   f"= {rate / 1e9:.1f} GFLOP/s (page default, {dtype}; "
+                                   f"{100 * rate / peaks['float32']:.0f} % of the float32 peak)"))
+        log(f"  {arch:7s} {per_image / 1e6:.1f} MFLOP/image, {rate / 1e9:.1f} GFLOP/s, {share:.0f} % of the {dtype} "
+            f"peak ({100 * rate / peaks['float32']:.0f} % of float32's)")
     return figures

@@ -57,7 +57,8 @@ def bench_default_runs(quick: bool) -> list[Figure]:
         figures.append(Figure(f"train_peak_rss_{arch}", peak_mb, "MB", note=f"{label}, whole process"))
         figures.append(Figure(f"default_train_seconds_{arch}", s["seconds"], "s", target="<= 30 s",
                               note=f"{label}: build, compile, train, evaluate; process wall {result['wall']:.1f} s",
-                              extra={"epochs": s["epochs"], "train_img_per_s": s.get("train_img_per_s")}))
+                              extra={"epochs": s["epochs"], "train_img_per_s": s.get("train_img_per_s"),
+                                     "precision": s.get("precision")}))
         log(f"  {arch:7s} {label}: {s['seconds']:.1f} s, peak RSS {peak_mb:.0f} MB")
     return figures
 
