@@ -114,7 +114,7 @@ def test_an_unusual_input_cannot_send_the_vae_log_variance_and_its_kl_sky_high()
     """A head pushed far up (as one odd test digit once did) stops at the cap: each dimension's KL stays bounded."""
     from aecore.models._vae_network import LOG_VAR_MAX
 
-    model = build_model(RunConfig.for_arch("vae"), (28, 28, 1))
+    model = build_model(RunConfig.for_arch("vae", latent_dim=2), (28, 28, 1))
     head = model.get_layer("encoder").get_layer("log_var")
     kernel, _ = head.get_weights()
     head.set_weights([np.zeros_like(kernel), np.array([24.0, -3.0], np.float32)])
