@@ -1,11 +1,11 @@
 """The arithmetic a model is built to train in: float32, or mixed bfloat16 where it was measured to pay.
 
 An architecture names the CPU features under which mixed bfloat16 trains it faster at equal test quality
-(ArchSpec.bfloat16_on, measured with the benchmark on such a CPU: docs/PERFORMANCE.md); on any other machine,
-and wherever a GPU is visible (not measured), it trains in the caller's Keras policy: float32, unless a data
-team set a mixed policy of its own. AECORE_PRECISION=float32 or
-mixed_bfloat16 forces one (tests, benchmarks); auto, or unset, chooses. The ready-made runs are made in float32, so that they look and
-evaluate the same on every machine.
+(ArchSpec.bfloat16_on, measured on such a CPU: docs/PERFORMANCE.md); on any other machine, and wherever a GPU
+is visible (not measured), it trains in the caller's Keras policy: float32, unless a data team set a mixed
+policy of its own. AECORE_PRECISION=float32 or mixed_bfloat16 forces one (tests, benchmarks); auto, or unset,
+chooses. The ready-made runs are made in float32, so that they look and evaluate the same on every machine.
+The run cache's key leaves the precision out: a run is the same run whichever arithmetic trained it.
 
 Keras keeps its dtype policy per thread, so building under a policy here leaves the other sessions of a
 server, building at the same moment, as they were.
