@@ -121,11 +121,6 @@ class RunConfig:
         used = _spec(self.arch).field_names
         return {k: v for k, v in self.to_dict().items() if k in used}
 
-    def changed_settings(self) -> dict:
-        """The settings that differ from its architecture's defaults (what sets this run apart from the page's)."""
-        defaults = RunConfig.for_arch(self.arch).settings()
-        return {k: v for k, v in self.settings().items() if v != defaults[k]}
-
     def key_dict(self) -> dict:
         """The fields that determine the run: the architecture and the settings its spec uses (a field of
         KEYED_WHEN_SET left out at its default, so runs cached before it existed keep their keys)."""

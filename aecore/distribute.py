@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from importlib import metadata
 
 import numpy as np
 
 from aecore.errors import DistributeError
+from aecore.precision import gpus
 
 STRATEGIES = ("auto", "one", "mirrored", "multiworker")
 DEVICES = ("auto", "cpu", "gpu")
@@ -40,7 +40,7 @@ class Placement:
                 or not 1 <= self.cpu_devices <= MAX_CPU_DEVICES:
             raise DistributeError(f"The number of CPU devices must be a whole number from 1 to {MAX_CPU_DEVICES}, "
                                   f"got {self.cpu_devices}.")
-        if self.device == "gpu" and not _gpus():
+        if self.device == "gpu" and not gpus():
             raise DistributeError("No GPU is visible to TensorFlow on this machine; leave out --device gpu, or "
                                   "install requirements-gpu.txt on a Linux machine with a CUDA GPU.")
         if self.cpu_devices > 1 and self.device == "gpu":
@@ -58,11 +58,11 @@ class Placement:
 
     def local_devices(self) -> list[str]:
         """The devices this process trains on, e.g. ['CPU:0', 'CPU:1'] or ['GPU:0']."""
-        gpus = [] if self.device == "cpu" or self.cpu_devices > 1 else _gpus()
-        if self.strategy == "one" or (self.strategy == "auto" and self.cpu_devices == 1 and len(gpus) <= 1):
-            return ["GPU:0" if gpus else "CPU:0"]
-        if gpus:
-            return [f"GPU:{i}" for i in range(len(gpus))]
+        visible = [] if self.device == "cpu" or self.cpu_devices > 1 else gpus()
+        if self.strategy == "one" or (self.strategy == "auto" and self.cpu_devices == 1 and len(visible) <= 1):
+            return ["GPU:0" if visible else "CPU:0"]
+        if visible:
+            return [f"GPU:{i}" for i in range(len(visible))]
         return [f"CPU:{i}" for i in range(self.cpu_devices)]
 
     @property
@@ -97,18 +97,6 @@ class Placement:
         if kind == "mirrored":
             return tf.distribute.MirroredStrategy([f"/{d}" for d in self.local_devices()])
         return tf.distribute.MultiWorkerMirroredStrategy()
-
-
-def _gpus() -> list:
-    """The GPUs TensorFlow sees; without importing it when the installed build is tensorflow-cpu."""
-
-    try:
-        metadata.version("tensorflow")
-    except metadata.PackageNotFoundError:
-        return []  # tensorflow-cpu (requirements.txt on Linux) has no GPU support
-    import tensorflow as tf  # deferred: TensorFlow
-
-    return tf.config.list_physical_devices("GPU")
 
 
 def cluster_spec() -> dict:

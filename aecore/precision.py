@@ -17,6 +17,7 @@ import contextlib
 import contextvars
 import functools
 import os
+from importlib import metadata
 
 from aecore.errors import ConfigError
 
@@ -37,10 +38,15 @@ def cpu_flags() -> frozenset[str]:
     return frozenset(line.partition(":")[2].split())
 
 
-def _has_gpu() -> bool:
-    import tensorflow as tf  # deferred: only when a model is built
+def gpus() -> list:
+    """The GPUs TensorFlow sees; without importing it when the installed build is tensorflow-cpu."""
+    try:
+        metadata.version("tensorflow")
+    except metadata.PackageNotFoundError:
+        return []  # tensorflow-cpu (requirements.txt on Linux) has no GPU support
+    import tensorflow as tf  # deferred: TensorFlow
 
-    return bool(tf.config.list_physical_devices("GPU"))
+    return tf.config.list_physical_devices("GPU")
 
 
 def policy_for(spec) -> str | None:
@@ -52,7 +58,7 @@ def policy_for(spec) -> str | None:
     if chosen != "auto":
         return chosen
     wanted = set(spec.bfloat16_on)
-    return MIXED_BFLOAT16 if wanted and wanted <= cpu_flags() and not _has_gpu() else None
+    return MIXED_BFLOAT16 if wanted and wanted <= cpu_flags() and not gpus() else None
 
 
 @contextlib.contextmanager

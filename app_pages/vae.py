@@ -8,11 +8,13 @@ from aecore.models.spec import NATS_PER_IMAGE
 from dashboard.views import common, replay, vae, vae_lab
 from dashboard.run_page import current_run
 
+SPEC = get_spec("vae")
+OURS, NOTES = SPEC.defaults["latent_dim"], SPEC.notes_overrides["latent_dim"]
 st.title("Variational autoencoder")
-st.caption(get_spec("vae").description + ". Loss per image: reconstruction (summed BCE) + β × KL divergence, in "
-           f"{NATS_PER_IMAGE}; with β = 1 it is the negative ELBO. Four latent dimensions by default, where the notes "
-           "have two: with two, a classifier recognises far fewer of its reconstructions (set *Latent dimensions* to 2 "
-           "for the notes' own).")
+st.caption(SPEC.description + ". Loss per image: reconstruction (summed BCE) + β × KL divergence, in "
+           f"{NATS_PER_IMAGE}; with β = 1 it is the negative ELBO. {OURS} latent dimensions by default, where the "
+           f"notes have {NOTES}: with {NOTES}, a classifier recognises far fewer of its reconstructions (set *Latent "
+           f"dimensions* to {NOTES} for the notes' own).")
 
 if view := current_run("vae"):
     common.header(view)

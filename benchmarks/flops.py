@@ -50,7 +50,7 @@ def matmul_peak(dtype: str, quick: bool = False) -> float:
 def bench_flops(default_runs: list[Figure], quick: bool) -> list[Figure]:
     """The peaks, and each image default's training FLOP/s as a share of the peak of the arithmetic it trains in,
     from the default runs' measured images per second (benchmarks.footprint.bench_default_runs)."""
-    from benchmarks.api import ARCHS, VECTORS, get_spec
+    from benchmarks.api import VECTORS, get_spec
 
     peaks = {dtype: matmul_peak(dtype, quick) for dtype in ("float32", "bfloat16")}
     n = MATMUL_SIZE_QUICK if quick else MATMUL_SIZE
@@ -62,7 +62,7 @@ def bench_flops(default_runs: list[Figure], quick: bool) -> list[Figure]:
             continue
         arch = figure.name.removeprefix("default_train_seconds_")
         images_per_s = figure.extra.get("train_img_per_s")
-        if arch not in ARCHS or get_spec(arch).input_kind == VECTORS or not images_per_s:
+        if get_spec(arch).input_kind == VECTORS or not images_per_s:
             continue
         dtype = "bfloat16" if figure.extra.get("precision") == "mixed_bfloat16" else "float32"
         per_image = TRAINING_PASSES * forward_flops(arch)

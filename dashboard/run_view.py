@@ -49,12 +49,12 @@ def when(timestamp: float) -> str:
 
 
 def _unlike_the_form(config: RunConfig) -> str:
-    """'; unlike the form's defaults: epochs 30 (not 7), latent dimensions 4 (not 2)', or '' where it is the form's."""
-    changed = config.changed_settings()
+    """'; unlike the form's defaults: epochs 30 (not 4), training images all (not 2048)', or '' where it is the form's."""
+    defaults = RunConfig.for_arch(config.arch).settings()
+    changed = {k: v for k, v in config.settings().items() if v != defaults[k]}
     if not changed:
         return ""
     labels = {f.name: f.label.split(" (")[0].lower() for f in get_spec(config.arch).fields}
-    defaults = RunConfig.for_arch(config.arch).settings()
 
     def shown(name, value) -> str:
         if name == "train_size" and value == 0:

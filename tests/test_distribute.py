@@ -10,7 +10,8 @@ import sys
 import pytest
 
 from aecore.__main__ import main
-from aecore.distribute import DistributeError, Placement, _gpus
+from aecore.distribute import DistributeError, Placement
+from aecore.precision import gpus
 from aecore.store import RunStore
 from tests.helpers import (
     REPO,
@@ -70,7 +71,7 @@ def test_a_bad_placement_is_one_sentence(placement, batch, tf_config, says, monk
     (["--device", "gpu"], "No GPU is visible"),
 ])
 def test_the_cli_says_a_bad_placement_in_one_line_exit_2_and_caches_nothing(args, says, tmp_path):
-    if "gpu" in args and _gpus():
+    if "gpu" in args and gpus():
         pytest.skip("this machine has a GPU: --device gpu is a good request here")
     cache = tmp_path / "cache"
     assert says in assert_one_sentence_exit_2(cli("train", "--arch", "vae", *args, cache=cache, env={"TF_CONFIG": ""}))

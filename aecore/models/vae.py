@@ -97,7 +97,7 @@ SPEC = ArchSpec(
     loss=lambda config: "elbo",
     # Chosen on the time-quality frontier of benchmarks/tune.py (docs/PERFORMANCE.md, "Time to quality"); four
     # latent dimensions, not the notes' two: no recipe of seconds with two made reconstructions a classifier
-    # recognises as often as three in five originals ("The ready-made runs and the VAE's latent size").
+    # recognises as often as three in five originals ("The VAE's recognisability and its seconds").
     defaults=dict(dataset="mnist-sample", epochs=4, batch_size=64, latent_dim=4, lr=1e-2, schedule="cosine",
                   train_size=2048),
     fields=(
