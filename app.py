@@ -19,7 +19,7 @@ import streamlit as st  # noqa: E402
 from aecore.models import specs  # noqa: E402
 from dashboard import runtime  # noqa: E402
 
-st.set_page_config(page_title="Autoencoder Studio", page_icon=":material/blur_on:", layout="wide")
+st.set_page_config(page_title="Autoencoder Studio", page_icon=runtime.favicon(), layout="wide")
 
 
 @st.cache_resource
@@ -35,16 +35,15 @@ def _set_up_process() -> None:
 _set_up_process()
 
 pages = {
-    "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)],
-    "Architectures": [st.Page(f"app_pages/{spec.name}.py", title=spec.title, icon=spec.icon) for spec in specs()],
-    "Results": [st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:")],
-    "Data": [st.Page("app_pages/data.py", title="Your data", icon=":material/upload_file:")],
-    "Beyond the notes": [
-        st.Page("app_pages/your_digit.py", title="Your digit", icon=":material/draw:"),
-        st.Page("app_pages/anomaly.py", title="Anomaly scores", icon=":material/troubleshoot:"),
-    ],
+    # The architectures one click away at the top; the rest in the top bar's menus.
+    "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+         *(st.Page(f"app_pages/{spec.name}.py", title=spec.title, icon=spec.icon) for spec in specs())],
+    "Results": [st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
+                st.Page("app_pages/anomaly.py", title="Anomaly scores", icon=":material/troubleshoot:")],
+    "Your own": [st.Page("app_pages/data.py", title="Your data", icon=":material/upload_file:"),
+                 st.Page("app_pages/your_digit.py", title="Your digit", icon=":material/draw:")],
 }
-page = st.navigation(pages)
+page = st.navigation(pages, position="top")
 if any(f"training.{spec.name}" in st.session_state for spec in specs()):  # else no need to import the queue
     from dashboard.views.live import elsewhere  # noqa: E402
 

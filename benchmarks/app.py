@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks import child
 from benchmarks.report import Figure, log
-from tools.appserver import CHROMIUM, launch_chromium, memory_mb, running_app
+from tools.appserver import CHROMIUM, launch_chromium, memory_mb, nav_hrefs, running_app
 
 PAGE_TIMEOUT_MS = 300_000  # a page may train its default run when the cache is empty
 
@@ -47,16 +47,6 @@ def _fill_cache(cache: str) -> None:
         t = time.perf_counter()
         child.run("train_default", arch=arch, cache_dir=cache)
         log(f"  {arch}: {time.perf_counter() - t:.1f} s")
-
-
-def _page_links(page) -> list[str]:
-    links = page.locator('[data-testid="stSidebarNav"] a')
-    hrefs = []
-    for i in range(links.count()):
-        href = links.nth(i).get_attribute("href")
-        if href and href not in hrefs:
-            hrefs.append(href)
-    return hrefs
 
 
 def _page_name(target: str) -> str:
@@ -100,7 +90,7 @@ def bench_app(quick: bool) -> list[Figure]:
                                           note=f"streamlit run to the home page drawn in Chromium "
                                                f"(server healthy at {healthy:.1f} s)"))
                     log(f"  first page ready {first:.1f} s (healthy {healthy:.1f} s)")
-                    hrefs = _page_links(page)
+                    hrefs = nav_hrefs(page)
                     for href in hrefs:
                         target = href if href.startswith("http") else url + "/" + href.lstrip("/")
                         t = time.perf_counter()

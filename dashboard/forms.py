@@ -14,6 +14,9 @@ from aecore.models.spec import Field, parse_sizes
 from dashboard import share
 
 TEST_DEFAULTS_ENV = "AECORE_STUDIO_TEST_DEFAULTS"
+# Above Train, after the dataset: what a presenter changes most, so that Train is on the first screen of a
+# projector (1280 x 720); an architecture's other fields wait in an expander below it.
+PRIMARY_FIELDS = ("epochs", "latent_dim")
 
 
 def dataset_choices() -> list[str]:
@@ -27,17 +30,29 @@ def defaults_for(arch: str) -> RunConfig:
     return RunConfig.for_arch(arch, **(spec.tiny if os.environ.get(TEST_DEFAULTS_ENV) else {}))
 
 
+def _as_widget(field: Field, value):
+    """A config value as its field's widget holds it."""
+    if field.kind == "int":
+        return int(value)
+    if field.kind == "float":
+        return float(value)
+    if field.kind == "sizes":
+        return ", ".join(map(str, value))
+    return value
+
+
 def _widget(field: Field, default, key: str):
     """The Streamlit widget for one field, starting at default; returns its value."""
     common = dict(key=key, help=field.help or None, persist_state="session")
+    default = _as_widget(field, default)
     if field.kind == "int":
-        return st.number_input(field.label, int(field.low), int(field.high), int(default),
-                               step=int(field.step or 1), **common)
+        return st.number_input(field.label, int(field.low), int(field.high), default, step=int(field.step or 1),
+                               **common)
     if field.kind == "float":
-        value = st.slider(field.label, float(field.low), float(field.high), float(default), step=field.step, **common)
+        value = st.slider(field.label, float(field.low), float(field.high), default, step=field.step, **common)
         return round(value, 6)  # a slider's 0.15000000000000002 must key the same run as 0.15
     if field.kind == "sizes":
-        return st.text_input(field.label, ", ".join(map(str, default)), **common)
+        return st.text_input(field.label, default, **common)
     if field.slider:
         return st.select_slider(field.label, field.choices, default, format_func=lambda v: f"{v:g}", **common)
     if len(field.choices) <= 2:
@@ -63,9 +78,18 @@ def config_form(arch: str) -> tuple[RunConfig | None, bool]:
             help="mnist-sample and digits-8x8 work offline; mnist, fashion-mnist and cifar10 download once; "
                  "your own datasets come from the Your data page.",
             key=f"form.{arch}.dataset", persist_state="session")}
-        for field in spec.fields:
+        primary = [f for f in spec.fields if f.name in PRIMARY_FIELDS]
+        for field in primary:
             values[field.name] = _widget(field, getattr(base, field.name), f"form.{arch}.{field.name}")
         submitted = st.form_submit_button("Train", type="primary", width="stretch")
+        more = [f for f in spec.fields if f not in primary]
+        # Open where a link or an earlier visit set one of them: a setting that differs is never out of sight.
+        state = st.session_state
+        changed = any(state.get(f"form.{arch}.{f.name}", default := _as_widget(f, getattr(base, f.name))) != default
+                      for f in more)
+        with st.expander("More settings", expanded=changed):
+            for field in more:
+                values[field.name] = _widget(field, getattr(base, field.name), f"form.{arch}.{field.name}")
 
     try:
         for field in spec.fields:

@@ -16,7 +16,7 @@ from aecore.datasets import DataError, load_dataset
 from aecore.errors import ConfigError
 from aecore.models import check_trainable
 from aecore.store import RunStore, run_key
-from dashboard.forms import config_form
+from dashboard.forms import config_form, defaults_for
 from dashboard.model_cache import hold, load_stored, ready_made
 from dashboard.run_view import RunView
 from dashboard.state import follow, followed_job, get_store, session_alive, subscriber_id, training_queue
@@ -89,14 +89,18 @@ def current_run(arch: str) -> RunView | None:
     if run is not None:
         st.session_state[f"shown.{arch}"] = key
         return RunView(run, data, key, store, key == trained_key)
-    if not following:
-        said = "Training stopped: " if stopped else ""
-        st.info(f"{said}**{config.describe()}** has not been trained yet: press **Train** in the sidebar.")
     if job is not None and job.active:
         # While it waits or trains, the page is the live panel: the browser redraws the whole page at each of the
         # panel's ticks, and a run drawn below would take that CPU from the training when both share a machine.
         return None
-    return _last_shown(arch, store) or _ready_made(arch, store)
+    shown = st.session_state.get(f"shown.{arch}")
+    # A first visit on the form's defaults: the ready-made run's own line says that Train trains the form.
+    first_sight = not stopped and shown is None and config == defaults_for(arch)
+    if not first_sight or (view := _ready_made(arch, store)) is None:
+        said = "Training stopped: " if stopped else ""
+        st.info(f"{said}**{config.describe()}** has not been trained yet: press **Train** in the sidebar.")
+        return _last_shown(arch, store) or _ready_made(arch, store)
+    return view  # its own line says what it is, and that Train trains the form's settings
 
 
 def _last_shown(arch: str, store: RunStore) -> RunView | None:

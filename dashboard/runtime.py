@@ -5,7 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 
+import numpy as np
+from PIL import Image
 from streamlit.runtime.scriptrunner import script_runner
+
+PRIMARY_RGB = (79, 70, 229)  # .streamlit/config.toml's primaryColor
 
 
 def _close_pyplot_figures() -> None:
@@ -35,3 +39,15 @@ def warn_keras_state_not_kept() -> None:
         "every script run: slider moves get slower, and a session training at that moment may be disturbed. "
         "See dashboard/runtime.py."
     )
+
+
+def favicon() -> Image.Image:
+    """The tab's icon, drawn here: a blurred disc, served by the app itself. A Material icon or an emoji as
+    page_icon is fetched from Google's or a CDN's servers by every browser, a failed request offline."""
+    side = 64
+    r = np.hypot(*np.mgrid[-1:1:side * 1j, -1:1:side * 1j])
+    alpha = np.clip((1.0 - r) / 0.35, 0, 1) ** 1.5  # opaque middle, soft edge
+    rgba = np.empty((side, side, 4), np.uint8)
+    rgba[..., :3] = PRIMARY_RGB
+    rgba[..., 3] = np.round(alpha * 255)
+    return Image.fromarray(rgba, "RGBA")

@@ -37,7 +37,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tools.appserver import IDLE_JS
+from tools.appserver import IDLE_JS, nav_link
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -553,7 +553,7 @@ def browser_reload(page, heading: str) -> None:
 
 def browser_open_page(page, label: str, heading: str) -> None:
     """Open a page through the sidebar navigation and wait for its run to finish and its heading."""
-    link = page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=label, exact=True)
+    link = nav_link(page, label)
     with browser_rerun(page):
         link.click()
     page.get_by_role("heading", name=heading).first.wait_for()

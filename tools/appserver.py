@@ -88,3 +88,31 @@ def memory_mb(pid: int, field: str = "VmHWM") -> float | None:
 def launch_chromium(playwright):
     """Debian's Chromium through Playwright."""
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+
+
+# The app's navigation sits in the top bar: pages of its first section as links, the others in each section's menu.
+_TOP_LINK = '[data-testid="stTopNavLink"]'
+_SECTION = '[data-testid="stTopNavSection"]'
+_MENU_LINK = '[data-testid="stTopNavDropdownLink"]'
+
+
+def nav_link(page, label: str):
+    """The navigation's link to the page titled `label`, its section's menu opened where it is in one."""
+    link = page.locator(_TOP_LINK).filter(has_text=label)
+    for name in ([] if link.count() else page.locator(_SECTION).all()):
+        name.click()
+        link = page.locator(_MENU_LINK).filter(has_text=label)
+        if link.count():
+            break
+        page.keyboard.press("Escape")
+    return link.first
+
+
+def nav_hrefs(page) -> list[str]:
+    """Every page's address, in the navigation's order (each section's menu opened in turn)."""
+    hrefs = [link.get_attribute("href") for link in page.locator(_TOP_LINK).all()]
+    for section in page.locator(_SECTION).all():
+        section.click()
+        hrefs += [link.get_attribute("href") for link in page.locator(_MENU_LINK).all()]
+        page.keyboard.press("Escape")
+    return list(dict.fromkeys(h for h in hrefs if h))

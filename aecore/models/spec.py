@@ -73,6 +73,7 @@ class Metric:
     label: str
     unit: str
     fmt: str = "{:.4f}"
+    help: str = ""  # what it means, for a newcomer: the page's tooltip on it
 
     @property
     def title(self) -> str:
@@ -80,10 +81,19 @@ class Metric:
         return f"{self.label} ({self.unit})"
 
 
-BCE_QUALITY = Metric("test_bce", "BCE", NATS_PER_PIXEL)  # the image autoencoders' headline figure
+# Glossary sentences, one place for every page that shows these figures.
+NATS_HELP = "A nat is the natural-log unit of information (1 nat = 1.44 bits); lower is better."
+BCE_HELP = ("Binary cross-entropy between each pixel and its reconstruction, averaged over pixels. Its floor is the "
+            "pixels' own entropy, not 0: MNIST pixels are grey values in [0, 1], not only 0 or 1. " + NATS_HELP)
+MSE_HELP = "Mean squared error between the input and its reconstruction, averaged over values; lower is better."
+PSNR_HELP = ("Peak signal-to-noise ratio, 10 log10(1 / MSE) for pixels in [0, 1], in decibels; higher is better. "
+             "Around 20 dB a digit is clearly readable; every 10 dB more is ten times less squared error.")
+BCE_QUALITY = Metric("test_bce", "BCE", NATS_PER_PIXEL, help=BCE_HELP)  # the image autoencoders' headline figure
 # What a person sees: the share of test reconstructions a classifier of the dataset labels as their input's label,
 # over its accuracy on the originals (1.0: as recognisable as the originals). aecore.scorecard measures it.
-RECOGNISABLE = Metric("recognisability", "Recognisable", "× originals", "{:.2f}")
+RECOGNISABLE = Metric("recognisability", "Recognisable", "× originals", "{:.2f}", help=(
+    "The share of test reconstructions that a small classifier labels as their input's label, over its accuracy "
+    "on the real test images: 1.00 is as recognisable as the originals, 0.10 is chance for ten classes."))
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,20 @@ in reading order, imported when a model is built or loaded.
 from __future__ import annotations
 
 from aecore.models.spec import (
-    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NATS_PER_IMAGE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
+    BATCH_SIZE, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NATS_HELP, NATS_PER_IMAGE, SCHEDULE, SEED, TRAIN_SIZE,
+    ArchSpec, Field,
     RECOGNISABLE, Metric, compile_with_adam, conv_parameters, dense_parameters, latent_bottleneck, padded,
     quarter_grid,
 )
 
-ELBO_LOSS = Metric("test_loss", "ELBO loss", NATS_PER_IMAGE, "{:.1f}")
+ELBO_LOSS = Metric("test_loss", "ELBO loss", NATS_PER_IMAGE, "{:.1f}", help=(
+    "The negative evidence lower bound per test image: summed reconstruction BCE plus KL. It bounds the negative "
+    "log-likelihood of an image from above. " + NATS_HELP))
+KL = Metric("test_kl", "KL", NATS_PER_IMAGE, "{:.2f}", help=(
+    "Kullback-Leibler divergence of the encoder's Gaussian q(z|x) from the N(0, I) prior, summed over the latent "
+    "dimensions: what the code costs. Near 0, the code says nothing about the image. " + NATS_HELP))
+OBJECTIVE = Metric("test_objective", "Objective", NATS_PER_IMAGE, "{:.1f}", help=(
+    "What training minimised: reconstruction + β × KL per image (the ELBO loss when β = 1)."))
 
 
 def _build(config, input_shape):
@@ -122,8 +130,7 @@ SPEC = ArchSpec(
     parameters=_parameters,
     activations=_activations,
     extra_metrics=_elbo_metrics,
-    header_metrics=(ELBO_LOSS, Metric("test_kl", "KL", NATS_PER_IMAGE, "{:.2f}"),
-                    Metric("test_objective", "Objective", NATS_PER_IMAGE, "{:.1f}"), RECOGNISABLE),
+    header_metrics=(ELBO_LOSS, KL, OBJECTIVE, RECOGNISABLE),
     showcase=dict(epochs=30, train_size=0),
     notes_overrides=dict(latent_dim=2),
     loss_parts={"rec": "reconstruction", "kl": "KL divergence"},

@@ -11,7 +11,7 @@ import streamlit as st
 from aecore import figures
 from aecore import metrics as M
 from aecore.models import get_spec, layer_table
-from aecore.models.spec import NATS_PER_PIXEL
+from aecore.models.spec import BCE_QUALITY, MSE_HELP, PSNR_HELP
 from dashboard.views.denoise import denoising
 from dashboard.views.replay import replay
 from dashboard.model_cache import latent_points, latent_scatter, model_bytes, reconstructions
@@ -31,16 +31,23 @@ def header(view: RunView) -> None:
         st.success(provenance(view))
     m = view.run.metrics
     per = "pixel" if view.data.is_image else "coord."
-    shown = [(f"MSE (per {per})", m.get("test_mse"), "{:.4f}")]
+    shown = [(f"MSE (per {per})", m.get("test_mse"), "{:.4f}", MSE_HELP)]
     if view.data.is_image:
-        shown += [(f"BCE ({NATS_PER_PIXEL})", m.get("test_bce"), "{:.4f}"), ("PSNR (dB)", m.get("test_psnr"), "{:.1f}")]
+        shown += [(BCE_QUALITY.title, m.get("test_bce"), BCE_QUALITY.fmt, BCE_QUALITY.help),
+                  ("PSNR (dB)", m.get("test_psnr"), "{:.1f}", PSNR_HELP)]
     # The architecture's own figures, where this run has them (a VAE's objective only when beta is not 1).
-    shown += [(metric.title, m[metric.key], metric.fmt) for metric in get_spec(view.config.arch).header_metrics
-              if metric.key in m]
+    shown += [(metric.title, m[metric.key], metric.fmt, metric.help)
+              for metric in get_spec(view.config.arch).header_metrics if metric.key in m]
     unit = "images/s" if view.data.is_image else "points/s"
-    shown += [("Training (s)", m.get("seconds"), "{:.1f}"), (f"Speed ({unit})", m.get("train_img_per_s"), "{:,.0f}")]
-    for column, (label, value, fmt) in zip(st.columns(len(shown)), shown):
-        column.metric(label, "n/a" if value is None or not np.isfinite(value) else fmt.format(value))
+    shown += [("Training (s)", m.get("seconds"), "{:.1f}", "Seconds of training, from the first step to the last."),
+              (f"Speed ({unit})", m.get("train_img_per_s"), "{:,.0f}", "Training examples per second, averaged.")]
+    # At most four to a row, rows as even as they go: a label is cut, not wrapped, where its column is narrow.
+    rows = -(-len(shown) // 4)
+    per_row = -(-len(shown) // rows)
+    for start in range(0, len(shown), per_row):
+        for column, (label, value, fmt, help) in zip(st.columns(per_row), shown[start:start + per_row]):
+            column.metric(label, "n/a" if value is None or not np.isfinite(value) else fmt.format(value),
+                          help=help or None)
 
 
 def training(view: RunView) -> None:
