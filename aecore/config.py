@@ -133,8 +133,16 @@ class RunConfig:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def describe(self) -> str:
-        """A short human label, e.g. 'conv, mnist-sample, 3 epochs, latent 256'."""
-        return f"{self.arch}, {self.dataset}, {self.epochs} epochs, latent {self.latent_dim}"
+        """The run's name, as every page, list and message calls it: architecture, dataset, epochs and code, then
+        each other setting that differs from the architecture's defaults, e.g. 'stacked, mnist-sample, 15 epochs,
+        latent 32, noise level 0.3'. Two runs of different keys on the same data have different names."""
+        spec = _spec(self.arch)
+        defaults = RunConfig.for_arch(self.arch).settings()
+        labels = {f.name: _label_words(f.label) for f in spec.fields}
+        parts = [self.arch, self.dataset, f"{self.epochs} epochs", spec.code_words.format(k=self.latent_dim)]
+        parts += [f"{labels[name]} {_setting_words(name, value)}" for name, value in self.settings().items()
+                  if name not in ("dataset", "epochs", "latent_dim") and value != defaults[name]]
+        return ", ".join(parts)
 
 
 _FIELD_NAMES = {f.name for f in dataclasses.fields(RunConfig)}
@@ -148,6 +156,20 @@ def _spec(arch):
         return get_spec(arch)
     except KeyError as exc:
         raise ConfigError(exc.args[0]) from None
+
+
+def _label_words(label: str) -> str:
+    """A form label as a run's name says it: 'Noise level (std, 0 = off)' -> 'noise level', 'KL weight β' as is."""
+    words = label.split(" (")[0]
+    return words if words[1:2].isupper() else words[:1].lower() + words[1:]
+
+
+def _setting_words(name: str, value) -> str:
+    if name == "train_size" and value == 0:
+        return "all"
+    if isinstance(value, list):  # hidden layer sizes: no commas inside a comma-separated name
+        return "-".join(map(str, value))
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def _short(value) -> str:

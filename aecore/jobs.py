@@ -103,6 +103,7 @@ class Job:
         self.state = JobState.QUEUED
         self.submitted_at, self.started_at, self.finished_at = now, None, None
         self.progress: training.TrainProgress | None = None
+        self.first_step: tuple[float, float] | None = None  # (queue clock, fraction done) at its first step's report
         self.live_frame: training.TrainProgress | None = None  # the last progress that held reconstructions
         self.snapshot: EpochSnapshot | None = None
         self.run: Run | None = None
@@ -147,7 +148,9 @@ class TrainingQueue:
         self._running: list[Job] = []
         self._by_key: dict[str, Job] = {}  # every active job by its run key
         self._numbers = itertools.count(1)
-        # Measured wall seconds per training image and epoch, per architecture, for wait estimates.
+        # Measured on finished trainings, per architecture, for wait estimates: seconds before the first step
+        # (building, tracing, compiling) and wall seconds per training image and epoch after it.
+        self._seconds_before_steps: dict[str, float] = {}
         self._seconds_per_image_epoch: dict[str, float] = {}
         self.started: list[int] = []  # job numbers in the order they started training (tests, the load test)
 
@@ -277,8 +280,11 @@ class TrainingQueue:
                 self._running.remove(job)
                 now = self.clock()
                 if state is JobState.DONE and trained:
-                    self._seconds_per_image_epoch[job.config.arch] = \
-                        (now - job.started_at) / (job.config.epochs * job.train_images)
+                    stepped_at, done = job.first_step or (job.started_at, 0.0)
+                    arch = job.config.arch
+                    self._seconds_before_steps[arch] = stepped_at - job.started_at
+                    self._seconds_per_image_epoch[arch] = \
+                        (now - stepped_at) / ((1 - done) * job.config.epochs * job.train_images)
                 self._end(job, state, run, now)
                 self._prune()
 
@@ -292,6 +298,8 @@ class TrainingQueue:
             job.snapshot = _snapshot(job, p)
         if p.replay_frame is not None:
             job.live_frame = p
+        if job.first_step is None and p.started and p.fraction < 1:
+            job.first_step = (self.clock(), p.fraction)
         job.progress = p
         with self._lock:
             self._prune()
@@ -302,20 +310,25 @@ class TrainingQueue:
         """Seconds a training job still needs: from its own progress, else from measured rates."""
         elapsed = now - job.started_at
         p = job.progress
-        if p is not None and p.fraction > 0:
-            return elapsed * (1 - p.fraction) / p.fraction
+        # From the steps' own pace: the seconds before the first step (a compile, say) are not a share of the run.
+        if p is not None and job.first_step is not None and p.fraction > job.first_step[1]:
+            stepped_at, done = job.first_step
+            return (now - stepped_at) * (1 - p.fraction) / (p.fraction - done)
         duration = self._duration(job, now)
         return None if duration is None else max(0.0, duration - elapsed)
 
     def _duration(self, job: Job, now: float) -> float | None:
-        """Seconds a job takes: rates measured on finished jobs of its architecture, else on a running one."""
-        rate = self._seconds_per_image_epoch.get(job.config.arch)
+        """Seconds a job takes: measured on finished jobs of its architecture, else on a running one's steps."""
+        arch = job.config.arch
+        before, rate = self._seconds_before_steps.get(arch, 0.0), self._seconds_per_image_epoch.get(arch)
         if rate is None:
             for r in self._running:
-                if r.config.arch == job.config.arch and r.progress is not None and r.progress.fraction > 0:
-                    rate = (now - r.started_at) / (r.progress.fraction * r.config.epochs * r.train_images)
+                if r.config.arch == arch and r.first_step is not None and r.progress.fraction > r.first_step[1]:
+                    (stepped_at, done), fraction = r.first_step, r.progress.fraction
+                    before = stepped_at - r.started_at
+                    rate = (now - stepped_at) / ((fraction - done) * r.config.epochs * r.train_images)
                     break
-        return None if rate is None else rate * job.config.epochs * job.train_images
+        return None if rate is None else before + rate * job.config.epochs * job.train_images
 
 
 def _snapshot(job: Job, p: training.TrainProgress) -> EpochSnapshot:

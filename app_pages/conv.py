@@ -1,4 +1,4 @@
-"""Convolutional: Conv64 + pool, Conv128 + pool, Conv256 bottleneck at 7x7, mirrored decoder."""
+"""Convolutional: Conv + pool twice, a 7x7 bottleneck, mirrored decoder."""
 
 import streamlit as st
 
@@ -7,6 +7,6 @@ from dashboard.views import common
 from dashboard.run_page import current_run
 
 st.title("Convolutional autoencoder")
-st.caption(get_spec("conv").description + ". The width multiplier scales every filter count (1.0 = the notes' network).")
+st.caption(get_spec("conv").description + ".")
 if view := current_run("conv"):
     common.standard(view)

@@ -9,7 +9,6 @@ import numpy as np
 
 from aecore.config import RunConfig
 from aecore.datasets import Dataset
-from aecore.models import get_spec
 from aecore.run import Run
 from aecore.showcase import COMMAND
 from aecore.store import RunStore
@@ -48,28 +47,9 @@ def when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
 
-def _unlike_the_form(config: RunConfig) -> str:
-    """'; unlike the form's defaults: epochs 30 (not 4), training images all (not 2048)', or '' where it is the form's."""
-    defaults = RunConfig.for_arch(config.arch).settings()
-    changed = {k: v for k, v in config.settings().items() if v != defaults[k]}
-    if not changed:
-        return ""
-    labels = {f.name: f.label.split(" (")[0].lower() for f in get_spec(config.arch).fields}
-
-    def shown(name, value) -> str:
-        if name == "train_size" and value == 0:
-            return "all"
-        if isinstance(value, list):
-            return ", ".join(map(str, value))
-        return f"{value:g}" if isinstance(value, (int, float)) else str(value)
-
-    return "; unlike the form's defaults: " + ", ".join(
-        f"{labels.get(k, k)} {shown(k, v)} (not {shown(k, defaults[k])})" for k, v in changed.items())
-
-
 def provenance(view: RunView) -> str:
     """Where a run shown without training came from: 'Loaded from cache (trained 14.2 s on 2025-05-01 10:31).'"""
     if view.ready_made:
         return (f"A ready-made run of this page: {view.config.describe()}, trained in {view.run.seconds:.0f} s by "
-                f"`{COMMAND}`{_unlike_the_form(view.config)}. Press **Train** to train the form's settings.")
+                f"`{COMMAND}`. Press **Train** to train the form's settings.")
     return f"Loaded from cache (trained {view.run.seconds:.1f} s on {when(view.run.trained_at)})."

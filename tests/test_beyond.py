@@ -166,7 +166,8 @@ def test_run_labels_name_the_noise():
     from dashboard.views.run_table import runs_table
 
     entries = [{"key": k, "config": RunConfig.for_arch("stacked", noise=n).to_dict()} for k, n in (("a", 0), ("b", 0.3))]
-    assert runs_table(entries)["run"].tolist() == ["stacked · 15 ep · 32", "stacked · 15 ep · 32 · noise 0.3"]
+    assert runs_table(entries)["run"].tolist() == [
+        "stacked, mnist-sample, 15 epochs, latent 32", "stacked, mnist-sample, 15 epochs, latent 32, noise level 0.3"]
 
 
 @pytest.mark.parametrize("input_shape", [(28, 28, 1), (30, 30, 1), (32, 32, 3), (9, 16, 1)])

@@ -190,6 +190,38 @@ def test_wait_estimates_come_from_measured_trainings(gated, tiny, data):
     assert queue.wait_seconds(fourth) == pytest.approx(35)
 
 
+def test_a_wait_estimate_leaves_the_first_steps_compile_out_of_the_pace(monkeypatch, tiny, data):
+    """The seconds before a run's first step (building, tracing, compiling) are not a share of its steps: a run 1 %
+    done after a 10 s compile is not 99 x 10 s from its end."""
+    clock, reported, advance, finish = Clock(), threading.Event(), threading.Event(), threading.Event()
+
+    def compiling_training(config, data, progress, strategy=None):
+        clock.now = 10  # ten seconds before the first of 100 steps
+        progress(TrainProgress(1, 1, 1, 100, 10.0, {"loss": 1.0}))
+        reported.set()
+        assert advance.wait(WAIT_S)
+        clock.now = 20  # ten more steps in ten seconds: a second a step
+        progress(TrainProgress(1, 1, 11, 100, 20.0, {"loss": 1.0}))
+        reported.set()
+        assert finish.wait(WAIT_S)
+        return Run(config, None, {"loss": [1.0]}, {"seconds": 0.0}, data.fingerprint)
+
+    monkeypatch.setattr(aecore.train, "train", compiling_training)
+    queue = TrainingQueue(max_running=1, heartbeat_timeout=1000, clock=clock)
+    training = queue.submit(tiny("vae", seed=0), data, None, "a")
+    waiting = queue.submit(tiny("vae", seed=1), data, None, "b")
+    try:
+        assert reported.wait(WAIT_S)
+        reported.clear()
+        advance.set()
+        assert reported.wait(WAIT_S)
+        assert queue.wait_seconds(waiting) == pytest.approx(89)  # 89 steps left at a second each
+    finally:
+        queue.leave(waiting, "b")
+        finish.set()
+        assert training.wait(WAIT_S)
+
+
 def test_max_trainings_setting(monkeypatch):
     monkeypatch.delenv(jobs.MAX_TRAININGS_ENV, raising=False)
     assert jobs.max_trainings_setting() == 1

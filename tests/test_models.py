@@ -8,7 +8,9 @@ import pytest
 
 from aecore.config import RunConfig
 from aecore.datasets import DataError
-from aecore.models import build_model, custom_objects, decode, encode, encode_distribution, layer_table, reconstruct
+from aecore.models import (
+    build_model, custom_objects, decode, encode, encode_distribution, get_spec, layer_table, reconstruct,
+)
 
 
 def shapes(model):
@@ -72,7 +74,7 @@ def test_stacked_five_dimensional_is_the_notes_network():
 
 
 def test_conv_shapes_follow_the_notes():
-    model = build_model(RunConfig.for_arch("conv", width=1.0), (28, 28, 1))
+    model = build_model(RunConfig.for_arch("conv", **get_spec("conv").notes_overrides), (28, 28, 1))
     assert [s for _, _, s in shapes(model)] == [
         "28 x 28 x 64",
         "14 x 14 x 64",

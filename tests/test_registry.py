@@ -91,7 +91,7 @@ def test_a_fifth_architecture_is_drawn_by_the_form(fifth_architecture):
     at = AppTest.from_function(_tanh_form).run()
     assert not at.exception, [e.value for e in at.exception]
     labels = [w.label for w in at.sidebar.number_input]
-    assert labels == ["Epochs", "Batch size", "Code units", "Training images (0 = all)", "Seed"]
+    assert labels == ["Epochs", "Code units", "Batch size", "Training images (0 = all)", "Seed"]
     at.sidebar.number_input(key="form.tanh.latent_dim").set_value(5)
     at.sidebar.button[0].click().run()
     assert "config: tanh, mnist-sample, 1 epochs, latent 5" in [m.value for m in at.markdown]
@@ -158,3 +158,24 @@ def test_sizes_are_parsed_in_one_place_for_form_and_cli(capsys):
     assert main(["train", "--arch", "stacked", "--hidden", "12,x", "--no-cache"]) == 2
     err = capsys.readouterr().err.strip()
     assert "whole numbers separated by commas" in assert_one_sentence(err)
+
+
+def test_a_run_name_says_every_setting_unlike_the_defaults():
+    """One name per run: each field moved off its architecture's default changes the name, in words of its label."""
+    for spec in models.specs():
+        default = RunConfig.for_arch(spec.name)
+        names = {default.describe()}
+        for field in spec.fields:
+            value = getattr(default, field.name)
+            if field.kind == "choice":
+                other = next(c for c in field.choices if c != value)
+            elif field.kind == "sizes":
+                other = (*value, 8)
+            elif field.kind == "float":
+                other = round(value + field.step, 6) if value + field.step <= field.high else field.low
+            else:
+                other = value + 1 if value + 1 <= field.high else value - 1
+            changed = RunConfig.for_arch(spec.name, **{field.name: other, **(
+                {"epochs": other} if field.name == "kl_warmup" and other > default.epochs else {})})
+            names.add(changed.describe())
+        assert len(names) == 1 + len(spec.fields), spec.name

@@ -70,7 +70,9 @@ def test_an_image_model_takes_the_shapes_a_dataset_may_hold(shape):
 
 @pytest.mark.parametrize(("arch", "width"), list(MAIN_28))
 def test_28x28_grey_models_are_unchanged(arch, width):
-    config = RunConfig.for_arch(arch, **({} if width is None else {"width": width}))
+    # conv's bottleneck filters were scaled by the width then (256 x 0.5 at the default); now they are set as built.
+    overrides = {} if width is None else {"width": width, "latent_dim": round(256 * width)}
+    config = RunConfig.for_arch(arch, **overrides)
     model = build_model(config, (28, 28, 1))
     assert (model.count_params(), weights_hash(model)) == MAIN_28[(arch, width)]
     assert not {"pad", "crop"} & {row["layer"] for row in layer_table(model)}

@@ -119,4 +119,6 @@ def test_after_train_the_url_is_a_link_that_shows_the_run_from_the_cache(monkeyp
 def test_a_link_not_yet_trained_offers_to_train_it():
     at = open_link("vae", {"epochs": "2", "latent_dim": "3"})
     (info,) = texts(at.info)
-    assert "vae, mnist-sample, 2 epochs, latent 3** has not been trained yet: press **Train**" in info
+    # The tests' form defaults train 256 images: the name says so, as it says every setting unlike the defaults.
+    assert "**vae, mnist-sample, 2 epochs, latent 3, training images 256** has not been trained yet: press **Train**" \
+        in info

@@ -70,9 +70,10 @@ def test_a_first_visit_shows_the_ready_made_run_beside_the_untrained_form(monkey
     assert_clean(at)
     said = [t for t in texts(at.success) if t.startswith("A ready-made run of this page: ")]
     assert said and showcase.COMMAND in said[0]
-    # What sets it apart from the form, each setting with the form's value.
-    assert "unlike the form's defaults: epochs 6 (not 2), training images all (not 2048)" in said[0]
-    assert any("has not been trained yet" in t for t in texts(at.info))  # the form's own config is not this run
+    # Its name says each setting unlike the architecture's defaults, and the line says what Train does.
+    assert "conv, mnist-sample, 6 epochs, 128 bottleneck filters, training images all, trained in" in said[0]
+    assert "Press **Train** to train the form's settings." in said[0]
+    assert not texts(at.info)  # one box on a first visit: no "has not been trained yet" above it
     assert at.get("metric") and at.tabs
 
 

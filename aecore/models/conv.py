@@ -1,4 +1,7 @@
-"""conv: the notes' convolutional autoencoder, 28x28x1 -> 7x7x256 bottleneck -> 28x28x1.
+"""conv: the notes' convolutional autoencoder, 28x28x1 -> 7x7x256 bottleneck -> 28x28x1 at width 1.0.
+
+The width multiplier scales the hidden layers' filters (64 and 128 at 1.0); the bottleneck's
+filter count is a setting of its own (latent_dim), so the code a page names is the code it builds.
 
 Other image shapes (8 to 128 pixels a side, grey or colour) keep the layer pattern: the
 input is zero-padded to multiples of 4, so both 2x2 poolings divide, and the output is
@@ -27,14 +30,15 @@ def filters(count: int, width: float) -> int:
 
 def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
                image_shape: tuple[int, ...] = MNIST_SHAPE) -> keras.Model:
-    """Conv64+pool, Conv128+pool, Conv256 at (H/4)x(W/4), then mirrored. width scales every filter count."""
+    """Conv64+pool, Conv128+pool, a bottleneck of bottleneck_filters at (H/4)x(W/4), then mirrored; width scales
+    the hidden layers' filter counts (1.0: 64 and 128, the notes' with 256 bottleneck filters)."""
     import keras  # deferred: the registry is read before Keras is needed
     from keras import layers
 
     seeds = LayerSeeds(seed)
 
     def conv(count, name):
-        return layers.Conv2D(filters(count, width), 3, padding="same", activation="relu",
+        return layers.Conv2D(count, 3, padding="same", activation="relu",
                              kernel_initializer=seeds.glorot(), name=name)
 
     pad = padding_to_multiple(image_shape, 4)
@@ -44,17 +48,19 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
 
     inputs = keras.Input(image_shape, name="x")
     h = layers.ZeroPadding2D(pad, name="pad")(inputs) if needs_padding else inputs
-    h = conv(64, "enc_conv64")(h)
+    # Named by place, not by filter count: the count depends on the width.
+    first, second = filters(64, width), filters(128, width)
+    h = conv(first, "enc_conv1")(h)
     h = layers.MaxPooling2D(2, name="enc_pool1")(h)
-    h = conv(128, "enc_conv128")(h)
+    h = conv(second, "enc_conv2")(h)
     h = layers.MaxPooling2D(2, name="enc_pool2")(h)
     code = conv(bottleneck_filters, "bottleneck")(h)
     encoder = keras.Model(inputs, code, name="encoder")
 
-    code_in = keras.Input((*quarter_grid(image_shape), filters(bottleneck_filters, width)), name="z")
-    h = conv(128, "dec_conv128")(code_in)
+    code_in = keras.Input((*quarter_grid(image_shape), bottleneck_filters), name="z")
+    h = conv(second, "dec_conv2")(code_in)
     h = layers.UpSampling2D(2, name="dec_up1")(h)
-    h = conv(64, "dec_conv64")(h)
+    h = conv(first, "dec_conv1")(h)
     h = layers.UpSampling2D(2, name="dec_up2")(h)
     outputs = layers.Conv2D(image_shape[2], 3, padding="same", activation="sigmoid",
                             kernel_initializer=seeds.glorot(), name="reconstruction")(h)
@@ -70,7 +76,7 @@ def _build(config, input_shape):
 
 
 def _filter_counts(config) -> tuple[int, int, int]:
-    return filters(64, config.width), filters(128, config.width), filters(config.latent_dim, config.width)
+    return filters(64, config.width), filters(128, config.width), config.latent_dim
 
 
 def _parameters(config, input_shape) -> int:
@@ -93,14 +99,21 @@ def _activations(config, input_shape) -> int:
 
 def _bottleneck(config, input_shape) -> tuple[str, int]:
     rows, cols = quarter_grid(input_shape)
-    count = filters(config.latent_dim, config.width)
-    return f"{rows}x{cols}x{count}", rows * cols * count
+    return f"{rows}x{cols}x{config.latent_dim}", rows * cols * config.latent_dim
 
+
+# Chosen on the time-quality frontier of benchmarks/tune.py (docs/PERFORMANCE.md, "Time to quality"): small batches
+# learn more per image here, and 2 x 2,048 images trains too few to pay for XLA's compile. Width 0.5 and 128
+# bottleneck filters: the notes' network at half its filter counts.
+DEFAULTS = dict(dataset="mnist-sample", epochs=2, batch_size=16, latent_dim=128, lr=1e-3, width=0.5, train_size=2048)
+_FIRST, _SECOND = filters(64, DEFAULTS["width"]), filters(128, DEFAULTS["width"])
 
 SPEC = ArchSpec(
     name="conv",
     title="Convolutional",
-    description="Conv64+pool, Conv128+pool, Conv256 bottleneck at 7x7, mirrored decoder, BCE",
+    description=f"Conv+pool, Conv+pool, a 7x7 bottleneck of k filters, mirrored decoder, BCE. The notes' network is "
+                f"width 1.0 (Conv64, Conv128) with 256 bottleneck filters; this page starts at half: width "
+                f"{DEFAULTS['width']:g} (Conv{_FIRST}, Conv{_SECOND}) and {DEFAULTS['latent_dim']} filters",
     summary="Conv + pooling down to a 7×7 feature map (a quarter of any image's sides), upsampling back up; "
             "BCE per pixel.",
     icon=":material/grid_on:",
@@ -108,19 +121,18 @@ SPEC = ArchSpec(
     input_kind=IMAGES,
     build=_build,
     loss=lambda config: "bce",
-    # Chosen on the time-quality frontier of benchmarks/tune.py (docs/PERFORMANCE.md, "Time to quality"): small batches
-    # learn more per image here, and 2 x 2,048 images trains too few to pay for XLA's compile.
-    defaults=dict(dataset="mnist-sample", epochs=2, batch_size=16, latent_dim=256, lr=1e-3, width=0.5, train_size=2048),
+    defaults=DEFAULTS,
     fields=(
         EPOCHS, BATCH_SIZE, LEARNING_RATE, SCHEDULE,
         LATENT_DIM.with_label("Bottleneck filters (7 x 7 x filters on 28 x 28)"),
         Field("width", "Width (filter multiplier)", "choice", choices=(0.125, 0.25, 0.5, 0.75, 1.0), slider=True,
-              help="scales every filter count; 1.0 is the notes' Conv64/128/256 network"),
+              help="scales the hidden layers' filter counts; 1.0 is the notes' Conv64 and Conv128"),
         TRAIN_SIZE, SEED, NOISE,
     ),
     quality=BCE_QUALITY,
     bottleneck=_bottleneck,
-    diagram="28×28×1 → 14×14×64 → 7×7×128 → 7×7×256 → 28×28×1",
+    code_words="{k} bottleneck filters",
+    diagram=f"28×28×1 → 14×14×{_FIRST} → 7×7×{_SECOND} → 7×7×{DEFAULTS['latent_dim']} → 28×28×1",
     # No XLA: its steps are no quicker than TensorFlow's own kernels here, at any batch or length
     # (python -m benchmarks --time-to-quality, XLA's break-even); a conv step is long enough to need no more
     # than one step per call.
@@ -130,11 +142,11 @@ SPEC = ArchSpec(
     # BCE there (its output layer in bfloat16 too: no worse, and quicker); with AVX-512 BF16 alone it bought
     # less than its cost in BCE (docs/PERFORMANCE.md, "Precision and XLA by CPU").
     bfloat16_on=("amx_bf16",),
-    tiny=dict(epochs=1, train_size=256, width=0.25),
+    tiny=dict(epochs=1, train_size=256, width=0.25, latent_dim=64),
     uploads="images",
     header_metrics=(RECOGNISABLE,),
     showcase=dict(epochs=6, train_size=0),
-    notes_overrides=dict(width=1.0),
+    notes_overrides=dict(width=1.0, latent_dim=256),
     parameters=_parameters,
     activations=_activations,
 )

@@ -168,6 +168,7 @@ class ArchSpec:
     # (shape as text, number of values) of the code of a run on examples of the given shape
     bottleneck: Callable[[RunConfig, tuple[int, ...]], tuple[str, int]]
     diagram: str  # the layer sizes, one line, for the Home page's card
+    code_words: str = "latent {k}"  # its code in a run's name, k its latent_dim
     jit_compile: bool = False  # XLA for training, where it pays on CPU (the benchmark measures it)
     # XLA only for runs of at least this many training images: its compile is paid before the first step,
     # and a shorter run ends sooner without it (python -m benchmarks --time-to-quality prints the break-even).

@@ -29,9 +29,8 @@ def runs_table(entries: list[dict]) -> pd.DataFrame:
         m = entry.get("metrics", {})
         # Runs stored before their input shape was recorded: MNIST's, what nearly all of them trained on.
         shape, size = get_spec(config.arch).bottleneck(config, tuple(entry.get("input_shape") or MNIST_SHAPE))
-        denoising = f" · noise {config.noise:g}" if config.noise else ""
         rows.append({
-            "run": f"{config.arch} · {config.epochs} ep · {shape}{denoising}",
+            "run": config.describe(),
             "architecture": config.arch,
             "dataset": config.dataset,
             "epochs": config.epochs,
@@ -48,9 +47,10 @@ def runs_table(entries: list[dict]) -> pd.DataFrame:
         })
     table = pd.DataFrame(rows, columns=COLUMNS)
     if len(table):
-        # Two runs that differ only in, say, learning rate get their key's start appended.
+        # Names hold every setting: two runs of one name were trained on different contents of one dataset's name
+        # (an upload replaced), and their training time tells them apart.
         repeated = table["run"].duplicated(keep=False)
-        table.loc[repeated, "run"] += " · " + table.loc[repeated, "key"].str[:4]
+        table.loc[repeated, "run"] += ", trained " + table.loc[repeated, "trained at"].dt.strftime("%Y-%m-%d %H:%M:%S")
     return table
 
 
