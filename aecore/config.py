@@ -124,8 +124,9 @@ class RunConfig:
     def key_dict(self) -> dict:
         """The fields that determine the run: the architecture and the settings its spec uses (a field of
         KEYED_WHEN_SET left out at its default, so runs cached before it existed keep their keys)."""
-        return {"arch": self.arch, **{k: v for k, v in self.settings().items()
-                                      if not (k in KEYED_WHEN_SET and v == _DEFAULTS[k])}}
+        revision = _spec(self.arch).revision
+        return {"arch": self.arch, **({"revision": revision} if revision else {}),
+                **{k: v for k, v in self.settings().items() if not (k in KEYED_WHEN_SET and v == _DEFAULTS[k])}}
 
     def digest(self) -> str:
         """A stable hash of the fields that determine the run, independent of Python's hash seed."""

@@ -179,3 +179,15 @@ def test_a_run_name_says_every_setting_unlike_the_defaults():
                 {"epochs": other} if field.name == "kl_warmup" and other > default.epochs else {})})
             names.add(changed.describe())
         assert len(names) == 1 + len(spec.fields), spec.name
+
+
+def test_a_revised_architecture_keys_its_runs_anew(monkeypatch):
+    """A cached run of a network the same settings no longer build is never served: the revision is in the key."""
+    import dataclasses
+
+    config = RunConfig.for_arch("stacked")
+    before = run_key(config, "data")
+    revised = dataclasses.replace(models.get_spec("stacked"), revision=1)
+    monkeypatch.setitem(models._REGISTRY, "stacked", revised)
+    assert run_key(config, "data") != before
+    assert RunConfig.for_arch("conv").key_dict()["revision"] == 1  # width no longer scales its bottleneck

@@ -132,6 +132,7 @@ SPEC = ArchSpec(
     quality=BCE_QUALITY,
     bottleneck=_bottleneck,
     code_words="{k} bottleneck filters",
+    revision=1,  # 1: latent_dim is the bottleneck's filter count as built, no longer scaled by the width
     diagram=f"28×28×1 → 14×14×{_FIRST} → 7×7×{_SECOND} → 7×7×{DEFAULTS['latent_dim']} → 28×28×1",
     # No XLA: its steps are no quicker than TensorFlow's own kernels here, at any batch or length
     # (python -m benchmarks --time-to-quality, XLA's break-even); a conv step is long enough to need no more

@@ -169,6 +169,9 @@ class ArchSpec:
     bottleneck: Callable[[RunConfig, tuple[int, ...]], tuple[str, int]]
     diagram: str  # the layer sizes, one line, for the Home page's card
     code_words: str = "latent {k}"  # its code in a run's name, k its latent_dim
+    # Raised when the same settings come to build another network: part of every run key from 1 on, so that a cached
+    # run of the old network is never served for the new one.
+    revision: int = 0
     jit_compile: bool = False  # XLA for training, where it pays on CPU (the benchmark measures it)
     # XLA only for runs of at least this many training images: its compile is paid before the first step,
     # and a shorter run ends sooner without it (python -m benchmarks --time-to-quality prints the break-even).
