@@ -140,7 +140,8 @@ class RunConfig:
         spec = _spec(self.arch)
         defaults = RunConfig.for_arch(self.arch).settings()
         labels = {f.name: _label_words(f.label) for f in spec.fields}
-        parts = [self.arch, self.dataset, f"{self.epochs} epochs", spec.code_words.format(k=self.latent_dim)]
+        epochs = f"{self.epochs} epoch" + ("" if self.epochs == 1 else "s")
+        parts = [self.arch, self.dataset, epochs, spec.code_words.format(k=self.latent_dim)]
         parts += [f"{labels[name]} {_setting_words(name, value)}" for name, value in self.settings().items()
                   if name not in ("dataset", "epochs", "latent_dim") and value != defaults[name]]
         return ", ".join(parts)

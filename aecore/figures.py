@@ -17,9 +17,9 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
-from plotly.subplots import make_subplots
 
 from aecore.datasets import label_text
+from aecore.models import colours
 from aecore.models.spec import NATS_PER_IMAGE
 
 # The VAE's loss parts as the history names them, with the titles the plots use.
@@ -32,6 +32,10 @@ def _planes(images: np.ndarray) -> np.ndarray:
 def _bytes(images: np.ndarray) -> np.ndarray:
     """Floats in [0, 1] as uint8 levels, as plotly and PIL draw them."""
     return (np.clip(images, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+# Image titles readable from the back of a room: the app's text colour, not a pale grey, at 14 px.
+TITLE_FONT = dict(size=14, color="#1f2333")
 
 
 def _imshow(images: np.ndarray, colour: bool, **kwargs) -> go.Figure:
@@ -69,7 +73,7 @@ def image_grid(rows: list[np.ndarray], titles: list[list[str]] | None = None, ti
     flat_titles = [t for row in titles for t in row] if titles else [""] * len(stack)
     fig = _imshow(stack, stack.ndim == 4, facet_col=0, facet_col_wrap=n, facet_col_spacing=0.01,
                   facet_row_spacing=0.12 / len(rows))
-    fig.for_each_annotation(lambda a: a.update(text=flat_titles[int(a.text.split("=")[-1])], font_size=11))
+    fig.for_each_annotation(lambda a: a.update(text=flat_titles[int(a.text.split("=")[-1])], font=TITLE_FONT))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(height=len(rows) * tile_px + 30, margin=dict(l=0, r=0, t=24, b=0))
@@ -220,24 +224,28 @@ def points_3d(points: np.ndarray, recon: np.ndarray | None = None, baseline: np.
     return fig
 
 
-def compare_bars(labels: list[str], columns: dict[str, list[float]]) -> go.Figure:
-    """One bar chart per column (title with unit -> one value per run), side by side."""
-    fig = make_subplots(rows=1, cols=len(columns), subplot_titles=list(columns))
-    colors = px.colors.qualitative.Plotly
-    for i, values in enumerate(columns.values(), start=1):
-        fig.add_bar(x=labels, y=values, row=1, col=i, showlegend=False,
-                    marker_color=[colors[j % len(colors)] for j in range(len(labels))])
-    fig.update_layout(height=340, margin=dict(t=40, b=10))
-    fig.update_annotations(font_size=12)
+def compare_bars(table: pd.DataFrame, value: str, label: str, arch: str) -> go.Figure:
+    """One horizontal bar per run (its label on the left, read across), coloured by architecture as everywhere."""
+    fig = px.bar(table, x=value, y=label, color=arch, orientation="h", color_discrete_map=colours(),
+                 category_orders={label: table[label].tolist()}, text_auto=".4~g")
+    fig.update_traces(textposition="outside", cliponaxis=False)
+    fig.update_layout(height=120 + 44 * len(table), margin=dict(t=10, b=10, r=60), legend_title_text=None,
+                      yaxis_title=None, bargap=0.3, font_size=15)
     return fig
 
 
-def quality_against_time(table: pd.DataFrame, quality: str, seconds: str, label: str, group: str) -> go.Figure:
-    """Each run as a point: its test quality (lower is better) against its training seconds, one colour per group,
-    its label on hover; a run up and to the right of another is worse on both."""
-    fig = px.scatter(table, x=seconds, y=quality, color=group, hover_name=label, log_x=True)
-    fig.update_traces(marker=dict(size=11, line=dict(width=1, color="white")))
-    fig.update_layout(height=360, margin=dict(t=30, b=10), legend_title_text=None)
+def quality_against_time(table: pd.DataFrame, quality: str, seconds: str, label: str, arch: str,
+                         number: str) -> go.Figure:
+    """Each run as a point, numbered as in the table: its test quality (lower is better) against its training
+    seconds, coloured by architecture; a run up and to the right of another is worse on both."""
+    times = table[seconds].dropna()
+    spread = times.max() / max(times.min(), 1e-9) if len(times) else 1.0
+    fig = px.scatter(table, x=seconds, y=quality, color=arch, hover_name=label, text=number,
+                     color_discrete_map=colours(), log_x=spread >= 10)  # a log axis only over a decade or more
+    fig.update_traces(marker=dict(size=13, line=dict(width=1, color="white")), textposition="top center")
+    fig.update_xaxes(rangemode="tozero" if spread < 10 else "normal")
+    fig.update_yaxes(rangemode="tozero")  # an error is never below 0
+    fig.update_layout(height=380, margin=dict(t=30, b=10), legend_title_text=None, font_size=15)
     return fig
 
 

@@ -1,6 +1,7 @@
 """Compare: every stored run of a dataset in one table, bar charts, and the same test images reconstructed by each."""
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from aecore import figures
@@ -27,29 +28,37 @@ if not entries:
 datasets = sorted({e["config"]["dataset"] for e in entries})
 dataset = st.selectbox("Dataset", datasets, index=datasets.index("mnist-sample") if "mnist-sample" in datasets else 0)
 table = runs_table([e for e in entries if e["config"]["dataset"] == dataset])
-st.caption(f"{len(table)} runs of {dataset} in the run cache ({store.root}), newest first.")
-st.dataframe(table.drop(columns=["key", "dataset"]), hide_index=True,
+table.insert(0, "#", range(1, len(table) + 1))  # the scatter's points carry these numbers
+runs = "run" if len(table) == 1 else "runs"
+st.caption(f"{len(table)} {runs} of {dataset} in the run cache ({store.root}), newest first.")
+# The run's name already says its architecture, dataset and epochs; what is left fits a projector's width.
+st.dataframe(table.drop(columns=["key", "dataset", "architecture", "epochs", "bottleneck size"]), hide_index=True,
              column_config={
+                 "#": st.column_config.NumberColumn(width=40),
+                 "run": st.column_config.TextColumn(width="large"),
                  "trained at": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
                  "parameters": st.column_config.NumberColumn(format="localized"),
-                 "test MSE (per pixel)": st.column_config.NumberColumn(format="%.4f"),
-                 "test BCE (nats per pixel)": st.column_config.NumberColumn(format="%.4f"),
+                 "test MSE (per pixel)": st.column_config.NumberColumn("MSE (per pixel)", format="%.4f"),
+                 "test BCE (nats per pixel)": st.column_config.NumberColumn("BCE (nats/pixel)", format="%.4f"),
                  "PSNR (dB)": st.column_config.NumberColumn(format="%.1f"),
-                 "training time (s)": st.column_config.NumberColumn(format="%.1f"),
+                 "training time (s)": st.column_config.NumberColumn("training (s)", format="%.1f"),
              })
 
-bars = {"parameters": "parameters", "bottleneck size": "bottleneck (values)", "test MSE (per pixel)": "test MSE (per pixel)",
-        "test BCE (nats per pixel)": "test BCE (nats per pixel)", "PSNR (dB)": "PSNR (dB)",
-        "training time (s)": "training time (s)"}
-shown = {title: table[column].tolist() for column, title in bars.items() if table[column].notna().any()}
-st.plotly_chart(figures.compare_bars(table["run"].tolist(), shown))
+bars = {"test BCE (nats per pixel)": "test BCE (nats/pixel)", "test MSE (per pixel)": "test MSE (per pixel)",
+        "PSNR (dB)": "PSNR (dB)", "training time (s)": "training time (s)", "parameters": "parameters",
+        "bottleneck size": "bottleneck (values)"}
+offered = {title: column for column, title in bars.items() if table[column].notna().any()}
+by = st.segmented_control("Compare by", list(offered), default=next(iter(offered)), key="compare.by") \
+    or next(iter(offered))
+st.plotly_chart(figures.compare_bars(table, offered[by], "run", "architecture"), key="compare.bars")
 
 # BCE is what every image model of a dataset reports; vectors have MSE only.
 quality = next((c for c in QUALITY_COLUMNS if table[c].notna().any()), None)
 if quality is not None and table["training time (s)"].notna().any():
     st.subheader("Test quality against training time")
-    st.caption(f"Each run is a point; lower and further left is better ({quality.split(' (')[0]}: lower is better).")
-    st.plotly_chart(figures.quality_against_time(table, quality, "training time (s)", "run", "architecture"),
+    st.caption(f"Each run is a point, numbered as in the table; lower and further left is better "
+               f"({quality.split(' (')[0]}: lower is better).")
+    st.plotly_chart(figures.quality_against_time(table, quality, "training time (s)", "run", "architecture", "#"),
                     key="compare.quality_time")
 
 try:
@@ -80,7 +89,8 @@ for _, row in table.head(MAX_SIDE_BY_SIDE).iterrows():
     errors = M.per_example_mse(x, recon)
     rows.append(recon)
     captions.append([f"MSE {e:.4f}" for e in errors])
-    st.markdown(f"**{row['run']}**, mean {errors.mean():.4f} per pixel")
+    whole = "" if pd.isna(row["test MSE (per pixel)"]) else f"; the whole test set: {row['test MSE (per pixel)']:.4f}"
+    st.markdown(f"**#{row['#']} {row['run']}**: MSE {errors.mean():.4f} per pixel over these {how_many} images{whole}")
     st.plotly_chart(figures.image_grid([recon], [captions[-1]], tile_px=100), key=f"compare.{row['key']}")
 show_store_problems(store)
 if len(table) > MAX_SIDE_BY_SIDE:

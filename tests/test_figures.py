@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from aecore import figures
@@ -97,10 +98,18 @@ def test_points_3d_joins_each_point_to_its_reconstruction():
     assert len(fig.data[2].x) == 30  # point, reconstruction, gap
 
 
-def test_compare_bars_one_panel_per_metric():
-    fig = figures.compare_bars(["a", "b"], {"parameters": [10, 20], "PSNR (dB)": [12.0, 15.0]})
-    assert len(fig.data) == 2
-    assert [a.text for a in fig.layout.annotations] == ["parameters", "PSNR (dB)"]
+def test_compare_bars_colour_each_architecture_as_everywhere():
+    from aecore.models import colours
+
+    table = pd.DataFrame({"run": ["a", "b", "c"], "architecture": ["conv", "vae", "conv"], "bce": [0.1, 0.2, 0.3]})
+    fig = figures.compare_bars(table, "bce", "run", "architecture")
+    assert {t.name: t.marker.color for t in fig.data} == {"conv": colours()["conv"], "vae": colours()["vae"]}
+    # Top to bottom in the table's order, whatever the colours (a horizontal chart lists its categories bottom up).
+    assert list(fig.layout.yaxis.categoryarray)[::-1] == ["a", "b", "c"]
+    scatter = figures.quality_against_time(table.assign(seconds=[1.0, 2.0, 3.0], n=[1, 2, 3]), "bce", "seconds",
+                                           "run", "architecture", "n")
+    assert {t.name: t.marker.color for t in scatter.data} == {"conv": colours()["conv"], "vae": colours()["vae"]}
+    assert scatter.layout.yaxis.rangemode == "tozero" and scatter.layout.xaxis.type != "log"  # under a decade
 
 
 def test_png_grid_is_a_png_of_the_right_size():

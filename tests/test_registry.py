@@ -43,7 +43,7 @@ def _build_tanh(config, input_shape):
 
 TANH = ArchSpec(
     name="tanh", title="Tanh", description="one tanh code layer", summary="A test architecture.",
-    icon=":material/science:", order=99, input_kind=ANY, build=_build_tanh, loss=lambda config: "bce",
+    icon=":material/science:", colour="#6b7280", order=99, input_kind=ANY, build=_build_tanh, loss=lambda config: "bce",
     defaults=dict(dataset="mnist-sample", epochs=1, batch_size=64, latent_dim=8, lr=1e-3, train_size=256),
     fields=(EPOCHS, BATCH_SIZE, LATENT_DIM.with_label("Code units"), TRAIN_SIZE, SEED),
     quality=models.spec.BCE_QUALITY, bottleneck=models.spec.latent_bottleneck, diagram="784 → 8 → 784",
@@ -94,7 +94,7 @@ def test_a_fifth_architecture_is_drawn_by_the_form(fifth_architecture):
     assert labels == ["Epochs", "Code units", "Batch size", "Training images (0 = all)", "Seed"]
     at.sidebar.number_input(key="form.tanh.latent_dim").set_value(5)
     at.sidebar.button[0].click().run()
-    assert "config: tanh, mnist-sample, 1 epochs, latent 5" in [m.value for m in at.markdown]
+    assert "config: tanh, mnist-sample, 1 epoch, latent 5" in [m.value for m in at.markdown]
 
 
 def test_a_field_the_architecture_does_not_use_is_refused():

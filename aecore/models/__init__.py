@@ -23,6 +23,7 @@ __all__ = [
     "check_shape",
     "check_size",
     "check_trainable",
+    "colours",
     "custom_objects",
     "decode",
     "encode",
@@ -92,6 +93,11 @@ def get_spec(name: str) -> ArchSpec:
         return _REGISTRY[name]
     except KeyError:
         raise KeyError(f"Unknown architecture '{name}'; choose one of {', '.join(names())}.") from None
+
+
+def colours() -> dict[str, str]:
+    """Each architecture's colour, the same in every chart (a Plotly colour map)."""
+    return {spec.name: spec.colour for spec in specs()}
 
 
 def custom_objects() -> dict[str, type]:

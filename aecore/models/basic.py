@@ -91,6 +91,7 @@ SPEC = ArchSpec(
     summary="Dense, undercomplete and linear, trained with MSE on a 3D point cloud: it finds the same plane as PCA. "
             "Give it a hidden width and a non-linear activation to follow a curved surface such as the swiss roll.",
     icon=":material/scatter_plot:",
+    colour="#0284c7",
     order=1,
     input_kind=VECTORS,
     build=_build,

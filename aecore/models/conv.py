@@ -117,6 +117,7 @@ SPEC = ArchSpec(
     summary="Conv + pooling down to a 7×7 feature map (a quarter of any image's sides), upsampling back up; "
             "BCE per pixel.",
     icon=":material/grid_on:",
+    colour="#059669",
     order=3,
     input_kind=IMAGES,
     build=_build,

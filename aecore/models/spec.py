@@ -158,6 +158,7 @@ class ArchSpec:
     description: str  # one line, in the notes' terms
     summary: str  # a sentence for a newcomer: what it is and what to look at
     icon: str  # a Material icon for the navigation
+    colour: str  # its colour in every chart that tells runs apart by architecture (aecore.models.colours)
     order: int  # place in the navigation and in listings
     input_kind: str  # VECTORS, IMAGES or ANY
     build: Callable[[RunConfig, tuple[int, ...]], keras.Model]  # a compiled, untrained model

@@ -75,6 +75,7 @@ SPEC = ArchSpec(
     description="dense 784 -> 128 -> 64 -> 32 bottleneck, mirrored decoder",
     summary="Dense layers around a 32-unit bottleneck on MNIST digits, mirrored decoder, BCE or MSE.",
     icon=":material/stacks:",
+    colour="#d97706",
     order=2,
     input_kind=ANY,
     build=_build,

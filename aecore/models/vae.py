@@ -99,6 +99,7 @@ SPEC = ArchSpec(
     description="convolutional VAE with BatchNorm, mean and log-variance heads, BCE + KL",
     summary="Convolutional VAE with BatchNorm; loss = summed BCE + KL per image. Slide through its latent space.",
     icon=":material/blur_on:",
+    colour="#4f46e5",
     order=4,
     input_kind=IMAGES,
     build=_build,
