@@ -266,10 +266,11 @@ def kl_bars(kl_per_dim: np.ndarray, active: np.ndarray) -> go.Figure:
 
 
 def posterior_plane(
-    mean2: np.ndarray, outlines: dict[str, np.ndarray], draws2: np.ndarray, axes: tuple[str, str]
+    mean2: np.ndarray, outlines: dict[str, np.ndarray], draws2: np.ndarray, axes: tuple[str, str], zoom: bool = False
 ) -> go.Figure:
     """One encoding in two latent dimensions over the prior N(0, I): the prior's 1, 2 and 3 sd circles,
-    the encoder's mean, its sd ellipses (label -> closed outline) and draws z = mean + sigma * eps."""
+    the encoder's mean, its sd ellipses (label -> closed outline) and draws z = mean + sigma * eps.
+    zoom: framed on the encoding (its outlines and draws), the draws numbered; else the prior's whole plane."""
     fig = go.Figure()
     angle = np.linspace(0, 2 * np.pi, 97)
     for r in (1, 2, 3):
@@ -279,15 +280,23 @@ def posterior_plane(
     for (label, outline), width in zip(outlines.items(), (2.5, 1.5)):
         fig.add_scatter(x=outline[:, 0], y=outline[:, 1], mode="lines", name=label, hoverinfo="skip",
                         line=dict(color="crimson", width=width))
-    fig.add_scatter(x=draws2[:, 0], y=draws2[:, 1], mode="markers+text", name="draws z",
-                    text=[str(i + 1) for i in range(len(draws2))], textposition="top center",
+    fig.add_scatter(x=draws2[:, 0], y=draws2[:, 1], mode="markers+text" if zoom else "markers", name="draws z",
+                    text=[str(i + 1) for i in range(len(draws2))], textposition="top center", showlegend=zoom,
                     marker=dict(size=8, color="#4f46e5"), hovertemplate="z (%{x:.2f}, %{y:.2f})<extra></extra>")
     fig.add_scatter(x=[mean2[0]], y=[mean2[1]], mode="markers", name="mean",
                     marker=dict(symbol="star", size=14, color="crimson", line=dict(width=1, color="white")),
                     hovertemplate="mean (%{x:.2f}, %{y:.2f})<extra></extra>")
-    reach = float(max(3.2, np.abs(draws2).max() + 0.3, np.abs(mean2).max() + 0.5))
+    if zoom:  # a square around everything the encoding drew, a little wider
+        drawn = np.concatenate([*outlines.values(), draws2, mean2[None]])
+        centre = (drawn.max(axis=0) + drawn.min(axis=0)) / 2
+        half = float(max((drawn.max(axis=0) - drawn.min(axis=0)).max() / 2 * 1.25, 0.05))
+        x_range, y_range = [centre[0] - half, centre[0] + half], [centre[1] - half, centre[1] + half]
+    else:
+        reach = float(max(3.2, np.abs(draws2).max() + 0.3, np.abs(mean2).max() + 0.5))
+        x_range = y_range = [-reach, reach]
     fig.update_layout(height=440, margin=dict(t=20, b=10), xaxis_title=axes[0], yaxis_title=axes[1],
-                      xaxis=dict(range=[-reach, reach]), yaxis=dict(range=[-reach, reach], scaleanchor="x"))
+                      xaxis=dict(range=x_range), yaxis=dict(range=y_range, scaleanchor="x"), showlegend=zoom,
+                      legend=dict(orientation="h", y=-0.15))
     return fig
 
 

@@ -169,6 +169,8 @@ class SampleQuality:
     classes: int  # the classifier's number of classes
     # Between its "features" of the samples and of as many test images; comparable only under one classifier.
     frechet_distance: float
+    # The same distance between as many real training and test images: what samples as good as real would score.
+    real_frechet_distance: float
     classifier_test_accuracy: float  # on the test split (NaN when it has no labels)
     samples: int  # n
 
@@ -225,6 +227,7 @@ def sample_quality(model, classifier, data: Dataset, n: int = 1000, seed: int = 
     confident = probs.max(axis=1) > CONFIDENT
     covered = len(np.unique(probs[confident].argmax(axis=1)))
     test_features, test_probs = classifier_outputs(classifier, data.x_test)
+    train_features, _ = classifier_outputs(classifier, data.x_train[:n])
     if data.y_test is None:
         accuracy = float("nan")
     else:
@@ -234,6 +237,7 @@ def sample_quality(model, classifier, data: Dataset, n: int = 1000, seed: int = 
         classes_covered=int(covered),
         classes=int(probs.shape[1]),
         frechet_distance=frechet_distance(features, test_features[:n]),
+        real_frechet_distance=frechet_distance(train_features, test_features[:n]),
         classifier_test_accuracy=accuracy,
         samples=int(n),
     )

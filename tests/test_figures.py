@@ -122,3 +122,17 @@ def test_png_grid_is_a_png_of_the_right_size():
     # The first tile holds the first image, scaled 2x with nearest neighbours.
     expected = (np.clip(rows[0][0, ..., 0], 0, 1) * 255).astype(np.uint8)
     np.testing.assert_array_equal(pixels[4:60:2, 4:60:2], expected)
+
+
+def test_the_close_up_of_an_encoding_frames_its_draws_and_numbers_them():
+    from aecore import latent
+
+    mean, var = np.array([1.5, -0.5]), np.array([0.01, 0.04])  # a narrow posterior, as a trained VAE's
+    draws = mean + np.sqrt(var) * np.random.default_rng(0).standard_normal((8, 2))
+    outlines = {"1 sd": latent.ellipse(*latent.project_gaussian(mean, var))}
+    whole = figures.posterior_plane(mean, outlines, draws, ("z1", "z2"))
+    close = figures.posterior_plane(mean, outlines, draws, ("z1", "z2"), zoom=True)
+    (x0, x1), (y0, y1) = close.layout.xaxis.range, close.layout.yaxis.range
+    assert x0 < draws[:, 0].min() and draws[:, 0].max() < x1 and y0 < draws[:, 1].min() and draws[:, 1].max() < y1
+    assert x1 - x0 < (whole.layout.xaxis.range[1] - whole.layout.xaxis.range[0]) / 4
+    assert [t.mode for t in close.data if t.name == "draws z"] == ["markers+text"]

@@ -280,6 +280,8 @@ def test_sample_quality_fields_are_in_range(vae, tmp_path):
     assert 0 <= q.classes_covered <= q.classes
     assert q.classes_covered >= 1 if q.confident_share > 0 else q.classes_covered == 0
     assert math.isfinite(q.frechet_distance) and q.frechet_distance > 0
+    # Real digits against real digits: the floor that says what a distance is worth, far below a weak model's samples.
+    assert 0 <= q.real_frechet_distance < q.frechet_distance
     assert 0.7 < q.classifier_test_accuracy <= 1.0
     assert S.sample_quality(vae(), classifier, data, n=300, seed=0) == q
 

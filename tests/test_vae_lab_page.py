@@ -7,6 +7,7 @@ each test's fresh run cache, so the page loads it (no test here trains it again)
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -48,23 +49,30 @@ def test_dimensions_tab_counts_active_dimensions_and_warns_of_collapse():
     assert any(d.label.startswith("Download the encodings") for d in at.get("download_button"))
 
 
+def draw_counts(at) -> list[int]:
+    """How many draws each plane shows (the prior's whole plane, then the close-up that numbers them)."""
+    planes = plotly_traces(at, "draws z")
+    assert [t["mode"] for t in planes] == ["markers", "markers+text"]
+    return [len(t["text"]) for t in planes]
+
+
 def test_reparameterisation_draws_as_many_points_as_asked():
     at = open_tab(open_page("vae"), "vae", "Reparameterisation")
-    (draws,) = plotly_traces(at, "draws z")
-    assert len(draws["text"]) == 8  # one numbered point per draw
+    assert draw_counts(at) == [8, 8]  # one point per draw on both planes
     at.slider(key="vae.view.lab.draws").set_value(5).run()
     assert_clean(at)
-    (draws,) = plotly_traces(at, "draws z")
-    assert len(draws["text"]) == 5
+    assert draw_counts(at) == [5, 5]
     # Another tab open and back: the closed tab's widget kept its value.
     open_tab(open_tab(at, "vae", "Manifold"), "vae", "Reparameterisation")
     assert at.slider(key="vae.view.lab.draws").value == 5
-    assert len(plotly_traces(at, "draws z")[0]["text"]) == 5
+    assert draw_counts(at) == [5, 5]
     assert {t["name"] for t in plotly_traces(at, "1 sd of q(z | x)") + plotly_traces(at, "2 sd of q(z | x)")} == {
         "1 sd of q(z | x)", "2 sd of q(z | x)"}
+    # One axis convention with the explorer's scatter: the lower-numbered dimension across.
+    planes = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart") if "lab." in (c.proto.id or "")]
+    assert planes and all((p["xaxis"]["title"]["text"], p["yaxis"]["title"]["text"]) == ("z1", "z2") for p in planes)
 
 
-@pytest.mark.slow  # the likelihood estimate and a classifier trained on mnist-sample
 def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_classifier_figures():
     at = open_tab(open_page("vae"), "vae", "Scorecard")
     assert not [m for m in at.metric if m.label.startswith("NLL estimate")]  # nothing computed on page load
@@ -79,6 +87,11 @@ def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_cl
     assert float(metric(at, "Classifier test accuracy (%)").rstrip("%")) > 50  # the yardstick is a real classifier
     at.run()  # the scorecard stays for this run
     assert [m for m in at.metric if m.label.startswith("NLL estimate")]
+    assert any("real training digits against the test digits score" in c for c in texts(at.caption))
+    # Another visitor's offer says how long it takes, from this server's measurement of its parts.
+    again = open_tab(open_page("vae"), "vae", "Scorecard")
+    assert any(re.search(r"It takes about \d+ s here, once per run", t) for t in texts(again.markdown)), \
+        texts(again.markdown)
 
 
 @pytest.mark.slow  # the likelihood estimate and a classifier trained on mnist-sample
