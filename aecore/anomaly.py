@@ -20,11 +20,14 @@ from aecore.datasets.builtin import KERAS_CACHE_FILES, in_keras_cache
 DEFAULT_FALSE_ALARMS = 0.05  # the default threshold flags 5% of the test images
 
 
-def foreign_dataset(trained_on: str) -> str:
-    """The other dataset to test against: Fashion-MNIST for digit models, MNIST digits for a Fashion-MNIST one.
+# The built-in 28x28 grey datasets, each with the other one a model of it is tested against.
+FOREIGN = {"mnist-sample": "fashion-mnist", "mnist": "fashion-mnist", "fashion-mnist": "mnist-sample"}
 
-    Both are 28x28 grey: a model of another image shape is tested against inverted images and noise only."""
-    return "mnist-sample" if trained_on == "fashion-mnist" else "fashion-mnist"
+
+def foreign_dataset(trained_on: str) -> str | None:
+    """The other dataset to test against: Fashion-MNIST for digit models, MNIST digits for a Fashion-MNIST one;
+    None for any other dataset (an upload, another shape): those are tested against inverted images and noise."""
+    return FOREIGN.get(trained_on)
 
 
 def load_offline(name: str, shape: tuple[int, ...] = MNIST_SHAPE) -> np.ndarray | None:

@@ -34,6 +34,9 @@ def _bytes(images: np.ndarray) -> np.ndarray:
     return (np.clip(images, 0.0, 1.0) * 255).astype(np.uint8)
 
 
+# Ten classes told apart on a projector: Category10's saturated colours (the theme's own palette has pale ones).
+LABEL_COLOURS = px.colors.qualitative.D3
+GRID_WIDTH_PX = 900  # about the main column's width at 1280 to 1440 pixels with the sidebar open
 # Image titles readable from the back of a room: the app's text colour, not a pale grey, at 14 px.
 TITLE_FONT = dict(size=14, color="#1f2333")
 
@@ -66,6 +69,35 @@ def loss_curves(history: dict[str, list[float]], unit: str, parts: Mapping[str, 
     return fig
 
 
+def error_against_pca(autoencoder_mse: float, pca_mse: float, k: int, axis: str, colour: str) -> go.Figure:
+    """The autoencoder's test error (its bar in its architecture's colour) beside PCA's with as many components."""
+    frame = pd.DataFrame({"model": ["autoencoder", f"PCA, k = {k}"], "error": [autoencoder_mse, pca_mse]})
+    fig = px.bar(frame, x="error", y="model", orientation="h", text_auto=".4f", color="model",
+                 color_discrete_sequence=[colour, "#9ca3af"])
+    fig.update_traces(textposition="outside", cliponaxis=False)
+    fig.update_layout(height=200, margin=dict(t=10, b=10, r=60), showlegend=False, xaxis_title=axis,
+                      yaxis_title=None, font_size=15)
+    return fig
+
+
+def live_loss(trace: list[tuple[float, float]], history: dict[str, list[float]], unit: str, title: str) -> go.Figure:
+    """A training's loss as it goes: the running training loss within epochs (trace: (epochs done, loss) pairs),
+    and each finished epoch's validation loss as a point; title says how far it goes, inside the figure, so that
+    the curve and the words about it are never from different moments."""
+    fig = go.Figure()
+    if trace:
+        at, loss = zip(*trace)
+        fig.add_scatter(x=at, y=loss, mode="lines", name="train (running)", line=dict(color="#4f46e5", width=2))
+    val = history.get("val_loss", [])
+    if val:
+        fig.add_scatter(x=list(range(1, len(val) + 1)), y=val, mode="markers+lines", name="validation",
+                        marker=dict(size=7, color="#d97706"), line=dict(color="#d97706", width=1, dash="dot"))
+    fig.update_layout(height=280, margin=dict(t=40, b=10), title=dict(text=title, font=TITLE_FONT),
+                      xaxis_title="epoch", yaxis_title=unit, legend=dict(orientation="h", y=-0.25))
+    fig.update_xaxes(rangemode="tozero")
+    return fig
+
+
 def image_grid(rows: list[np.ndarray], titles: list[list[str]] | None = None, tile_px: int = 110) -> go.Figure:
     """Rows of images (each an (n, H, W[, C]) array, all of the same n), with a title over each image."""
     n = len(rows[0])
@@ -76,7 +108,10 @@ def image_grid(rows: list[np.ndarray], titles: list[list[str]] | None = None, ti
     fig.for_each_annotation(lambda a: a.update(text=flat_titles[int(a.text.split("=")[-1])], font=TITLE_FONT))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.update_layout(height=len(rows) * tile_px + 30, margin=dict(l=0, r=0, t=24, b=0))
+    # Tiles are as wide as the page's share allows: a row taller than its tiles would leave each title floating
+    # above its image.
+    tile = min(tile_px, GRID_WIDTH_PX / n)
+    fig.update_layout(height=round(len(rows) * (tile + 22) + 10), margin=dict(l=0, r=0, t=24, b=0))
     return fig
 
 
@@ -134,7 +169,7 @@ def latent_scatter_base(points: np.ndarray, labels: np.ndarray | None, axis_labe
         # In label order, not alphabetical.
         order = {"label": [label_text(v, label_names) for v in sorted(set(labels))]}
     fig = px.scatter(
-        frame, x="x", y="y", color=color, category_orders=order, opacity=0.7,
+        frame, x="x", y="y", color=color, category_orders=order, opacity=0.8, color_discrete_sequence=LABEL_COLOURS,
         hover_data={"x": ":.2f", "y": ":.2f", "test index": True},
         labels={"x": f"{axis_label} 1", "y": f"{axis_label} 2"},
     )
@@ -307,6 +342,12 @@ def png_grid(rows: list[np.ndarray], captions: list[list[str]] | None = None, sc
     return buffer.getvalue()
 
 
+def caption_px(scale: int) -> int:
+    """The type size of a PNG sheet's captions: grows with its tiles, so that a caption stays readable on a
+    projector under a large tile and still fits under a small one."""
+    return int(np.clip(5 * scale, 12, 20))
+
+
 def _sheet(rows: list[np.ndarray], captions: list[list[str]] | None, scale: int, pad: int,
            title: str | None = None) -> Image.Image:
     """Rows of images tiled onto one PIL image (grey, or RGB when any row is colour), a caption under each
@@ -315,9 +356,9 @@ def _sheet(rows: list[np.ndarray], captions: list[list[str]] | None, scale: int,
     colour = any(r.ndim == 4 for r in rows)
     n_cols = max(len(r) for r in rows)
     h, w = rows[0].shape[1] * scale, rows[0].shape[2] * scale
-    font = ImageFont.load_default()
-    caption_h = 14 if captions else 0
-    title_h = 16 if title else 0
+    font = ImageFont.load_default(size=caption_px(scale))
+    caption_h = caption_px(scale) + 4 if captions else 0
+    title_h = caption_px(scale) + 6 if title else 0
     cell_w, cell_h = w + pad, h + caption_h + pad
     sheet = Image.new("RGB" if colour else "L", (n_cols * cell_w + pad, title_h + len(rows) * cell_h + pad),
                       color="white")

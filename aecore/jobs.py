@@ -50,6 +50,7 @@ DEFAULT_MAX_TRAININGS = 1
 # delays polls, and a session that closes is usually dropped at once by its alive check.
 HEARTBEAT_TIMEOUT_S = 60.0
 LIVE_LATENT_EXAMPLES = 300  # test images encoded after each epoch for the live latent scatter
+MAX_LOSS_TRACE = 1000  # points of a job's live loss curve: past it, every other one is dropped (the whole run stays)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ class Job:
         self.submitted_at, self.started_at, self.finished_at = now, None, None
         self.progress: training.TrainProgress | None = None
         self.first_step: tuple[float, float] | None = None  # (queue clock, fraction done) at its first step's report
+        # (epochs done, running training loss) at each batch report: the live loss curve, within epochs too
+        self.loss_trace: list[tuple[float, float]] = []
         self.live_frame: training.TrainProgress | None = None  # the last progress that held reconstructions
         self.snapshot: EpochSnapshot | None = None
         self.run: Run | None = None
@@ -300,6 +303,9 @@ class TrainingQueue:
             job.live_frame = p
         if job.first_step is None and p.started and p.fraction < 1:
             job.first_step = (self.clock(), p.fraction)
+        if p.started and "loss" in p.logs:  # a new list each time: a page may be drawing the one before
+            trace = job.loss_trace if len(job.loss_trace) < MAX_LOSS_TRACE else job.loss_trace[::2]
+            job.loss_trace = [*trace, (p.epoch - 1 + p.batch / p.batches, p.logs["loss"])]
         job.progress = p
         with self._lock:
             self._prune()

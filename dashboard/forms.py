@@ -82,6 +82,8 @@ def config_form(arch: str) -> tuple[RunConfig | None, bool]:
         for field in primary:
             values[field.name] = _widget(field, getattr(base, field.name), f"form.{arch}.{field.name}")
         submitted = st.form_submit_button("Train", type="primary", width="stretch")
+        # A form sends nothing until it is submitted: the run on the page is the last one Train (or a link) asked for.
+        st.caption("Changes here apply when you press Train.")
         more = [f for f in spec.fields if f not in primary]
         # Open where a link or an earlier visit set one of them: a setting that differs is never out of sight.
         state = st.session_state

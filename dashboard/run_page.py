@@ -37,8 +37,11 @@ def _ended(arch: str, store: RunStore) -> str | None:
         if job.run.cached:  # another process saved it meanwhile: the header says where it came from
             return None
         kept = "saved to the run cache" if job.saved else "not kept in the run cache"
-        st.status(f"Trained {job.config.describe()} in {job.run.seconds:.1f} s and {kept}.", state="complete",
-                  expanded=False)
+        said = f"Trained {job.config.describe()} in {job.run.seconds:.1f} s and {kept}."
+        # Said again above the run at every later rerun of this session (a tab opened, a slider moved), not
+        # turned into "Loaded from cache": for this session it was trained here.
+        st.session_state.setdefault("trained_here", {})[job.key] = said
+        st.status(said, state="complete", expanded=False)
         return job.key
     if job.state is jobs.JobState.FAILED:
         st.error(job.error or "Training failed.")
@@ -88,7 +91,8 @@ def current_run(arch: str) -> RunView | None:
     show_store_problems(store)
     if run is not None:
         st.session_state[f"shown.{arch}"] = key
-        return RunView(run, data, key, store, key == trained_key)
+        return RunView(run, data, key, store, key == trained_key, trained_here=st.session_state.get(
+            "trained_here", {}).get(key))
     if job is not None and job.active:
         # While it waits or trains, the page is the live panel: the browser redraws the whole page at each of the
         # panel's ticks, and a run drawn below would take that CPU from the training when both share a machine.

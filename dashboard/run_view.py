@@ -28,6 +28,7 @@ class RunView:
     store: RunStore
     just_trained: bool  # in this very script run: the training status above the page says so
     ready_made: bool = False  # the page's ready-made run (aecore.showcase), shown before anything was trained here
+    trained_here: str | None = None  # "Trained ... in 12.3 s and saved ...", when this session trained it
 
     @property
     def config(self) -> RunConfig:
@@ -48,8 +49,11 @@ def when(timestamp: float) -> str:
 
 
 def provenance(view: RunView) -> str:
-    """Where a run shown without training came from: 'Loaded from cache (trained 14.2 s on 2025-05-01 10:31).'"""
+    """Where a run shown without training came from: 'Loaded from cache (trained 14.2 s on 2025-05-01 10:31): <name>.'"""
+    if view.trained_here:
+        return view.trained_here
     if view.ready_made:
         return (f"A ready-made run of this page: {view.config.describe()}, trained in {view.run.seconds:.0f} s by "
                 f"`{COMMAND}`. Press **Train** to train the form's settings.")
-    return f"Loaded from cache (trained {view.run.seconds:.1f} s on {when(view.run.trained_at)})."
+    return (f"Loaded from cache (trained {view.run.seconds:.1f} s on {when(view.run.trained_at)}): "
+            f"{view.config.describe()}.")

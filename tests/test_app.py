@@ -94,12 +94,14 @@ def test_train_shows_results_and_repeats_come_from_the_cache(arch, no_training):
     for _ in each_tab(at, arch):
         charts += len(at.get("plotly_chart"))
         downloads += len(at.get("download_button"))
+        # At every later rerun the session is told the same: it trained this run here (not "Loaded from cache").
+        assert any(t.startswith(f"Trained {arch}, ") for t in texts(at.success)), texts(at.success)
     assert charts >= 3  # loss curves, reconstructions or points, latent scatter
     assert downloads >= 2  # the .keras model and the reconstructions
 
     no_training()
-    again = press_train(at)  # the same config, Train pressed again in the same session
-    assert any(t.startswith("Loaded from cache (trained") for t in texts(again.success)), texts(again.success)
+    again = press_train(at)  # the same config, Train pressed again in the same session: the cache's, as said
+    assert any(t.startswith(f"Trained {arch}, ") and "saved to the run cache" in t for t in texts(again.success))
 
     fresh = open_page(arch)  # a new session: the store has it, so results show without pressing Train
     assert any(t.startswith("Loaded from cache (trained") for t in texts(fresh.success)), texts(fresh.success)
@@ -174,13 +176,12 @@ def test_basic_offers_a_hidden_width_and_compares_with_pca_on_the_swiss_roll():
     assert not at.error, texts(at.error)
     names = [t.get("name") for t in chart_traces(at)]  # the Point cloud tab, open first
     assert "PCA (k = 2)" in names and "reconstructed" in names
+    header = len(at.metric)
     open_tab(at, "basic", "Against PCA")
-    shown = metrics(at)
-    unit = "(per coordinate, standardised)"
-    assert f"PCA test MSE, k = 2 {unit}" in shown
-    (mse,) = [m for m in at.metric if m.label == f"Autoencoder test MSE {unit}"]
-    # How it compares with PCA is said once, by the sentence, not again by a delta on the metric.
-    assert not mse.proto.delta
+    assert len(at.metric) == header  # the header's numbers are not shown again: drawn side by side instead
+    (bars,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "against_pca" in (c.proto.id or "")]
+    assert [t["name"] for t in bars["data"]] == ["autoencoder", "PCA, k = 2"]
+    assert bars["layout"]["xaxis"]["title"]["text"] == "test MSE (per coordinate, standardised)"
     assert any("of PCA's plane's" in t for t in texts([*at.success, *at.info, *at.warning]))
     open_tab(at, "basic", "Model")
     assert any("enc_hidden" in frame.value.to_string() for frame in at.dataframe)  # the layers
@@ -332,6 +333,9 @@ def test_the_live_panel_of_a_denoising_run_shows_and_says_its_noisy_row(monkeypa
     assert caption.endswith("Top: the noisy inputs the model sees; middle: the clean targets; bottom: their "
                             "reconstructions."), caption
     assert drawn and set(drawn) == {3}, drawn
+    # The loss chart is there from the first steps, and says inside itself how far it goes.
+    (loss,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "live.loss" in (c.proto.id or "")]
+    assert loss["layout"]["title"]["text"].startswith("Loss to epoch ")
     at.button(key="live.stacked.stop").click().run()
     assert job.wait(TIMEOUT)
 

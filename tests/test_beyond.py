@@ -72,6 +72,7 @@ def test_fashion_mnist_is_never_downloaded(tmp_path, monkeypatch):
     assert anomaly.foreign_dataset("mnist-sample") == "fashion-mnist"
     assert anomaly.load_offline("fashion-mnist") is None
     assert anomaly.foreign_dataset("fashion-mnist") == "mnist-sample"
+    assert anomaly.foreign_dataset("my-scans") is None  # an upload: inverted images and noise only, no note
     assert anomaly.load_offline("mnist-sample").shape[1:] == (28, 28, 1)
 
 

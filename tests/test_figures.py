@@ -117,7 +117,7 @@ def test_png_grid_is_a_png_of_the_right_size():
     data = figures.png_grid(rows, [["a"] * 5, ["b"] * 5], scale=2, pad=4)
     image = Image.open(io.BytesIO(data))
     assert image.format == "PNG"
-    assert image.size == (5 * (56 + 4) + 4, 2 * (56 + 14 + 4) + 4)
+    assert image.size == (5 * (56 + 4) + 4, 2 * (56 + figures.caption_px(2) + 4 + 4) + 4)
     pixels = np.asarray(image)
     # The first tile holds the first image, scaled 2x with nearest neighbours.
     expected = (np.clip(rows[0][0, ..., 0], 0, 1) * 255).astype(np.uint8)

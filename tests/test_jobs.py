@@ -282,6 +282,10 @@ def test_two_followers_of_one_config_train_it_once_and_see_every_epoch(monkeypat
     assert last.replay_frame == pytest.approx(job.run.replay[-1], abs=1e-3)  # the replay's own frame
     assert last.latent_points.shape == (jobs.LIVE_LATENT_EXAMPLES, 2)
     assert len(last.latent_labels) == jobs.LIVE_LATENT_EXAMPLES
+    # The live loss curve: the running training loss at each report, within epochs too, up to the end.
+    at = [x for x, _ in job.loss_trace]
+    assert len(at) > 2 and at == sorted(at) and at[-1] == pytest.approx(2.0)
+    assert job.loss_trace[-1][1] == pytest.approx(job.run.history["loss"][-1], rel=1e-4)
     first = snapshots[0]  # the first epoch's view, and it differs from the last
     assert first.epoch == 1 and len(first.history["loss"]) == 1
     assert not (first.latent_points == last.latent_points).all()

@@ -411,7 +411,7 @@ def test_the_pages_over_edited_files_draw(index_root, monkeypatch):
         handmade_entry(store.root, seed=seed, **changes)
     at.switch_page("app_pages/compare.py").run()
     assert_clean(at)
-    assert "1 runs of points3d" in at.caption[0].value
+    assert "1 run of points3d" in at.caption[0].value
 
 
 # --- 7. a link the form could not train opens the defaults -------------------------------------------------------

@@ -26,9 +26,11 @@ def reconstruction_errors(key: str, dataset: str, _model, _x: np.ndarray) -> tup
     """({inputs name: per-image MSE}, test images first; a sentence if the other dataset is not on this machine)."""
     foreign_name = anomaly.foreign_dataset(dataset)
     shape = tuple(_x.shape[1:])
-    foreign = anomaly.load_offline(foreign_name, shape)
+    foreign = None if foreign_name is None else anomaly.load_offline(foreign_name, shape)
     note = None
-    if shape != MNIST_SHAPE:
+    if foreign_name is None:
+        pass  # an upload or another built-in set: no other dataset is its natural opposite
+    elif shape != MNIST_SHAPE:
         note = f"{foreign_name} is left out: its images are 28 x 28 grey, and this model takes {_shape_words(shape)}."
     elif foreign is None:
         note = (f"{foreign_name} is not on this machine, so it is left out: this page never downloads "
@@ -73,12 +75,12 @@ def anomaly_scores(key: str, run: Run, data: Dataset) -> None:
             "images": len(e),
             f"median error ({UNIT})": float(np.median(e)),
             "flagged (%)": 100 * float((e > threshold).mean()),
-            "ROC-AUC against the test images": scores.roc_auc if scores else None,
+            # Text: the test images' own row says what it is rather than a blank or "None".
+            "ROC-AUC against the test images": f"{scores.roc_auc:.3f}" if scores else "(these are the test images)",
         })
     st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={
         f"median error ({UNIT})": st.column_config.NumberColumn(format="%.4f"),
         "flagged (%)": st.column_config.NumberColumn(format="%.1f"),
-        "ROC-AUC against the test images": st.column_config.NumberColumn(format="%.3f"),
     })
     st.caption(f"Anomalies are the positive class. Precision depends on the mix: here {len(normal)} test images "
                f"against {sum(len(e) for e in different.values())} different inputs "

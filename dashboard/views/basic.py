@@ -7,6 +7,7 @@ import streamlit as st
 
 from aecore import figures
 from aecore.metrics import pca_baseline
+from aecore.models import get_spec
 from dashboard.model_cache import reconstructions
 from dashboard.run_view import RunView
 
@@ -35,16 +36,15 @@ def against_pca(view: RunView) -> None:
     """The test MSE beside PCA's with as many components, the angle between the planes where defined, and why."""
     m, config = view.run.metrics, view.config
     unit = "per coordinate" + (", standardised" if view.config.dataset in ("swiss-roll", "s-curve") else "")
-    left, middle, right = st.columns(3)
     pca_mse = m.get("pca_mse")
-    # No delta against PCA here: the sentence below says it, as a ratio and in words.
-    left.metric(f"Autoencoder test MSE ({unit})", f"{m['test_mse']:.4f}")
-    middle.metric(f"PCA test MSE, k = {config.latent_dim} ({unit})", "n/a" if pca_mse is None else f"{pca_mse:.4f}")
-    if "pca_angle_deg" in m:
-        right.metric("Angle between the planes (degrees)", f"{m['pca_angle_deg']:.2f}")
-    else:
-        right.metric("Angle between the planes", "n/a",
-                     help="Only defined for a linear network whose code is smaller than the input.")
+    # The header holds the numbers; here they are set side by side to be seen, then said in words.
+    if pca_mse is not None:
+        st.plotly_chart(figures.error_against_pca(m["test_mse"], pca_mse, config.latent_dim, f"test MSE ({unit})",
+                                                  get_spec(config.arch).colour),
+                        key="basic.against_pca")
+    if "pca_angle_deg" not in m:
+        st.caption("The angle between the planes (in the header where defined) is only defined for a linear network "
+                   "whose code is smaller than the input.")
     if pca_mse:
         ratio = m["test_mse"] / pca_mse
         if ratio < 0.95:

@@ -105,13 +105,14 @@ def latent(view: RunView) -> None:
     """The test set in latent space, coloured by label (hover shows it)."""
     codes, points, projection = latent_points(view.key, view.run.model, view.x_view)
     st.plotly_chart(latent_scatter(view, points, projection.label))
-    st.caption(latent_caption(len(codes), codes.shape[1], projection.label))
+    st.caption(latent_caption(len(codes), codes.shape[1], projection.label, view.y_view is not None))
 
 
-def latent_caption(n: int, k: int, axis_label: str) -> str:
+def latent_caption(n: int, k: int, axis_label: str, labelled: bool) -> str:
     """What the latent scatter shows, in words."""
     how = "projected on their first two principal components" if axis_label.startswith("PCA") else "as they are"
-    return f"The first {n} test examples' {k}-D codes, {how}. Hover a point for its label."
+    hover = "Hover a point for its label and test index." if labelled else "Hover a point for its test index."
+    return f"The first {n} test examples' {k}-D codes, {how}. {hover}"
 
 
 def model_summary(view: RunView) -> None:

@@ -67,32 +67,36 @@ def _queued(queue: jobs.TrainingQueue, job: jobs.Job) -> None:
 
 
 def _training(job: jobs.Job) -> None:
-    p, snapshot = job.progress, job.snapshot
+    # Read once: the job moves on while this draws, and every line below speaks of the same moment.
+    p, snapshot, trace, frame = job.progress, job.snapshot, job.loss_trace, job.live_frame
     st.markdown(f"**Training {job.config.describe()}**{shared_with(job)}")
     unit = get_spec(job.config.arch).loss_unit(job.config, "pixel" if job.data.is_image else "coordinate")
     if p is None:
-        st.progress(0.0, text="Building the model...")
+        since = 0.0 if job.started_at is None else max(0.0, state.training_queue().clock() - job.started_at)
+        st.progress(0.0, text=f"Building the model and preparing the data · {since:.1f} s")
     elif not p.started:
         st.progress(0.0, text=f"Preparing the first training step (tracing and compiling) · {p.seconds:.1f} s")
     else:
         loss = p.logs.get("loss")
         loss_text = f" · loss {loss:.4g} ({unit})" if loss is not None else ""
-        st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}{loss_text} · {p.seconds:.1f} s")
-    if (frame := job.live_frame) is not None:
+        st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}, batch {p.batch} of {p.batches}{loss_text} · "
+                                     f"{p.seconds:.1f} s")
+    if frame is not None:
         st.image(_replay_png(job.key, job.number, frame.epoch, frame.batch, job, frame.replay_frame),
                  caption=f"{_frame_time(frame)}. {replay_view.rows_described(job.config)}; bottom: their "
                          "reconstructions.")
-    if snapshot is None:
+    if not trace:
         return
-    curves = _loss_figure(job.key, job.number, snapshot.epoch, snapshot, unit, job.config.arch)
-    if snapshot.latent_points is None:
+    at = trace[-1][0]
+    curves = figures.live_loss(trace, snapshot.history if snapshot else {}, unit,
+                               f"Loss to epoch {at:.1f} of {job.config.epochs}")
+    if snapshot is None or snapshot.latent_points is None:
         st.plotly_chart(curves, key="live.loss")
         return
     left, right = st.columns(2)
     left.plotly_chart(curves, key="live.loss")
     right.plotly_chart(_latent_figure(job.key, job.number, snapshot.epoch, snapshot, job.data.label_names),
                        key="live.latent")
-    right.caption(f"The first {len(snapshot.latent_points)} test images' codes after epoch {snapshot.epoch}.")
 
 
 # Made once per (job, epoch) and shared by the sessions watching it: never mutate what these return.
@@ -114,18 +118,13 @@ def _replay_png(key: str, number: int, epoch: int, batch: int, _job: jobs.Job, _
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
-def _loss_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnapshot, unit: str, arch: str):
-    fig = figures.loss_curves(_snapshot.history, unit, get_spec(arch).loss_parts)
-    fig.update_layout(height=280)
-    return fig
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
 def _latent_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnapshot,
                    label_names: tuple[str, ...] | None):
     fig = figures.latent_scatter_base(_snapshot.latent_points, _snapshot.latent_labels, _snapshot.latent_axis,
                                       label_names)
-    fig.update_layout(height=280)
+    fig.update_layout(height=280, margin=dict(t=40), title=dict(
+        text=f"The first {len(_snapshot.latent_points)} test images' codes after epoch {_snapshot.epoch}",
+        font=figures.TITLE_FONT))
     return fig
 
 
