@@ -158,9 +158,18 @@ def latent_scatter(
 
 
 def latent_scatter_base(points: np.ndarray, labels: np.ndarray | None, axis_label: str,
-                        label_names: tuple[str, ...] | None = None) -> go.Figure:
-    """The scatter of latent_scatter without marks: the costly part (validating every trace), worth caching."""
+                        label_names: tuple[str, ...] | None = None, position: np.ndarray | None = None) -> go.Figure:
+    """The scatter of latent_scatter without marks: the costly part (validating every trace), worth caching.
+    position: each point's place along the surface the data lies on, coloured on a continuous scale (no labels)."""
     frame = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "test index": np.arange(len(points))})
+    if labels is None and position is not None:
+        frame["position"] = np.asarray(position)[:len(points)]
+        fig = px.scatter(frame, x="x", y="y", color="position", color_continuous_scale="Viridis", opacity=0.85,
+                         hover_data={"x": ":.2f", "y": ":.2f", "position": ":.2f", "test index": True},
+                         labels={"x": f"{axis_label} 1", "y": f"{axis_label} 2", "position": "along the surface"})
+        fig.update_traces(marker_size=6)
+        fig.update_layout(height=420, margin=dict(t=10, b=10))
+        return fig
     color, order = None, {}
     if labels is not None:
         labels = np.asarray(labels).tolist()

@@ -98,11 +98,13 @@ def latent_points(key: str, _model, _x: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _latent_scatter(key: str, _points: np.ndarray, _labels: np.ndarray | None, axis_label: str,
-                    label_names: tuple[str, ...] | None):
-    return figures.latent_scatter_base(_points, _labels, axis_label, label_names)
+                    label_names: tuple[str, ...] | None, _position: np.ndarray | None):
+    return figures.latent_scatter_base(_points, _labels, axis_label, label_names, _position)
 
 
 def latent_scatter(view: RunView, points: np.ndarray, axis_label: str):
     """The view's latent scatter (costly to build), made once per run and shared by all sessions:
     never mutate it (figures.with_marks copies it)."""
-    return _latent_scatter(view.key, points, view.y_view, axis_label, view.data.label_names)
+    position = view.data.position_test
+    return _latent_scatter(view.key, points, view.y_view, axis_label, view.data.label_names,
+                           None if position is None else position[:len(points)])

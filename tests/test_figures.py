@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import pandas as pd
 from PIL import Image
 
@@ -136,3 +137,14 @@ def test_the_close_up_of_an_encoding_frames_its_draws_and_numbers_them():
     assert x0 < draws[:, 0].min() and draws[:, 0].max() < x1 and y0 < draws[:, 1].min() and draws[:, 1].max() < y1
     assert x1 - x0 < (whole.layout.xaxis.range[1] - whole.layout.xaxis.range[0]) / 4
     assert [t.mode for t in close.data if t.name == "draws z"] == ["markers+text"]
+
+
+def test_codes_of_a_rolled_surface_are_coloured_by_their_place_along_it():
+    from aecore.datasets import load_dataset
+
+    data = load_dataset("swiss-roll")
+    assert data.y_test is None and data.position_test.shape == (len(data.x_test),)
+    fig = figures.latent_scatter_base(data.x_test[:50, :2], None, "latent", position=data.position_test[:50])
+    (trace,) = fig.data
+    assert list(trace.marker.color) == pytest.approx(data.position_test[:50].tolist())
+    assert fig.layout.coloraxis.colorbar.title.text == "along the surface"

@@ -3,6 +3,7 @@ digits-8x8), or downloaded once through keras.datasets (mnist, fashion-mnist, ci
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 
@@ -85,10 +86,11 @@ def sklearn_3d(name: str, n_train: int = 1000, n_test: int = 300, seed: int = 42
     from sklearn.datasets import make_s_curve, make_swiss_roll  # deferred: scikit-learn, for the app's start
 
     make = make_swiss_roll if name == "swiss-roll" else make_s_curve
-    # The position t along the manifold is continuous: no class labels, so y stays None.
-    x, _ = make(n_train + n_test, noise=0.05, random_state=seed)
+    # The position t along the manifold is continuous: no class labels, so y stays None; t colours the codes.
+    x, t = make(n_train + n_test, noise=0.05, random_state=seed)
     x = (x - x[:n_train].mean(axis=0)) / x[:n_train].std(axis=0)
-    return make_dataset(name, x[:n_train].astype(np.float32), x[n_train:].astype(np.float32), None, None)
+    data = make_dataset(name, x[:n_train].astype(np.float32), x[n_train:].astype(np.float32), None, None)
+    return dataclasses.replace(data, position_test=t[n_train:].astype(np.float32))
 
 
 def keras_dataset(name: str) -> Dataset:

@@ -24,6 +24,9 @@ class Dataset:
     y_test: np.ndarray | None
     fingerprint: str
     label_names: tuple[str, ...] | None = None  # label i is label_names[i]; None where the numbers say it
+    # Each test example's place along the surface it lies on (the swiss roll's unrolled length), where the data has
+    # one: views colour its codes by it. Not part of the fingerprint: it describes the data, it does not change it.
+    position_test: np.ndarray | None = None
 
     @property
     def is_image(self) -> bool:

@@ -15,7 +15,9 @@ from aecore.models.spec import (
 if TYPE_CHECKING:
     import keras
 
-PCA_ANGLE = Metric("pca_angle_deg", "Angle to PCA plane", "°", "{:.2f}")
+PCA_ANGLE = Metric("pca_angle_deg", "Angle to PCA plane", "°", "{:.2f}", help=(
+    "The angle between the plane the decoder spans and PCA's first k principal components: near 0, the linear "
+    "autoencoder found PCA's plane. Only defined for a linear network whose code is smaller than the input."))
 
 ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid", "selu", "elu")
 
@@ -86,8 +88,8 @@ def _pca_metrics(model, config, data, inputs, batch_size) -> dict:
 SPEC = ArchSpec(
     name="basic",
     title="Basic",
-    description="undercomplete dense autoencoder n -> k -> n (3 -> 2 -> 3), linear, MSE; "
-                "optionally a hidden layer each side (n -> h -> k -> h -> n)",
+    description="undercomplete dense autoencoder n -> k -> n (3 -> 2 -> 3), linear by default, MSE; "
+                "optionally a non-linear activation and a hidden layer each side (n -> h -> k -> h -> n)",
     summary="Dense, undercomplete and linear, trained with MSE on a 3D point cloud: it finds the same plane as PCA. "
             "Give it a hidden width and a non-linear activation to follow a curved surface such as the swiss roll.",
     icon=":material/scatter_plot:",
@@ -116,5 +118,7 @@ SPEC = ArchSpec(
     parameters=_parameters,
     activations=_activations,
     extra_metrics=_pca_metrics,
-    header_metrics=(Metric("pca_mse", "PCA MSE", "per coord.", "{:.4f}"), PCA_ANGLE),
+    header_metrics=(Metric("pca_mse", "PCA MSE", "per coord.", "{:.4f}", help=(
+        "The test error of PCA with as many components as the code: the best any linear k-D code can do.")),
+        PCA_ANGLE),
 )

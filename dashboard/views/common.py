@@ -105,7 +105,9 @@ def latent(view: RunView) -> None:
     """The test set in latent space, coloured by label (hover shows it)."""
     codes, points, projection = latent_points(view.key, view.run.model, view.x_view)
     st.plotly_chart(latent_scatter(view, points, projection.label))
-    st.caption(latent_caption(len(codes), codes.shape[1], projection.label, view.y_view is not None))
+    st.caption(latent_caption(len(codes), codes.shape[1], projection.label, view.y_view is not None)
+               + (" Colour: each point's place along the surface it lies on (the roll's unrolled length): a code "
+                  "that unrolls it runs through the colours in order." if view.data.position_test is not None else ""))
 
 
 def latent_caption(n: int, k: int, axis_label: str, labelled: bool) -> str:

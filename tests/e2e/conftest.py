@@ -44,7 +44,8 @@ def chromium() -> str:
 def app_url(tmp_path_factory, chromium, trained_runs):
     """A real Streamlit server on a free loopback port, stopped at the end whatever happens."""
     cache = tmp_path_factory.mktemp("e2e-cache")
-    env = {"AECORE_CACHE_DIR": str(cache)}
+    # Pages open on their ready-made runs, as a visitor's first sight (the walk's test looks at every tab of them).
+    env = {"AECORE_CACHE_DIR": str(cache), "AECORE_READY_MADE": "1"}
     if not os.environ.get("E2E_REAL_DEFAULTS"):
         env["AECORE_STUDIO_TEST_DEFAULTS"] = "1"  # tiny runs; the README's screenshots use the real defaults
         # The Variational page's default run, trained once for the session (conftest's trained_runs): its tests
