@@ -231,10 +231,10 @@ def error_histogram(groups: dict[str, np.ndarray], threshold: float, unit: str, 
     edges = np.linspace(everything.min(), everything.max() + 1e-9, bins + 1)
     centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
     fig = go.Figure()
-    for name, values in logs.items():
+    for (name, values), colour in zip(logs.items(), itertools.cycle(LABEL_COLOURS)):
         counts, _ = np.histogram(values, edges)
         ranges = [f"{10 ** a:.3g} to {10 ** b:.3g}" for a, b in itertools.pairwise(edges)]
-        fig.add_bar(x=centres, y=counts, width=width, name=name, opacity=0.6,
+        fig.add_bar(x=centres, y=counts, width=width, name=name, opacity=0.7, marker_color=colour,
                     customdata=ranges, hovertemplate=f"{name}<br>%{{customdata}} {unit}<br>%{{y}} images<extra></extra>")
     ticks = [m * 10.0**d for d in range(int(np.floor(edges[0])), int(np.ceil(edges[-1])) + 1) for m in (1, 2, 5)]
     ticks = [t for t in ticks if edges[0] <= np.log10(t) <= edges[-1]]

@@ -86,6 +86,10 @@ def test_replay_slider_scrubs_epochs_and_the_gif_button_is_there():
     assert_clean(at)
     assert "before training" in replay_caption()
     assert "Download the replay (GIF)" in [b.label for b in at.download_button]
+    at.toggle(key="stacked.view.replay.play").set_value(True).run()  # Play: the browser animates the GIF itself
+    assert_clean(at)
+    (gif,) = [e for e in at.get("image") if e.proto.imgs[0].caption.startswith("Top: the noisy inputs")]
+    assert not [s for s in at.slider if s.label.startswith("Epoch")]
 
 
 def test_an_uploaded_digit_is_reconstructed_by_every_model_of_the_dataset():

@@ -114,7 +114,8 @@ def test_replay_gif_has_one_frame_per_epoch_and_loops():
     gif = Image.open(io.BytesIO(data))
     assert gif.format == "GIF" and gif.is_animated and gif.n_frames == 4
     assert gif.info["loop"] == 0
-    assert gif.size == (8 * (56 + 6) + 6, 16 + 2 * (56 + 14 + 6) + 6)  # title, targets, reconstructions
+    caption, title = figures.caption_px(2) + 4, figures.caption_px(2) + 6
+    assert gif.size == (8 * (56 + 6) + 6, title + 2 * (56 + caption + 6) + 6)  # title, targets, reconstructions
     durations = []
     for frame in range(gif.n_frames):
         gif.seek(frame)
@@ -123,7 +124,7 @@ def test_replay_gif_has_one_frame_per_epoch_and_loops():
     # Frame 2 shows epoch 2's first reconstruction under the first target.
     gif.seek(2)
     pixels = np.asarray(gif.convert("L"), np.float32) / 255
-    top = 16 + 6 + (56 + 14 + 6)  # title, padding, then the targets row
+    top = title + 6 + (56 + caption + 6)  # title, padding, then the targets row
     expected = replay[2, 0, ..., 0].astype(np.float32)
     assert np.abs(pixels[top:top + 56:2, 6:62:2] - expected).max() < 2 / 255
 

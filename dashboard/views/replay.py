@@ -39,10 +39,16 @@ def replay(view: RunView) -> None:
         return
     frames = frames.astype(np.float32)  # stored as float16
     last = len(frames) - 1
+    rows, titles = replay_rows(view.data, view.config, frames.shape[1])
+    # The browser plays the GIF itself: no rerun per frame, so it is smooth however loaded the server is.
+    if st.toggle("Play", key=view_key(view.config.arch, "replay.play"), help="Play the epochs as an animation"):
+        st.image(_gif(view.key, frames, rows, titles), output_format="GIF",
+                 caption=f"{rows_described(view.config)}; bottom: their reconstructions, from before training to "
+                         f"epoch {last}, then again.")
+        return
     # Keyed by run: another run has another number of epochs (and starts at its last).
     epoch = st.slider("Epoch (0 = before training)", 0, last, last,
                       key=view_key(view.config.arch, f"replay.epoch.{view.key}"))
-    rows, titles = replay_rows(view.data, view.config, frames.shape[1])
     targets = rows[-1]
     errors = M.per_example_mse(targets, frames[epoch])
     st.plotly_chart(figures.image_grid([*rows, frames[epoch]], [*titles, [f"MSE {e:.4f}" for e in errors]],
@@ -51,6 +57,11 @@ def replay(view: RunView) -> None:
     when = "before training" if epoch == 0 else f"after epoch {epoch} of {last}"
     st.caption(f"{rows_described(view.config)}; bottom: their reconstructions {when}, with per-pixel MSE "
                f"(mean {errors.mean():.4f} per pixel).")
-    st.download_button("Download the replay (GIF)",
-                       lambda: figures.replay_gif(frames, rows, titles),
+    st.download_button("Download the replay (GIF)", lambda: _gif(view.key, frames, rows, titles),
                        f"{view.config.arch}-{view.key[:8]}-replay.gif", mime="image/gif", on_click="ignore")
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _gif(key: str, _frames: np.ndarray, _rows: list, _titles: list) -> bytes:
+    """The run's replay as an animated GIF, made once per run (the key names it)."""
+    return figures.replay_gif(_frames, _rows, _titles)
