@@ -8,6 +8,7 @@ in grey levels) or 3 (colour, drawn as RGB), of any height and width.
 
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 from collections.abc import Mapping
@@ -342,6 +343,13 @@ def posterior_plane(
                       xaxis=dict(range=x_range), yaxis=dict(range=y_range, scaleanchor="x"), showlegend=zoom,
                       legend=dict(orientation="h", y=-0.15))
     return fig
+
+
+def data_url(png: bytes) -> str:
+    """A PNG as a data: URL, for an image that a page redraws several times a second (a slider, a live view):
+    the page carries the pixels itself, so no earlier frame's address is left for the browser to fetch after the
+    server has dropped it (a console error per frame)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def png_grid(rows: list[np.ndarray], captions: list[list[str]] | None = None, scale: int = 3, pad: int = 6) -> bytes:

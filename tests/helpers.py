@@ -440,11 +440,10 @@ def trace_values(values) -> list:
 
 
 def decoded_image(at: AppTest) -> str:
-    """The VAE explorer's decoded image's media URL: its file id hashes the PNG's bytes, so equal URLs mean equal
-    pixels."""
+    """The VAE explorer's decoded image, as the data URL the page carries it in: equal URLs mean equal pixels."""
     (image,) = [e for e in at.get("image") if e.proto.imgs[0].caption == "decoder(z)"]
     url = image.proto.imgs[0].url
-    assert url.endswith(".png"), url
+    assert url.startswith("data:image/png;base64,"), url[:40]
     return url
 
 

@@ -82,7 +82,7 @@ def _training(job: jobs.Job) -> None:
         st.progress(p.fraction, text=f"Epoch {p.epoch} of {p.epochs}, batch {p.batch} of {p.batches}{loss_text} · "
                                      f"{p.seconds:.1f} s")
     if frame is not None:
-        st.image(_replay_png(job.key, job.number, frame.epoch, frame.batch, job, frame.replay_frame),
+        st.image(figures.data_url(_replay_png(job.key, job.number, frame.epoch, frame.batch, job, frame.replay_frame)),
                  caption=f"{_frame_time(frame)}. {replay_view.rows_described(job.config)}; bottom: their "
                          "reconstructions.")
     if not trace:

@@ -107,7 +107,7 @@ def explorer(view: RunView) -> None:
     image = decode(view.run.model, z[None])[0]
     # A PNG, not a plotly heatmap: it follows the slider at a fraction of the cost on both ends
     # (far cheaper to make than a heatmap, and nothing for the browser to lay out).
-    image_column.image(figures.png_grid([image[None]], scale=10, pad=0), caption="decoder(z)", output_format="PNG")
+    image_column.image(figures.data_url(figures.png_grid([image[None]], scale=10, pad=0)), caption="decoder(z)")
     image_column.caption("z = (" + ", ".join(f"{v:.2f}" for v in z[:shown]) + (", ...)" if k > shown else ")"))
     figures.move_marker(scatter, _marker(projection, z))
     scatter_column.plotly_chart(scatter)

@@ -79,11 +79,16 @@ def page(browser, app_url):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(60_000)
+    errors: list[str] = []  # what the browser's console reports as errors: an audience's developer tools see them
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     browser_watch_runs(page)  # before any goto: the helpers wait for runs on the app's websocket
     try:
         yield page
     finally:
         context.close()
+    # Streamlit probes a deep link's path as a base URL before the root (an address opened directly, a shared link).
+    errors = [e for e in errors if "the server responded with a status of 404" not in e]
+    assert not errors, "console errors: " + "; ".join(errors[:10])
 
 
 @pytest.fixture(scope="session")
