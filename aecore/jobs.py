@@ -323,6 +323,15 @@ class TrainingQueue:
         duration = self._duration(job, now)
         return None if duration is None else max(0.0, duration - elapsed)
 
+    def estimate_seconds(self, config: RunConfig, train_images: int) -> float | None:
+        """About how long a training of config on train_images examples takes on this server, from the trainings
+        of its architecture this queue has seen end; None before one has."""
+        with self._lock:
+            rate = self._seconds_per_image_epoch.get(config.arch)
+            if rate is None:
+                return None
+            return self._seconds_before_steps.get(config.arch, 0.0) + rate * config.epochs * train_images
+
     def _duration(self, job: Job, now: float) -> float | None:
         """Seconds a job takes: measured on finished jobs of its architecture, else on a running one's steps."""
         arch = job.config.arch

@@ -9,6 +9,7 @@ that fails the test (AppTest runs the script in this process).
 """
 
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -388,3 +389,12 @@ def test_the_store_is_not_asked_for_a_run_the_page_is_training(monkeypatch):
     go.set()
     finish_training(at)
     assert trained_here(at), [s.label for s in at.status]
+
+
+def test_home_says_how_long_basic_trained_here_only_once_it_has(cached_runs):
+    """No promised time: Home says the seconds the run cache measured for Basic's default, and nothing before."""
+    at = open_page("home")
+    assert not any("on this server" in t for t in texts(at.markdown))
+    cached_runs(app_tiny("basic"))
+    at = open_page("home")
+    assert any(re.search(r"PCA finds \(it trained in \d+ s on this server\)", t) for t in texts(at.markdown))

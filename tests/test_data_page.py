@@ -63,6 +63,20 @@ def test_a_zip_of_colour_images_is_shown_then_stored_and_offered_on_the_pages():
     assert conv.selectbox(key="form.conv.dataset").value == "swatches"
 
 
+def test_a_stored_dataset_can_be_deleted_and_is_no_longer_offered():
+    library.accept(vectors_csv(), "keep", filename="keep.csv")
+    library.accept(vectors_csv(n=42), "drop", filename="drop.csv")
+    stored = library.entry("drop").path
+    at = open_page("data")
+    at.selectbox(key="data.delete.name").set_value("drop").run()
+    at.button(key="data.delete.confirm").click().run()
+    assert_clean(at)
+    assert library.stored_datasets() == ["keep"] and not stored.exists()
+    assert "drop" not in open_page("stacked").selectbox(key="form.stacked.dataset").options
+    with pytest.raises(DataError, match="no stored dataset named 'drop'"):
+        library.remove("drop")
+
+
 def test_a_csv_of_vectors_is_shown_and_its_link_goes_to_the_stacked_page():
     at = upload(open_page("data"), "sensors.csv", vectors_csv())
     shown = {m.label: m.value for m in at.metric}

@@ -95,6 +95,22 @@ def accept(upload: Preview | bytes, name: str, root: str | os.PathLike | None = 
     return name
 
 
+def remove(name: str, root: str | os.PathLike | None = None) -> None:
+    """Delete the stored upload of this name: its index entry first (the pages stop offering it at once), then its
+    file. Runs trained on it stay in the run cache; they can no longer be retrained on it. DataError if none."""
+    folder = _folder(root)
+    with _index_lock(folder):
+        index = _read_index(folder)
+        if name not in _entries(root):
+            raise DataError(f"There is no stored dataset named '{name}'.")
+        file = index.pop(name)["file"]
+        try:
+            write_atomic(folder / INDEX_FILE, json.dumps(index, indent=1, sort_keys=True).encode())
+            (folder / file).unlink(missing_ok=True)
+        except OSError as exc:
+            raise DataError(f"The dataset could not be removed from {folder} ({exc.strerror or exc}).") from None
+
+
 def stored_datasets(root: str | os.PathLike | None = None) -> list[str]:
     """The names of the stored uploads, sorted."""
     return sorted(_entries(root))

@@ -112,3 +112,13 @@ def stored_table() -> None:
         return
     rows = [{"name": e.name, "kind": e.kind, "classes": ", ".join(e.label_names or []) or "none"} for e in entries]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    with st.popover("Delete a stored dataset", icon=":material/delete:"):
+        name = st.selectbox("Dataset", [e.name for e in entries], key="data.delete.name")
+        st.caption("Runs trained on it stay in the run cache; it is no longer offered for training.")
+        if st.button(f"Delete {name}", type="primary", key="data.delete.confirm"):
+            try:
+                library.remove(name)
+            except DataError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
