@@ -44,6 +44,7 @@ pages = {
                  st.Page("app_pages/your_digit.py", title="Your digit", icon=":material/draw:")],
 }
 page = st.navigation(pages, position="top")
+runtime.presenter_view(st.sidebar.toggle("Presenter view", key="presenter", help="Larger type, for a projector"))
 if any(f"training.{spec.name}" in st.session_state for spec in specs()):  # else no need to import the queue
     from dashboard.views.live import elsewhere  # noqa: E402
 

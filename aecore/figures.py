@@ -93,7 +93,7 @@ def live_loss(trace: list[tuple[float, float]], history: dict[str, list[float]],
     if val:
         fig.add_scatter(x=list(range(1, len(val) + 1)), y=val, mode="markers+lines", name="validation",
                         marker=dict(size=7, color="#d97706"), line=dict(color="#d97706", width=1, dash="dot"))
-    fig.update_layout(height=280, margin=dict(t=40, b=10), title=dict(text=title, font=TITLE_FONT),
+    fig.update_layout(height=320, margin=dict(t=40, b=10), title=dict(text=title, font=TITLE_FONT),
                       xaxis_title="epoch", yaxis_title=unit, legend=dict(orientation="h", y=-0.25))
     fig.update_xaxes(rangemode="tozero")
     return fig

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+import streamlit as st
 from streamlit.runtime.scriptrunner import script_runner
 
 PRIMARY_RGB = (79, 70, 229)  # .streamlit/config.toml's primaryColor
@@ -48,3 +49,15 @@ def favicon() -> str:
             f'<stop offset="55%" stop-color="rgb({r},{g},{b})"/>'
             f'<stop offset="100%" stop-color="rgb({r},{g},{b})" stop-opacity="0"/></radialGradient></defs>'
             f'<circle cx="32" cy="32" r="31" fill="url(#d)"/></svg>')
+
+
+# The page's own CSS: what the theme cannot say. Streamlit sizes its text in rem, so the root's size scales it all.
+_PRESENTER_CSS = "html { font-size: 20px; }"
+# Streamlit's own Stop in the top bar's running indicator stops the script run, not a training (the live panel's
+# Stop does that); beside the app's Stop it only confuses an audience.
+_CSS = '[data-testid="stStatusWidget"] button { display: none; }'
+
+
+def presenter_view(on: bool) -> None:
+    """The page's CSS: larger type when on (a projector at the back of a room), and no second Stop button."""
+    st.html(f"<style>{_CSS}{_PRESENTER_CSS if on else ''}</style>")

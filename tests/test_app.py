@@ -398,3 +398,13 @@ def test_home_says_how_long_basic_trained_here_only_once_it_has(cached_runs):
     cached_runs(app_tiny("basic"))
     at = open_page("home")
     assert any(re.search(r"PCA finds \(it trained in \d+ s on this server\)", t) for t in texts(at.markdown))
+
+
+def test_the_presenter_view_enlarges_the_type_on_every_page_and_hides_streamlits_own_stop():
+    at = open_page("home")
+    styles = lambda: " ".join(e.proto.body for e in at.get("html"))  # noqa: E731
+    assert "stStatusWidget" in styles() and "font-size" not in styles()
+    at.sidebar.toggle(key="presenter").set_value(True).run()
+    assert "html { font-size: 20px; }" in styles()
+    at.switch_page("app_pages/stacked.py").run()  # the next page keeps it
+    assert "html { font-size: 20px; }" in styles()

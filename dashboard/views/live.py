@@ -122,7 +122,7 @@ def _latent_figure(key: str, number: int, epoch: int, _snapshot: jobs.EpochSnaps
                    label_names: tuple[str, ...] | None):
     fig = figures.latent_scatter_base(_snapshot.latent_points, _snapshot.latent_labels, _snapshot.latent_axis,
                                       label_names)
-    fig.update_layout(height=280, margin=dict(t=40), title=dict(
+    fig.update_layout(height=320, margin=dict(t=40), legend=dict(orientation="h", y=-0.25), title=dict(
         text=f"The first {len(_snapshot.latent_points)} test images' codes after epoch {_snapshot.epoch}",
         font=figures.TITLE_FONT))
     return fig
