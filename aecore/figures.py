@@ -264,8 +264,10 @@ def points_3d(points: np.ndarray, recon: np.ndarray | None = None, baseline: np.
         segments[0::3], segments[1::3] = points, recon
         fig.add_scatter3d(x=segments[:, 0], y=segments[:, 1], z=segments[:, 2], mode="lines",
                           line=dict(width=1, color="gray"), name="error", connectgaps=False)
-    fig.update_layout(height=520, margin=dict(l=0, r=0, t=10, b=0),
-                      scene=dict(xaxis_title="x1", yaxis_title="x2", zaxis_title="x3", aspectmode="data"))
+    # The camera further back than Plotly's default, which cuts the box's near corner and its axis off below.
+    fig.update_layout(height=560, margin=dict(l=0, r=0, t=10, b=0),
+                      scene=dict(xaxis_title="x1", yaxis_title="x2", zaxis_title="x3", aspectmode="data",
+                                 camera=dict(eye=dict(x=1.7, y=1.7, z=1.2))))
     return fig
 
 
