@@ -12,9 +12,11 @@ from __future__ import annotations
 import streamlit as st
 
 from aecore import jobs
-from aecore.datasets import DataError, load_dataset
+from aecore.config import RunConfig
+from aecore.datasets import DataError, Dataset, load_dataset
 from aecore.errors import ConfigError
 from aecore.models import check_trainable
+from aecore.run import Run
 from aecore.store import RunStore, run_key
 from dashboard.forms import config_form, defaults_for
 from dashboard.model_cache import hold, load_stored, ready_made
@@ -136,3 +138,23 @@ def show_store_problems(store: RunStore) -> None:
     """Tell this session, once, about damaged cache entries the store discarded."""
     if problems := store.take_problems():
         st.warning(" ".join(problems))
+
+
+def trained_run(page_key: str, config: RunConfig, data: Dataset, store: RunStore, offer: str) -> tuple[str, Run] | None:
+    """A run a page needs besides its form's (the Anomaly page's model of all classes but one): (key, run) when
+    the store has it or it has just trained; else a button (offer) that trains it through the queue as Train
+    does, and the live panel while it waits or trains. page_key names the page's job in this session."""
+    _ended(page_key, store)
+    key = run_key(config, data.fingerprint)
+    job = followed_job(page_key)
+    if (job is None or not job.active) and (run := load_stored(store, key)) is not None:
+        return key, run
+    if job is None or job.key != key:
+        estimate = training_queue().estimate_seconds(config, len(data.x_train))
+        about = f"about {estimate:.0f} s on this server" if estimate else "timed the first time on this server"
+        if st.button(offer, type="primary", icon=":material/model_training:", key=f"{page_key}.train",
+                     help=f"Trains through the same queue as the architecture pages ({about})."):
+            follow(page_key, training_queue().submit(config, data, store, subscriber_id(), session_alive()))
+    if followed_job(page_key) is not None:
+        live_panel(page_key)
+    return None

@@ -392,10 +392,12 @@ def press_train(at: AppTest) -> AppTest:
 
 
 def followed_jobs(at: AppTest) -> list:
-    """The training jobs this session follows (one per page at most)."""
+    """The training jobs this session follows (one per page at most: the architectures' and the Anomaly page's)."""
     from aecore.models import names
+    from dashboard.held_out import PAGE_KEY
 
-    return [at.session_state[f"training.{arch}"] for arch in names() if f"training.{arch}" in at.session_state]
+    pages = (*names(), PAGE_KEY)
+    return [at.session_state[f"training.{page}"] for page in pages if f"training.{page}" in at.session_state]
 
 
 def finish_training(at: AppTest) -> AppTest:

@@ -538,3 +538,17 @@ def test_network_probe_on_loopback():
     with socket.socket() as closed:  # bound but not listening: refused at once
         closed.bind(("127.0.0.1", 0))
         assert D.reachable("127.0.0.1", closed.getsockname()[1], timeout=5) is False
+
+
+def test_a_held_out_dataset_leaves_one_class_out_of_training_only():
+    from aecore.datasets import held_out, held_out_name
+    from aecore.datasets.catalogue import check_name
+
+    full, held = load_dataset("mnist-sample"), load_dataset(held_out_name("mnist-sample", 7))
+    assert held.name == "mnist-sample-without-7" and held_out(held.name) == ("mnist-sample", 7)
+    assert 7 not in held.y_train and len(held.x_train) == int((full.y_train != 7).sum())
+    assert held.x_test is full.x_test and 7 in held.y_test  # scored on every class
+    assert held.fingerprint != full.fingerprint  # its own runs in the cache
+    assert held_out("mnist-sample-without-10") is None and held_out("points3d-without-1") is None
+    with pytest.raises(DataError, match="built-in"):
+        check_name("MNIST-sample-without-3")  # an upload may not take such a name

@@ -81,7 +81,7 @@ def test_scorecard_waits_for_its_button_then_shows_nll_below_the_elbo_and_the_cl
     assert_clean(at)
     assert not [b for b in at.button if b.label == "Compute the scorecard"]  # the offer is gone once taken
     nll = float(metric(at, "NLL estimate (nats/image)"))
-    same_draws = float(metric(at, "ELBO loss, same draws (nats/image)"))
+    same_draws = float(metric(at, "ELBO, same draws (nats/image)"))
     assert nll <= same_draws
     assert metric(at, "Classes covered").endswith(" of 10")
     assert float(metric(at, "Classifier test accuracy (%)").rstrip("%")) > 50  # the yardstick is a real classifier

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 
-from aecore.datasets.builtin import load_builtin
+from aecore.datasets.builtin import load_builtin, load_held_out
 from aecore.datasets.catalogue import (
-    BUILT_IN, DATASETS, LABEL_NAMES, MNIST_SHAPE, OFFLINE_DATASETS, OFFLINE_DEFAULT, VECTOR_DATASETS,
+    BUILT_IN, DATASETS, LABEL_NAMES, MNIST_SHAPE, OFFLINE_DATASETS, OFFLINE_DEFAULT, VECTOR_DATASETS, held_out,
+    held_out_name,
 )
 from aecore.datasets.dataset import Dataset, label_text, subsample
 from aecore.datasets.library import entry, load_stored, stored_datasets
@@ -27,7 +28,8 @@ from aecore.errors import DataError
 
 __all__ = [
     "BUILT_IN", "DATASETS", "DataError", "Dataset", "LABEL_NAMES", "MNIST_SHAPE", "OFFLINE_DATASETS",
-    "OFFLINE_DEFAULT", "VECTOR_DATASETS", "holds_images", "label_text", "load_dataset", "subsample",
+    "OFFLINE_DEFAULT", "VECTOR_DATASETS", "held_out", "held_out_name", "holds_images", "label_text", "load_dataset",
+    "subsample",
 ]
 
 
@@ -39,6 +41,8 @@ def load_dataset(name: str) -> Dataset:
         return load_npz_file(os.path.expanduser(name[4:]))
     if name in BUILT_IN:
         return load_builtin(name)
+    if (base_and_label := held_out(name)) is not None:
+        return load_held_out(*base_and_label)
     stored = entry(name)
     if stored is None:
         names = stored_datasets()
@@ -53,5 +57,7 @@ def holds_images(name: str) -> bool | None:
         return None
     if name in BUILT_IN:
         return name not in VECTOR_DATASETS
+    if held_out(name) is not None:
+        return True
     stored = entry(name)
     return None if stored is None else stored.kind == "images"

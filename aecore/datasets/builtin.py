@@ -9,7 +9,7 @@ import socket
 
 import numpy as np
 
-from aecore.datasets.catalogue import MNIST_SHAPE, OFFLINE_DATASETS
+from aecore.datasets.catalogue import MNIST_SHAPE, OFFLINE_DATASETS, held_out_name
 from aecore.datasets.dataset import Dataset, make_dataset, split
 from aecore.errors import DataError
 from aecore.once import single_flight
@@ -45,6 +45,18 @@ def load_builtin(name: str) -> Dataset:
     if name in ("swiss-roll", "s-curve"):
         return sklearn_3d(name)
     return keras_dataset(name)
+
+
+@single_flight(maxsize=4)
+def load_held_out(base: str, label: int) -> Dataset:
+    """base's dataset with label's examples left out of its training split (the test split keeps every class),
+    loaded once per process: the anomaly page's set-up of a class the model never saw."""
+    data = load_builtin(base)
+    keep = data.y_train != label
+    if keep.all():
+        raise DataError(f"'{base}' has no training examples labelled {label} to leave out.")
+    return make_dataset(held_out_name(base, label), np.array(data.x_train[keep]), data.x_test,
+                        np.array(data.y_train[keep]), data.y_test, data.label_names)
 
 
 def points3d(n_train: int = 200, n_test: int = 100, seed: int = 42) -> Dataset:

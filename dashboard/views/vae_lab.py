@@ -180,9 +180,9 @@ def scorecard(view: RunView) -> None:
     shown = [(f"NLL estimate ({NATS_PER_IMAGE})", f"{estimate.nll:.1f}",
               f"-log p(x), importance-sampled with K = {estimate.samples} draws from the encoder per image, "
               f"over the first {estimate.images} test images."),
-             (f"ELBO loss, same draws ({NATS_PER_IMAGE})", f"{estimate.elbo_loss:.1f}",
+             (f"ELBO, same draws ({NATS_PER_IMAGE})", f"{estimate.elbo_loss:.1f}",
               "The negative ELBO from the very same draws: the NLL estimate can only be lower."),
-             (f"ELBO loss, test set ({NATS_PER_IMAGE})", f"{m['test_loss']:.1f}" if "test_loss" in m else "n/a",
+             (f"ELBO, test set ({NATS_PER_IMAGE})", f"{m['test_loss']:.1f}" if "test_loss" in m else "n/a",
               "The run's reported test loss (reconstruction + KL) on the whole test set."),
              (f"keras.io VAE loss ({NATS_PER_IMAGE})", f"{KERAS_IO_ELBO:.2f}",
               "Its loss after 30 epochs on all 70 000 MNIST digits: more data and epochs than these runs.")]

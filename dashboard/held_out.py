@@ -1,0 +1,50 @@
+"""The Anomaly page's held-out set-up: a model of every class but one, scored on the one it never saw."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import streamlit as st
+
+from aecore.datasets import DataError, OFFLINE_DATASETS, held_out_name, label_text, load_dataset
+from aecore.errors import ConfigError
+from aecore.models import check_trainable, specs, takes_images
+from aecore.store import RunStore
+from dashboard.forms import defaults_for
+from dashboard.run_page import trained_run
+from dashboard.state import followed_job
+from dashboard.views.anomaly import held_out_errors, scores_view
+
+PAGE_KEY = "anomaly"  # the Anomaly page's job in this session's state
+DEFAULT_ARCH = "conv"  # the page's first offer: the image model with the clearest reconstructions
+
+
+def section(store: RunStore) -> None:
+    """Pick the dataset, the class left out and the architecture; train that run if it is not stored; score it."""
+    archs = [spec.name for spec in specs() if takes_images(spec.name)]
+    left, middle, right = st.columns(3)
+    base = left.selectbox("Dataset", OFFLINE_DATASETS, key="anomaly.held.base",
+                          help="The labelled image datasets on this machine.")
+    full = load_dataset(base)
+    classes = sorted(set(full.y_train.tolist()))
+    label = middle.selectbox("Class left out", classes, index=min(7, len(classes) - 1),
+                             format_func=lambda v: label_text(v, full.label_names), key=f"anomaly.held.label.{base}")
+    arch = right.selectbox("Architecture", archs, index=archs.index(DEFAULT_ARCH) if DEFAULT_ARCH in archs else 0,
+                           format_func=lambda name: next(s.title for s in specs() if s.name == name),
+                           key="anomaly.held.arch")
+    try:
+        data = load_dataset(held_out_name(base, label))
+        config = dataclasses.replace(defaults_for(arch), dataset=data.name).validated()
+        check_trainable(config, data)
+    except (DataError, ConfigError) as exc:
+        st.error(str(exc))
+        return
+    picked = trained_run(PAGE_KEY, config, data, store, f"Train {config.describe()}")
+    if picked is None:
+        if followed_job(PAGE_KEY) is not None:  # its live panel is up
+            return
+        st.info(f"No run of **{config.describe()}** is stored yet: train it to score "
+                f"{label_text(label, full.label_names)} against the other classes.")
+        return
+    key, run = picked
+    scores_view(key, held_out_errors(key, label, run.model, data))
