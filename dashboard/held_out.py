@@ -32,7 +32,7 @@ def section(store: RunStore) -> None:
                           help="The labelled image datasets on this machine.")
     full = load_dataset(base)
     classes = sorted(set(full.y_train.tolist()))
-    label = middle.selectbox("Class left out", classes, index=min(7, len(classes) - 1),
+    label = middle.selectbox("Class left out", classes,
                              format_func=lambda v: label_text(v, full.label_names), key=f"anomaly.held.label.{base}")
     arch = right.selectbox("Architecture", archs, index=archs.index(DEFAULT_ARCH) if DEFAULT_ARCH in archs else 0,
                            format_func=lambda name: next(s.title for s in specs() if s.name == name),

@@ -220,12 +220,12 @@ def test_anomaly_scores_with_a_threshold_slider():
 
 
 def test_a_held_out_class_is_trained_through_the_queue_once_then_scored_against_the_others(monkeypatch):
-    """The set-up that is not too easy: a model of every digit but 7, scored on the 7s against the other digits."""
+    """The set-up that is not too easy: a model of every digit but 0, scored on the 0s against the other digits."""
     monkeypatch.setattr(aecore.train, "train", TRAIN)  # this one run is trained here
     at = open_page("anomaly")
     at.button_group(key="anomaly.setup").set_value("A class the model never saw").run()
     assert_clean(at)
-    (offer,) = [b for b in at.button if b.label.startswith("Train stacked, mnist-sample-without-7, ")]
+    (offer,) = [b for b in at.button if b.label.startswith("Train stacked, mnist-sample-without-0, ")]
     assert not at.metric  # nothing scored before the model exists
     offer.click().run()
     finish_training(at)
@@ -234,7 +234,7 @@ def test_a_held_out_class_is_trained_through_the_queue_once_then_scored_against_
     # may be near chance either way; docs/ has a page default's).
     assert 0.0 < float(shown["ROC-AUC (0 to 1)"]) < 0.999
     (table,) = [d.value for d in at.dataframe]
-    assert table["inputs"].tolist() == ["test images of the other classes (normal)", "test images of 7 (never seen)"]
+    assert table["inputs"].tolist() == ["test images of the other classes (normal)", "test images of 0 (never seen)"]
     monkeypatch.setattr(aecore.train, "train", refuse_training)
     again = open_page("anomaly")  # a new session: the run is in the cache, scored at once
     again.button_group(key="anomaly.setup").set_value("A class the model never saw").run()
@@ -242,7 +242,7 @@ def test_a_held_out_class_is_trained_through_the_queue_once_then_scored_against_
     # A code wider than the image reconstructs what it never saw as well: the page says why the score is low.
     monkeypatch.setattr(aecore.train, "train", TRAIN)
     again.selectbox(key="anomaly.held.arch").set_value("conv").run()
-    next(b for b in again.button if b.label.startswith("Train conv, mnist-sample-without-7, ")).click().run()
+    next(b for b in again.button if b.label.startswith("Train conv, mnist-sample-without-0, ")).click().run()
     finish_training(again)
     assert any("holds at least as many values as an image" in w for w in texts(again.warning)), texts(again.warning)
 
