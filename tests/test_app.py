@@ -30,7 +30,6 @@ from tests.helpers import (
     decoded_image,
     each_tab,
     finish_training,
-    metrics,
     open_page,
     open_tab,
     press_train,

@@ -90,6 +90,7 @@ def test_replay_slider_scrubs_epochs_and_the_gif_button_is_there():
     at.toggle(key="stacked.view.replay.play").set_value(True).run()  # Play: the browser animates the GIF itself
     assert_clean(at)
     (gif,) = [e for e in at.get("image") if e.proto.imgs[0].caption.startswith("Top: the noisy inputs")]
+    assert gif.proto.imgs[0].url.endswith(".gif"), gif.proto.imgs[0].url
     assert not [s for s in at.slider if s.label.startswith("Epoch")]
 
 
