@@ -9,17 +9,12 @@ import streamlit as st
 
 from aecore import anomaly, figures
 from aecore import metrics as M
-from aecore.datasets import MNIST_SHAPE, Dataset, label_text
+from aecore.datasets import Dataset, label_text
 from aecore.models import reconstruct
 from aecore.run import Run
 from dashboard.run_view import VIEW_EXAMPLES
 
 UNIT = "MSE per pixel"
-
-
-def _shape_words(shape: tuple[int, ...]) -> str:
-    """(32, 32, 3) -> '32 x 32 colour images'."""
-    return f"{shape[0]} x {shape[1]} {'colour' if shape[-1] == 3 else 'grey'} images"
 
 
 @st.cache_data(max_entries=8, show_spinner="Reconstructing the test images and the different inputs...")
@@ -28,12 +23,8 @@ def reconstruction_errors(key: str, dataset: str, _model, _x: np.ndarray) -> tup
     foreign_name = anomaly.foreign_dataset(dataset)
     shape = tuple(_x.shape[1:])
     foreign = None if foreign_name is None else anomaly.load_offline(foreign_name, shape)
-    note = None
-    if foreign_name is None:
-        pass  # an upload or another built-in set: no other dataset is its natural opposite
-    elif shape != MNIST_SHAPE:
-        note = f"{foreign_name} is left out: its images are 28 x 28 grey, and this model takes {_shape_words(shape)}."
-    elif foreign is None:
+    note = None  # an upload or another built-in has no natural opposite: no other dataset, no note
+    if foreign_name is not None and foreign is None:
         note = (f"{foreign_name} is not on this machine, so it is left out: this page never downloads "
                 "(choosing it as the dataset on an architecture page downloads it once).")
     groups = {f"test images ({dataset})": _x,
