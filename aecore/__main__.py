@@ -17,7 +17,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
 
-from aecore import export  # noqa: E402  (none of these imports Keras or TensorFlow)
+from aecore import export, limits, probe  # noqa: E402  (none of these imports Keras or TensorFlow)
 from aecore.config import RunConfig  # noqa: E402
 from aecore.datasets import DATASETS, load_dataset, stored_datasets  # noqa: E402
 from aecore.distribute import DEVICES, STRATEGIES, Placement  # noqa: E402
@@ -66,6 +66,14 @@ def _sizes(text):
         raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
 
 
+def _counts(text):
+    """An argparse type for --labels: whole numbers from 1, e.g. '10,100,1000'."""
+    counts = _sizes(text)
+    if any(c < 1 or c > limits.MAX_TRAIN_SIZE for c in counts):
+        raise argparse.ArgumentTypeError(f"label counts must be whole numbers from 1 to {limits.MAX_TRAIN_SIZE}")
+    return counts
+
+
 def _option(field):
     """argparse keyword arguments for a spec's Field."""
     if field.kind == "sizes":
@@ -104,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("embed", parents=[run_options],
                        help="write a run's encodings of its whole dataset (trained first if not cached)")
     e.add_argument("--out", required=True, help="the file to write: .npz or .csv")
+    p = sub.add_parser("probe", parents=[run_options],
+                       help="what a run's codes are worth with few labels: a linear probe on its codes against one on "
+                            "pixels (trained first if not cached)")
+    p.add_argument("--labels", type=_counts, default=probe.LABEL_COUNTS, metavar="N,N",
+                   help="labelled training examples to probe with, besides all of them (default: 10,100,1000)")
+    p.add_argument("--draws", type=_number(int), default=probe.DRAWS, metavar="N",
+                   help="seeded draws of the labelled subset at each count (default: 5)")
     s = sub.add_parser("showcase", help="train the ready-made runs the pages show on a first visit, into the package")
     s.add_argument("--arch", action="append", choices=names(), help="only this architecture (repeatable; default: all)")
     s.add_argument("--out", help="the folder to write them to (default: the package's showcase_runs/)")
@@ -161,6 +176,8 @@ def _train(args, with_run: bool = False):
     if scorecard and (data.y_train is None or data.y_test is None):
         raise UsageError(f"'{data.name}' has no labels, so the --scorecard's classifier cannot be trained; "
                          "leave out --scorecard or use a labelled dataset.")
+    if args.command == "probe" and (data.y_train is None or data.y_test is None):
+        raise UsageError(f"'{data.name}' has no labels, so a probe cannot be trained; use a labelled dataset.")
     store = None
     if not args.no_cache:
         if args.cache_dir is not None and not args.cache_dir.strip():
@@ -192,6 +209,15 @@ def _train(args, with_run: bool = False):
             print("scorecard: importance-sampled NLL and sample quality...", file=sys.stderr)
         summary.update(lab.run_figures(run.model, data, store or RunStore(), scorecard))
     return (summary, run, data) if with_run else summary
+
+
+def _probe(args) -> dict:
+    """Get the run (as train does), then probe its codes and the pixels at each label count."""
+    if not 1 <= args.draws <= limits.MAX_PROBE_DRAWS:
+        raise UsageError(f"--draws must be from 1 to {limits.MAX_PROBE_DRAWS}, got {args.draws}.")
+    summary, run, data = _train(args, with_run=True)
+    print(f"probing the codes and the pixels at {', '.join(map(str, args.labels))} labels and all...", file=sys.stderr)
+    return {"probe": probe.as_json(probe.codes_worth(run.model, data, args.labels, args.draws)), "run": summary}
 
 
 def _showcase(args) -> list[dict]:
@@ -237,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(_json_line(_train(args)))
             elif args.command == "embed":
                 print(_json_line(_embed(args)))
+            elif args.command == "probe":
+                print(json.dumps(_probe(args)))
             elif args.command == "showcase":
                 for summary in _showcase(args):
                     print(_json_line(summary))

@@ -81,6 +81,20 @@ def error_against_pca(autoencoder_mse: float, pca_mse: float, k: int, axis: str,
     return fig
 
 
+def probe_curves(points) -> go.Figure:
+    """Test accuracy against labelled examples (log axis), codes against pixels, the draws' spread as error bars
+    (points: aecore.probe.ProbePoint)."""
+    frame = pd.DataFrame([{"features": p.features, "labels": p.labels, "accuracy": p.mean, "spread": p.std}
+                          for p in points])
+    fig = px.line(frame, x="labels", y="accuracy", color="features", error_y="spread", markers=True, log_x=True,
+                  color_discrete_map={"codes": "#4f46e5", "pixels": "#9ca3af"},
+                  labels={"labels": "labelled training images", "accuracy": "test accuracy"})
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    fig.update_xaxes(tickvals=sorted(set(frame["labels"])))  # the counts probed, not a log axis's 2s and 5s
+    fig.update_layout(height=380, margin=dict(t=20, b=10), legend_title_text=None, font_size=15)
+    return fig
+
+
 def live_loss(trace: list[tuple[float, float]], history: dict[str, list[float]], unit: str, title: str) -> go.Figure:
     """A training's loss as it goes: the running training loss within epochs (trace: (epochs done, loss) pairs),
     and each finished epoch's validation loss as a point; title says how far it goes, inside the figure, so that

@@ -17,6 +17,7 @@ MAX_EPOCHS = 500
 MAX_BATCH_SIZE = 8192
 MAX_LATENT_DIM = 4096
 MAX_BETA = 10.0
+MAX_PROBE_DRAWS = 20  # seeded draws of a labelled subset per label count in a probe (aecore.probe)
 MAX_HIDDEN_WIDTH = 1024
 MAX_HIDDEN_UNITS = 8192  # each dense layer of a stacked model's encoder
 MAX_HIDDEN_LAYERS = 16  # dense layers of a stacked model's encoder (the decoder mirrors them)

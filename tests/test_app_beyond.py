@@ -7,7 +7,9 @@ st.file_uploader, and the canvas's conversion through dashboard.views.your_digit
 """
 
 import io
+import json
 import os
+import re
 import shutil
 from types import SimpleNamespace
 
@@ -92,6 +94,19 @@ def test_replay_slider_scrubs_epochs_and_the_gif_button_is_there():
     (gif,) = [e for e in at.get("image") if e.proto.imgs[0].caption.startswith("Top: the noisy inputs")]
     assert gif.proto.imgs[0].url.endswith(".gif"), gif.proto.imgs[0].url
     assert not [s for s in at.slider if s.label.startswith("Epoch")]
+
+
+def test_the_codes_worth_tab_fits_its_probes_once_asked():
+    at = open_page("stacked")
+    at.slider(key="form.stacked.noise").set_value(NOISE)
+    at.form_submit_button[0].click().run()
+    open_tab(at, "stacked", "Codes' worth")
+    assert not at.get("plotly_chart")  # nothing fitted on opening the tab
+    at.button(key="stacked.probe.fit").click().run()
+    assert_clean(at)
+    (chart,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "probe" in (c.proto.id or "")]
+    assert {t["name"] for t in chart["data"]} == {"codes", "pixels"}
+    assert any(re.match(r"With 10 labels the codes (beat|match|do not beat) the pixels", c) for c in texts(at.caption))
 
 
 def test_an_uploaded_digit_is_reconstructed_by_every_model_of_the_dataset():

@@ -148,3 +148,12 @@ def test_codes_of_a_rolled_surface_are_coloured_by_their_place_along_it():
     (trace,) = fig.data
     assert list(trace.marker.color) == pytest.approx(data.position_test[:50].tolist())
     assert fig.layout.coloraxis.colorbar.title.text == "along the surface"
+
+
+def test_probe_curves_put_codes_and_pixels_on_the_counts_probed():
+    from aecore.probe import ProbePoint
+
+    points = [ProbePoint(f, n, 0.5, 0.1, 5) for f in ("codes", "pixels") for n in (10, 100, 4000)]
+    fig = figures.probe_curves(points)
+    assert {t.name for t in fig.data} == {"codes", "pixels"}
+    assert list(fig.layout.xaxis.tickvals) == [10, 100, 4000] and fig.layout.xaxis.type == "log"

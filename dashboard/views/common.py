@@ -13,6 +13,7 @@ from aecore import metrics as M
 from aecore.models import get_spec, layer_table
 from aecore.models.spec import BCE_QUALITY, MSE_HELP, PSNR_HELP
 from dashboard.views.denoise import denoising
+from dashboard.views.probe import codes_worth
 from dashboard.views.replay import replay
 from dashboard.model_cache import latent_points, latent_scatter, model_bytes, reconstructions
 from dashboard.run_view import RunView, provenance
@@ -145,7 +146,7 @@ def tabbed(view: RunView, views: dict[str, Callable[[RunView], None]]) -> None:
 def standard_views() -> dict[str, Callable[[RunView], None]]:
     """The stacked and convolutional pages' tabs, by label."""
     return {"Reconstructions": reconstruction_grid, "Denoising": denoising, "Latent space": latent,
-            "Training": training, "Replay": replay, "Model": model_summary}
+            "Codes' worth": codes_worth, "Training": training, "Replay": replay, "Model": model_summary}
 
 
 def standard(view: RunView) -> None:

@@ -1,0 +1,39 @@
+"""The Codes' worth tab: a linear probe on a run's frozen codes against one on pixels, at few labels and all."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from aecore import figures, probe
+from dashboard.run_view import RunView
+
+
+@st.cache_data(max_entries=8, show_spinner="Fitting the probes: codes and pixels at each label count...")
+def _points(key: str, _view: RunView) -> list[probe.ProbePoint]:
+    return probe.codes_worth(_view.run.model, _view.data)
+
+
+@st.fragment
+def codes_worth(view: RunView) -> None:
+    """The offer, then the chart of test accuracy against labels for codes and pixels (once per run)."""
+    if view.data.y_train is None or view.data.y_test is None:
+        st.info(f"'{view.data.name}' has no labels: what its codes are worth with few labels needs some.")
+        return
+    asked = f"probe.{view.key}"
+    st.markdown("What does this model buy when labels are scarce? A logistic regression learns the classes from "
+                f"{', '.join(map(str, probe.LABEL_COUNTS))} and all {len(view.data.y_train):,} labelled training "
+                f"images, once on the frozen encoder's codes and once on the raw pixels ({probe.DRAWS} seeded draws "
+                "of the labelled images each); the test accuracy is on the whole test set.")
+    if not st.session_state.get(asked) and not st.button("Fit the probes", icon=":material/query_stats:",
+                                                          key=f"{view.config.arch}.probe.fit"):
+        return
+    st.session_state[asked] = True
+    points = _points(view.key, view)
+    st.plotly_chart(figures.probe_curves(points), key=f"{view.config.arch}.probe.chart")
+    at = {(p.features, p.labels): p for p in points}
+    fewest = min(p.labels for p in points)
+    codes, pixels = at[("codes", fewest)], at[("pixels", fewest)]
+    verdict = "beat" if codes.mean > pixels.mean + codes.std else "do not beat" \
+        if codes.mean < pixels.mean - codes.std else "match"
+    st.caption(f"With {fewest} labels the codes {verdict} the pixels: {codes.mean:.1%} ± {codes.std:.1%} against "
+               f"{pixels.mean:.1%} ± {pixels.std:.1%} test accuracy (mean ± standard deviation over the draws).")
