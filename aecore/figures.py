@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
+from plotly.subplots import make_subplots
 
 from aecore.datasets import label_text
 from aecore.models import colours
@@ -37,6 +38,9 @@ def _bytes(images: np.ndarray) -> np.ndarray:
 
 # Ten classes told apart on a projector: Category10's saturated colours (the theme's own palette has pale ones).
 LABEL_COLOURS = px.colors.qualitative.D3
+# Error maps: black where the copy is faithful, then through red to yellow (Inferno's stops, its first as rgb():
+# Plotly drew the hex of its near-black first stop as a violet).
+ERROR_SCALE = [[0.0, "rgb(0,0,4)"], *[[i / 9, c] for i, c in enumerate(px.colors.sequential.Inferno) if i]]
 GRID_WIDTH_PX = 900  # about the main column's width at 1280 to 1440 pixels with the sidebar open
 # Image titles readable from the back of a room: the app's text colour, not a pale grey, at 14 px.
 TITLE_FONT = dict(size=14, color="#1f2333")
@@ -92,6 +96,33 @@ def probe_curves(points) -> go.Figure:
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     fig.update_xaxes(tickvals=sorted(set(frame["labels"])))  # the counts probed, not a log axis's 2s and 5s
     fig.update_layout(height=380, margin=dict(t=20, b=10), legend_title_text=None, font_size=15)
+    return fig
+
+
+def error_maps(images: np.ndarray, reconstructions: np.ndarray, titles: list[str],
+               zmax: float | None = None) -> go.Figure:
+    """Each image above its reconstruction and its per-pixel squared error (averaged over colour channels), the
+    maps on one colour scale from 0 to zmax (their own largest value by default), with its colour bar."""
+    squared = ((np.asarray(images, np.float32) - np.asarray(reconstructions, np.float32)) ** 2).mean(axis=-1)
+    zmax = float(squared.max()) if zmax is None else zmax
+    n = len(images)
+    fig = make_subplots(rows=3, cols=n, subplot_titles=[*titles, *[""] * 2 * n], vertical_spacing=0.03,
+                        horizontal_spacing=0.01)
+    for column, (image, recon, error) in enumerate(zip(_bytes(_planes(images)), _bytes(_planes(reconstructions)),
+                                                     squared), start=1):
+        for row, shown in ((1, image), (2, recon)):
+            rgb = shown if shown.ndim == 3 else np.repeat(shown[..., None], 3, axis=-1)
+            fig.add_trace(go.Image(z=rgb, hoverinfo="skip"), row=row, col=column)
+        fig.add_trace(go.Heatmap(z=error[::-1], coloraxis="coloraxis",
+                                 hovertemplate="squared error %{z:.3g}<extra></extra>"), row=3, col=column)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    for column in range(1, n + 1):  # square heatmap cells, like the images above them
+        fig.update_yaxes(scaleanchor=f"x{2 * n + column}", row=3, col=column)
+    fig.update_annotations(font=TITLE_FONT)
+    fig.update_layout(height=3 * min(140, GRID_WIDTH_PX / n) + 60, margin=dict(l=0, r=0, t=50, b=0),
+                      coloraxis=dict(colorscale=ERROR_SCALE, cmin=0, cmax=zmax,
+                                     colorbar=dict(title="squared error", thickness=12)))
     return fig
 
 

@@ -16,7 +16,7 @@ from aecore.store import RunStore
 from dashboard.forms import defaults_for
 from dashboard.run_page import trained_run
 from dashboard.state import followed_job
-from dashboard.views.anomaly import held_out_errors, scores_view
+from dashboard.views.anomaly import held_out_groups, reconstruction_errors, scores_view
 
 PAGE_KEY = "anomaly"  # the Anomaly page's job in this session's state
 # The page's first offer: a narrow code that must learn the classes it saw (measured: docs/PERFORMANCE.md,
@@ -52,8 +52,9 @@ def section(store: RunStore) -> None:
                 f"{label_text(label, full.label_names)} against the other classes.")
         return
     key, run = picked
-    errors = held_out_errors(key, label, run.model, data)
-    scores_view(key, errors)
+    groups = held_out_groups(data, label)
+    errors = reconstruction_errors(key, f"held out {label}", run.model, groups)
+    scores_view(key, errors, groups, run.model)
     _why(config, data, errors, label_text(label, full.label_names))
 
 

@@ -223,6 +223,10 @@ def test_anomaly_scores_with_a_threshold_slider():
     assert 2 < float(before["False alarms (%)"].rstrip("%")) < 8  # about 5% at first
     (table,) = [d.value for d in at.dataframe]
     assert table["inputs"].tolist() == ["test images (mnist-sample) (normal)", "inverted", "random noise"]
+    # Where the error is: the worst and the best scored images' maps, on one colour scale.
+    maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "anomaly.maps" in (c.proto.id or "")]
+    assert len(maps) == 2 and maps[0]["layout"]["coloraxis"]["cmax"] == maps[1]["layout"]["coloraxis"]["cmax"]
+    assert all(sum(t["type"] == "heatmap" for t in m["data"]) == 6 for m in maps)
     (threshold,) = at.select_slider
     threshold.set_value(float(threshold.options[0])).run()  # the lowest threshold flags (nearly) everything
     assert_clean(at)

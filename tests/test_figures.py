@@ -157,3 +157,15 @@ def test_probe_curves_put_codes_and_pixels_on_the_counts_probed():
     fig = figures.probe_curves(points)
     assert {t.name for t in fig.data} == {"codes", "pixels"}
     assert list(fig.layout.xaxis.tickvals) == [10, 100, 4000] and fig.layout.xaxis.type == "log"
+
+
+def test_error_maps_share_one_colour_scale_and_match_the_images():
+    x = images(4)
+    recon = np.clip(x + 0.1, 0, 1)
+    fig = figures.error_maps(x, recon, ["a", "b", "c", "d"], zmax=0.5)
+    heatmaps = [t for t in fig.data if t.type == "heatmap"]
+    assert len(heatmaps) == 4 and {t.coloraxis for t in heatmaps} == {"coloraxis"}
+    assert fig.layout.coloraxis.cmin == 0 and fig.layout.coloraxis.cmax == 0.5
+    expected = ((x[0] - recon[0]) ** 2).mean(axis=-1)[::-1]  # drawn bottom up: the image's top row at the top
+    np.testing.assert_allclose(np.asarray(heatmaps[0].z), expected, rtol=1e-6)
+    assert len([t for t in fig.data if t.type == "image"]) == 8  # each image and its reconstruction

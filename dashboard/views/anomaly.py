@@ -17,41 +17,45 @@ from dashboard.run_view import VIEW_EXAMPLES
 UNIT = "MSE per pixel"
 
 
-@st.cache_data(max_entries=8, show_spinner="Reconstructing the test images and the different inputs...")
-def reconstruction_errors(key: str, dataset: str, _model, _x: np.ndarray) -> tuple[dict[str, np.ndarray], str | None]:
-    """({inputs name: per-image MSE}, test images first; a sentence if the other dataset is not on this machine)."""
-    foreign_name = anomaly.foreign_dataset(dataset)
-    shape = tuple(_x.shape[1:])
-    foreign = None if foreign_name is None else anomaly.load_offline(foreign_name, shape)
+def different_groups(data: Dataset) -> tuple[dict[str, np.ndarray], str | None]:
+    """({inputs name: images}, the test images first, then clearly different inputs; a sentence if the other
+    dataset is not on this machine). Made again at each rerun: seeded, and quick next to a reconstruction."""
+    x = data.x_test[:VIEW_EXAMPLES]
+    foreign_name = anomaly.foreign_dataset(data.name)
+    foreign = None if foreign_name is None else anomaly.load_offline(foreign_name, tuple(x.shape[1:]))
     note = None  # an upload or another built-in has no natural opposite: no other dataset, no note
     if foreign_name is not None and foreign is None:
         note = (f"{foreign_name} is not on this machine, so it is left out: this page never downloads "
                 "(choosing it as the dataset on an architecture page downloads it once).")
-    groups = {f"test images ({dataset})": _x,
-              **anomaly.different_inputs(_x, seed=0, foreign=None if foreign is None else (foreign_name, foreign))}
-    return {name: M.per_example_mse(x, reconstruct(_model, x)) for name, x in groups.items()}, note
+    groups = {f"test images ({data.name})": x,
+              **anomaly.different_inputs(x, seed=0, foreign=None if foreign is None else (foreign_name, foreign))}
+    return groups, note
 
 
-@st.cache_data(max_entries=8, show_spinner="Reconstructing the test images...")
-def held_out_errors(key: str, label: int, _model, _data: Dataset) -> dict[str, np.ndarray]:
-    """{inputs name: per-image MSE}: the test images of the classes the model trained on first, then those of
-    the class it never saw."""
-    x, y = _data.x_test, _data.y_test
-    name = label_text(label, _data.label_names)
-    groups = {"test images of the other classes": x[y != label][:VIEW_EXAMPLES],
-              f"test images of {name} (never seen)": x[y == label][:VIEW_EXAMPLES]}
-    return {group: M.per_example_mse(images, reconstruct(_model, images)) for group, images in groups.items()}
+def held_out_groups(data: Dataset, label: int) -> dict[str, np.ndarray]:
+    """{inputs name: images}: the test images of the classes a model trained on, then those of the one it never saw."""
+    x, y = data.x_test, data.y_test
+    return {"test images of the other classes": x[y != label][:VIEW_EXAMPLES],
+            f"test images of {label_text(label, data.label_names)} (never seen)": x[y == label][:VIEW_EXAMPLES]}
+
+
+@st.cache_data(max_entries=8, show_spinner="Reconstructing the images...")
+def reconstruction_errors(key: str, groups_key: str, _model, _groups: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """{inputs name: per-image MSE} of the run of key on the groups groups_key names."""
+    return {name: M.per_example_mse(x, reconstruct(_model, x)) for name, x in _groups.items()}
 
 
 def anomaly_scores(key: str, run: Run, data: Dataset) -> None:
     """The test images against clearly different inputs (inverted, noise, another dataset): scores_view."""
-    errors, note = reconstruction_errors(key, data.name, run.model, data.x_test[:VIEW_EXAMPLES])
-    scores_view(key, errors, note)
+    groups, note = different_groups(data)
+    scores_view(key, reconstruction_errors(key, "different", run.model, groups), groups, run.model, note)
 
 
-def scores_view(key: str, errors: dict[str, np.ndarray], note: str | None = None) -> None:
-    """Histogram of errors, a threshold slider, and precision, recall and ROC-AUC at that threshold; errors: the
-    normal images' first, then each set of anomalies'."""
+def scores_view(key: str, errors: dict[str, np.ndarray], groups: dict[str, np.ndarray], model,
+                note: str | None = None) -> None:
+    """Histogram of errors, a threshold slider, precision, recall and ROC-AUC at that threshold with the counts,
+    and per-pixel error maps of the worst and best scored images; errors and groups (the images): the normal
+    images' first, then each set of anomalies'."""
     normal_name = next(iter(errors))
     normal = errors[normal_name]
     different = {name: e for name, e in errors.items() if name != normal_name}
@@ -92,5 +96,38 @@ def scores_view(key: str, errors: dict[str, np.ndarray], note: str | None = None
         "flagged (%)": st.column_config.NumberColumn(format="%.1f"),
     })
     counts = ", ".join(f"{len(e)} {name}" for name, e in different.items())
+    flagged_anomalies = sum(int((e > threshold).sum()) for e in different.values())
     st.caption(f"Anomalies are the positive class. Precision depends on the mix: here {len(normal)} {normal_name} "
-               f"against {counts}. ROC-AUC does not depend on the threshold.")
+               f"against {counts}. At this threshold {flagged_anomalies + int((normal > threshold).sum())} images "
+               f"are flagged: {flagged_anomalies} anomalies and {int((normal > threshold).sum())} false alarms. "
+               "ROC-AUC does not depend on the threshold.")
+    _error_maps(errors, groups, model)
+
+
+MAPS = 6  # images in each row of error maps: the worst scored, the best scored
+
+
+def _error_maps(errors: dict[str, np.ndarray], groups: dict[str, np.ndarray], model) -> None:
+    """The worst and best scored images of every set, each above its reconstruction and its per-pixel squared
+    error, all maps on one colour scale."""
+    scored = [(float(e[i]), name, i) for name, e in errors.items() for i in range(len(e))]
+    scored.sort()
+    picks = scored[::-1][:MAPS] + scored[:MAPS]
+    images = np.stack([groups[name][i] for _, name, i in picks])
+    recons = reconstruct(model, images)
+    first = next(iter(errors))
+
+    def tag(name: str) -> str:  # "normal", "inverted", "never seen": short enough to sit over a 28-pixel tile
+        return "normal" if name == first else name.split("(")[-1].rstrip(")") if "(" in name else name
+
+    titles = [f"{tag(name)}<br>{mse:.3g}" for mse, name, i in picks]
+    st.subheader("Where the error is")
+    # theme=None: Streamlit's theme would swap the maps' colour scale for its own.
+    st.plotly_chart(figures.error_maps(images[:MAPS], recons[:MAPS], titles[:MAPS]), key="anomaly.maps.worst",
+                    theme=None)
+    st.caption(f"The {MAPS} worst scored images of all sets (MSE per pixel), their reconstructions and their "
+               "squared error per pixel.")
+    st.plotly_chart(figures.error_maps(images[MAPS:], recons[MAPS:], titles[MAPS:],
+                                       zmax=float(((images[:MAPS] - recons[:MAPS]) ** 2).max())),
+                    key="anomaly.maps.best", theme=None)
+    st.caption(f"The {MAPS} best scored, on the same colour scale as the worst: a dark map is a faithful copy.")
