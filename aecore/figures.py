@@ -99,6 +99,28 @@ def probe_curves(points) -> go.Figure:
     return fig
 
 
+def probe_across_runs(series: dict) -> go.Figure:
+    """Test accuracy against labels (log axis) of each run's codes (run label -> (architecture, its probe points:
+    aecore.probe.ProbePoint)) in its architecture's colour, and the pixels' once, dashed grey."""
+    rows, pixels = [], {}
+    for label, (arch, points) in series.items():
+        for p in points:
+            if p.features == "codes":
+                rows.append({"run": label, "architecture": arch, "labels": p.labels, "accuracy": p.mean})
+            else:
+                pixels[p.labels] = p.mean
+    frame = pd.DataFrame(rows)
+    fig = px.line(frame, x="labels", y="accuracy", color="architecture", line_group="run", hover_name="run",
+                  markers=True, log_x=True, color_discrete_map=colours(),
+                  labels={"labels": "labelled training images", "accuracy": "test accuracy"})
+    fig.add_scatter(x=sorted(pixels), y=[pixels[n] for n in sorted(pixels)], mode="lines+markers", name="pixels",
+                    line=dict(color="#9ca3af", dash="dash"))
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    fig.update_xaxes(tickvals=sorted(set(frame["labels"])))
+    fig.update_layout(height=400, margin=dict(t=20, b=10), legend_title_text=None, font_size=15)
+    return fig
+
+
 def error_maps(images: np.ndarray, reconstructions: np.ndarray, titles: list[str],
                zmax: float | None = None) -> go.Figure:
     """Each image above its reconstruction and its per-pixel squared error (averaged over colour channels), the

@@ -8,6 +8,7 @@ from aecore import figures
 from aecore import metrics as M
 from aecore.datasets import DataError, load_dataset
 from aecore.models import reconstruct
+from dashboard.views import probe
 from dashboard.views.run_table import runs_table
 from dashboard.model_cache import load_stored
 from dashboard.run_page import show_store_problems
@@ -97,3 +98,7 @@ if len(table) > MAX_SIDE_BY_SIDE:
     st.caption(f"The {MAX_SIDE_BY_SIDE} newest runs are shown.")
 st.download_button("Download this comparison (PNG)", lambda: figures.png_grid(rows, captions),
                    f"compare-{dataset}.png", mime="image/png", on_click="ignore")
+
+probe.across_runs([(f"#{row['#']} {row['run']}", row["architecture"], row["key"], run)
+                   for _, row in table.head(MAX_SIDE_BY_SIDE).iterrows()
+                   if (run := load_stored(store, row["key"])) is not None], data)

@@ -212,6 +212,11 @@ def test_compare_lists_every_run_of_the_dataset(cached_runs, no_training):
     by_arch = table.set_index(table["run"].str.split(",").str[0])
     assert points == {arch: ([by_arch.loc[arch, "training time (s)"]], [by_arch.loc[arch, "test BCE (nats per pixel)"]])
                       for arch in ("stacked", "vae")}
+    # What the codes are worth, every run's against the pixels, once asked.
+    at.button(key="compare.probe.fit").click().run()
+    assert_clean(at)
+    (probe,) = [json.loads(c.proto.spec) for c in at.get("plotly_chart") if "compare.probe" in (c.proto.id or "")]
+    assert {t["name"] for t in probe["data"]} == {"stacked", "vae", "pixels"}
 
 
 def test_a_damaged_cache_entry_is_told_once_and_retrained(no_training, cached_runs):

@@ -169,3 +169,19 @@ def test_error_maps_share_one_colour_scale_and_match_the_images():
     expected = ((x[0] - recon[0]) ** 2).mean(axis=-1)[::-1]  # drawn bottom up: the image's top row at the top
     np.testing.assert_allclose(np.asarray(heatmaps[0].z), expected, rtol=1e-6)
     assert len([t for t in fig.data if t.type == "image"]) == 8  # each image and its reconstruction
+
+
+def test_probe_across_runs_colours_each_run_by_its_architecture_beside_the_pixels():
+    from aecore.models import colours
+    from aecore.probe import ProbePoint
+
+    def points(level):
+        return [ProbePoint(f, n, level, 0.0, 5) for f in ("codes", "pixels") for n in (10, 4000)]
+
+    fig = figures.probe_across_runs({"#1 a": ("conv", points(0.6)), "#2 b": ("conv", points(0.7)),
+                                     "#3 c": ("vae", points(0.4))})
+    by_name = {}
+    for t in fig.data:
+        by_name.setdefault(t.name, []).append(t)
+    assert set(by_name) == {"conv", "vae", "pixels"} and len(by_name["pixels"]) == 1
+    assert by_name["conv"][0].line.color == colours()["conv"] and by_name["vae"][0].line.color == colours()["vae"]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from aecore import figures, probe
+from aecore.datasets import Dataset
 from dashboard.run_view import RunView
 
 
-@st.cache_data(max_entries=8, show_spinner="Fitting the probes: codes and pixels at each label count...")
-def _points(key: str, _view: RunView) -> list[probe.ProbePoint]:
-    return probe.codes_worth(_view.run.model, _view.data)
+@st.cache_data(max_entries=16, show_spinner="Fitting the probes: codes and pixels at each label count...")
+def _points(key: str, _model, _data: Dataset) -> list[probe.ProbePoint]:
+    """The probe of the run of key (its page's tab and Compare share it)."""
+    return probe.codes_worth(_model, _data)
 
 
 @st.fragment
@@ -28,7 +30,7 @@ def codes_worth(view: RunView) -> None:
                                                           key=f"{view.config.arch}.probe.fit"):
         return
     st.session_state[asked] = True
-    points = _points(view.key, view)
+    points = _points(view.key, view.run.model, view.data)
     st.plotly_chart(figures.probe_curves(points), key=f"{view.config.arch}.probe.chart")
     at = {(p.features, p.labels): p for p in points}
     fewest = min(p.labels for p in points)
@@ -37,3 +39,19 @@ def codes_worth(view: RunView) -> None:
         if codes.mean < pixels.mean - codes.std else "match"
     st.caption(f"With {fewest} labels the codes {verdict} the pixels: {codes.mean:.1%} ± {codes.std:.1%} against "
                f"{pixels.mean:.1%} ± {pixels.std:.1%} test accuracy (mean ± standard deviation over the draws).")
+
+
+def across_runs(runs: list[tuple[str, str, str, object]], data: Dataset) -> None:
+    """Compare's section: each run's codes (label, architecture, store key, run) and the pixels, test accuracy
+    against labels in one chart, once asked (each run's probe is its tab's, cached per run)."""
+    if data.y_train is None or data.y_test is None or not runs:
+        return
+    st.subheader("What the codes are worth with few labels")
+    st.caption(f"A logistic regression on each run's frozen codes, and one on the pixels, from "
+               f"{', '.join(map(str, probe.LABEL_COUNTS))} and all labelled training images ({probe.DRAWS} draws each).")
+    if not st.session_state.get("compare.probe") and not st.button(f"Fit the probes of these {len(runs)} runs",
+                                                                    icon=":material/query_stats:", key="compare.probe.fit"):
+        return
+    st.session_state["compare.probe"] = True
+    series = {label: (arch, _points(key, run.model, data)) for label, arch, key, run in runs}
+    st.plotly_chart(figures.probe_across_runs(series), key="compare.probe.chart")

@@ -64,7 +64,7 @@ def dimensions(view: RunView) -> None:
     decoded = vae_lab.traversals(view.run.model, picked, steps=TRAVERSAL_STEPS)
     values = np.linspace(-3, 3, TRAVERSAL_STEPS)
     captions = [[f"z{d + 1} = {v:+.1f}" for v in values] for d in picked]
-    st.image(figures.png_grid(list(decoded), captions, scale=3), output_format="PNG")
+    st.image(figures.data_url(figures.png_grid(list(decoded), captions, scale=3)))
     st.download_button("Download the encodings of the whole dataset (CSV)",
                        lambda: export.to_bytes(export.encodings(view.run.model, view.data), ".csv"),
                        f"{config.arch}-{view.key[:8]}-encodings.csv", mime="text/csv", on_click="ignore",
@@ -116,8 +116,8 @@ def reparameterisation(view: RunView) -> None:
                "Training decodes z = mean + sigma × eps with eps drawn from N(0, I): the numbered points are such "
                "draws, the dotted circles the prior the KL term pulls the ellipses towards"
                + (f"; shown in the two dimensions with the most KL of {len(mean)}." if len(mean) > 2 else "."))
-    st.image(figures.png_grid([x_one[None], decoded], [[name], [f"draw {i + 1}" for i in range(n)]], scale=3),
-             output_format="PNG")
+    st.image(figures.data_url(figures.png_grid([x_one[None], decoded], [[name], [f"draw {i + 1}" for i in range(n)]],
+                                               scale=3)))
 
 
 @st.cache_resource

@@ -101,7 +101,8 @@ def digit_input() -> np.ndarray | None:
         if digit is None:
             st.caption("Nothing yet: draw a digit or upload an image.")
         else:
-            st.image(figures.png_grid([digit[None]], scale=5), caption=f"28 x 28, from your {_source()}", width=TILE_PX)
+            st.image(figures.data_url(figures.png_grid([digit[None]], scale=5)), caption=f"28 x 28, from your {_source()}",
+                     width=TILE_PX)
     return digit
 
 
@@ -128,7 +129,7 @@ def reconstructed_by_each(digit: np.ndarray, runs: pd.DataFrame, store: RunStore
         st.warning("None of these runs could be loaded from the run cache; train one again on its page.")
         return
     for column, recon, caption in zip(st.columns(len(recons)), recons, captions):
-        column.image(figures.png_grid([recon[None]], scale=5), caption=caption, width=TILE_PX)
+        column.image(figures.data_url(figures.png_grid([recon[None]], scale=5)), caption=caption, width=TILE_PX)
     if len(runs) > MAX_MODELS:
         st.caption(f"The {MAX_MODELS} newest of {len(runs)} runs are shown.")
     sheet = [np.stack([digit[..., None], *recons])]
