@@ -159,16 +159,19 @@ class RunStore:
     def entries(self) -> list[dict]:
         """run.json of every complete entry, newest first; damaged, edited or vanishing ones are skipped, so every
         field a reader takes from one has the type the store wrote (_check_meta) and "key" names its entry."""
-        metas = []
-        for entry in self._entry_dirs():
-            try:
-                meta = json.loads((entry / "run.json").read_text())
-                _check_meta(meta, entry.name)
-            except (OSError, ValueError):  # UnicodeDecodeError, ConfigError and DataError among them
-                continue
-            if _is_complete(entry):
-                metas.append({**meta, "key": entry.name})
+        metas = [meta for entry in self._entry_dirs() if (meta := self.meta(entry.name)) is not None]
         return sorted(metas, key=lambda meta: meta["trained_at"], reverse=True)
+
+    def meta(self, key: str) -> dict | None:
+        """The run.json of the complete entry key (with "key"), checked as entries() checks it; None otherwise.
+        One file read, no model loaded."""
+        entry = self.path(key)
+        try:
+            meta = json.loads((entry / "run.json").read_text())
+            _check_meta(meta, key)
+        except (OSError, ValueError):  # UnicodeDecodeError, ConfigError and DataError among them
+            return None
+        return {**meta, "key": key} if _is_complete(entry) else None
 
     def size_bytes(self) -> int:
         """Total size of the folder in bytes."""

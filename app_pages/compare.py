@@ -82,10 +82,12 @@ rows = [x]
 captions = [[data.test_title(i) for i in idx]]
 st.markdown("**Test images**")
 st.plotly_chart(figures.image_grid([x], captions, tile_px=100), key="compare.originals")
+shown_runs = []  # (label, architecture, key, run) of the runs drawn, for the probes below
 for _, row in table.head(MAX_SIDE_BY_SIDE).iterrows():
     run = load_stored(store, row["key"])
     if run is None:
         continue
+    shown_runs.append((f"#{row['#']} {row['run']}", row["architecture"], row["key"], run))
     recon = reconstruct(run.model, x)
     errors = M.per_example_mse(x, recon)
     rows.append(recon)
@@ -99,6 +101,4 @@ if len(table) > MAX_SIDE_BY_SIDE:
 st.download_button("Download this comparison (PNG)", lambda: figures.png_grid(rows, captions),
                    f"compare-{dataset}.png", mime="image/png", on_click="ignore")
 
-probe.across_runs([(f"#{row['#']} {row['run']}", row["architecture"], row["key"], run)
-                   for _, row in table.head(MAX_SIDE_BY_SIDE).iterrows()
-                   if (run := load_stored(store, row["key"])) is not None], data)
+probe.across_runs(shown_runs, data)

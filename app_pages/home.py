@@ -2,23 +2,22 @@
 
 import streamlit as st
 
-from aecore.config import ConfigError, RunConfig
+from aecore.datasets import DataError, load_dataset
 from aecore.models import specs
-from aecore.store import RunStore
+from aecore.store import RunStore, run_key
 from dashboard.forms import defaults_for
 
 
 def _measured(arch: str) -> str:
     """' (it trained in 4 s on this server)' from the run cache's run of the page's default, or '' if none: a time
-    measured here, not promised."""
+    measured here, not promised. One run.json read; Home imports no Keras."""
     default = defaults_for(arch)
-    for entry in RunStore().entries():  # run.json files only: Home imports no Keras
-        try:
-            if RunConfig.from_dict(entry["config"]) == default:
-                return f" (it trained in {entry['metrics']['seconds']:.0f} s on this server)"
-        except (ConfigError, KeyError, TypeError):
-            continue
-    return ""
+    try:
+        meta = RunStore().meta(run_key(default, load_dataset(default.dataset).fingerprint))
+    except DataError:
+        return ""
+    seconds = (meta or {}).get("metrics", {}).get("seconds")
+    return f" (it trained in {seconds:.0f} s on this server)" if isinstance(seconds, (int, float)) else ""
 
 
 st.title("Autoencoder Studio")

@@ -35,7 +35,7 @@ def section(store: RunStore) -> None:
     label = middle.selectbox("Class left out", classes,
                              format_func=lambda v: label_text(v, full.label_names), key=f"anomaly.held.label.{base}")
     arch = right.selectbox("Architecture", archs, index=archs.index(DEFAULT_ARCH) if DEFAULT_ARCH in archs else 0,
-                           format_func=lambda name: next(s.title for s in specs() if s.name == name),
+                           format_func=lambda name: get_spec(name).title,
                            key="anomaly.held.arch")
     try:
         data = load_dataset(held_out_name(base, label))

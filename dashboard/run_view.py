@@ -49,7 +49,8 @@ def when(timestamp: float) -> str:
 
 
 def provenance(view: RunView) -> str:
-    """Where a run shown without training came from: 'Loaded from cache (trained 14.2 s on 2025-05-01 10:31): <name>.'"""
+    """Where a run shown without training came from: 'Loaded from cache (trained 14.2 s on 2025-05-01 10:31):
+    <its name>.'"""
     if view.trained_here:
         return view.trained_here
     if view.ready_made:

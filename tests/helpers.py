@@ -498,6 +498,20 @@ def _whole_run_finished(payload) -> bool:
     return _run_end(payload) in ("FINISHED_SUCCESSFULLY", "FINISHED_WITH_COMPILE_ERROR")
 
 
+# (navigation label, page heading) of every page of app.py's navigation, in its order.
+BROWSER_PAGES = [
+    ("Home", "Autoencoder Studio"),
+    ("Basic", "Basic autoencoder"),
+    ("Stacked", "Stacked autoencoder"),
+    ("Convolutional", "Convolutional autoencoder"),
+    ("Variational", "Variational autoencoder"),
+    ("Compare", "Compare runs"),
+    ("Anomaly scores", "Anomaly scores"),
+    ("Your data", "Your data"),
+    ("Your digit", "Your digit"),
+]
+
+
 def browser_watch_runs(page) -> None:
     """Follow the page's Streamlit websocket from now on (call before the first goto)."""
     ends = _RUN_ENDS.setdefault(page, [])

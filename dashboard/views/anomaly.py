@@ -56,12 +56,18 @@ def scores_view(key: str, errors: dict[str, np.ndarray], groups: dict[str, np.nd
     """Histogram of errors, a threshold slider, precision, recall and ROC-AUC at that threshold with the counts,
     and per-pixel error maps of the worst and best scored images; errors and groups (the images): the normal
     images' first, then each set of anomalies'."""
+    if note:
+        st.caption(note)
+    _at_threshold(key, errors)
+    _error_maps(errors, groups, model)
+
+
+@st.fragment
+def _at_threshold(key: str, errors: dict[str, np.ndarray]) -> None:
+    """The threshold slider and what depends on it: a fragment, so a move redraws none of the maps below."""
     normal_name = next(iter(errors))
     normal = errors[normal_name]
     different = {name: e for name, e in errors.items() if name != normal_name}
-    if note:
-        st.caption(note)
-
     default = anomaly.default_threshold(normal)
     choices = anomaly.threshold_choices(np.concatenate(list(errors.values())), include=(default,))
     threshold = st.select_slider(
@@ -101,7 +107,6 @@ def scores_view(key: str, errors: dict[str, np.ndarray], groups: dict[str, np.nd
                f"against {counts}. At this threshold {flagged_anomalies + int((normal > threshold).sum())} images "
                f"are flagged: {flagged_anomalies} anomalies and {int((normal > threshold).sum())} false alarms. "
                "ROC-AUC does not depend on the threshold.")
-    _error_maps(errors, groups, model)
 
 
 MAPS = 6  # images in each row of error maps: the worst scored, the best scored

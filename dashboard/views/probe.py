@@ -48,9 +48,11 @@ def across_runs(runs: list[tuple[str, str, str, object]], data: Dataset) -> None
         return
     st.subheader("What the codes are worth with few labels")
     st.caption(f"A logistic regression on each run's frozen codes, and one on the pixels, from "
-               f"{', '.join(map(str, probe.LABEL_COUNTS))} and all labelled training images ({probe.DRAWS} draws each).")
-    if not st.session_state.get("compare.probe") and not st.button(f"Fit the probes of these {len(runs)} runs",
-                                                                    icon=":material/query_stats:", key="compare.probe.fit"):
+               f"{', '.join(map(str, probe.LABEL_COUNTS))} and all labelled training images "
+               f"({probe.DRAWS} draws each).")
+    offer = f"Fit the probes of these {len(runs)} runs"
+    if not st.session_state.get("compare.probe") and not st.button(offer, icon=":material/query_stats:",
+                                                                    key="compare.probe.fit"):
         return
     st.session_state["compare.probe"] = True
     series = {label: (arch, _points(key, run.model, data)) for label, arch, key, run in runs}

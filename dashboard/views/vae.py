@@ -111,7 +111,8 @@ def explorer(view: RunView) -> None:
     image_column.caption("z = (" + ", ".join(f"{v:.2f}" for v in z[:shown]) + (", ...)" if k > shown else ")"))
     figures.move_marker(scatter, _marker(projection, z))
     scatter_column.plotly_chart(scatter)
-    scatter_column.caption(latent_caption(len(codes), k, projection.label, view.y_view is not None) + " The black cross is the sliders' z."
+    scatter_column.caption(latent_caption(len(codes), k, projection.label, view.y_view is not None)
+                           + " The black cross is the sliders' z."
                            + (" The red star and ellipse are your digit's encoding: its mean and one standard "
                               "deviation." if digit is not None else ""))
     if not fits_digit:

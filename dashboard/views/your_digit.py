@@ -101,8 +101,8 @@ def digit_input() -> np.ndarray | None:
         if digit is None:
             st.caption("Nothing yet: draw a digit or upload an image.")
         else:
-            st.image(figures.data_url(figures.png_grid([digit[None]], scale=5)), caption=f"28 x 28, from your {_source()}",
-                     width=TILE_PX)
+            st.image(figures.data_url(figures.png_grid([digit[None]], scale=5)),
+                     caption=f"28 x 28, from your {_source()}", width=TILE_PX)
     return digit
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.helpers import (
+    BROWSER_PAGES,
     TRAIN_TIMEOUT_MS,
     browser_assert_no_exception,
     browser_element_png,
@@ -19,22 +20,9 @@ from tests.helpers import (
     browser_wait_image,
 )
 
-# (navigation label, page heading); every page of app.py's navigation.
-PAGES = [
-    ("Home", "Autoencoder Studio"),
-    ("Basic", "Basic autoencoder"),
-    ("Stacked", "Stacked autoencoder"),
-    ("Convolutional", "Convolutional autoencoder"),
-    ("Variational", "Variational autoencoder"),
-    ("Compare", "Compare runs"),
-    ("Your digit", "Your digit"),
-    ("Anomaly scores", "Anomaly scores"),
-]
-
-
 def test_every_page_through_the_navigation(page, app_url, screenshot_dir):
     browser_goto(page, app_url)
-    for label, heading in PAGES:
+    for label, heading in BROWSER_PAGES:
         browser_open_page(page, label, heading)
         # Its run is over: the page's own title is the only one (nothing left of the page before).
         assert page.get_by_role("heading", level=1).all_inner_texts() == [heading]

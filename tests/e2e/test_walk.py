@@ -9,22 +9,13 @@ from __future__ import annotations
 
 import pytest
 
+from aecore.models import specs
 from tests.helpers import (
-    browser_assert_no_exception, browser_goto, browser_open_page, browser_rerun, browser_wait_idle, browser_watch_runs,
+    BROWSER_PAGES, browser_assert_no_exception, browser_goto, browser_open_page, browser_rerun, browser_wait_idle,
+    browser_watch_runs,
 )
 
-PAGES = [
-    ("Home", "Autoencoder Studio"),
-    ("Basic", "Basic autoencoder"),
-    ("Stacked", "Stacked autoencoder"),
-    ("Convolutional", "Convolutional autoencoder"),
-    ("Variational", "Variational autoencoder"),
-    ("Compare", "Compare runs"),
-    ("Anomaly scores", "Anomaly scores"),
-    ("Your data", "Your data"),
-    ("Your digit", "Your digit"),
-]
-ARCHITECTURE_PAGES = {"Basic", "Stacked", "Convolutional", "Variational"}
+ARCHITECTURE_PAGES = {spec.title for spec in specs()}  # the navigation's labels of the registry's pages
 
 
 @pytest.mark.parametrize("viewport", [(1280, 720), (1440, 1000)], ids=["projector", "laptop"])
@@ -41,7 +32,7 @@ def test_every_page_and_tab_fits_the_screen_and_the_console_stays_clean(browser,
     browser_watch_runs(page)
     try:
         browser_goto(page, app_url)
-        for label, heading in PAGES:
+        for label, heading in BROWSER_PAGES:
             browser_open_page(page, label, heading)
             browser_wait_idle(page)
             browser_assert_no_exception(page)
