@@ -86,12 +86,12 @@ def error_against_pca(autoencoder_mse: float, pca_mse: float, k: int, axis: str,
 
 
 def probe_curves(points) -> go.Figure:
-    """Test accuracy against labelled examples (log axis), codes against pixels, the draws' spread as error bars
-    (points: aecore.probe.ProbePoint)."""
+    """Test accuracy against labelled examples (log axis), codes against pixels (and the encoder fine-tuned, where
+    asked), the draws' spread as error bars (points: aecore.probe.ProbePoint)."""
     frame = pd.DataFrame([{"features": p.features, "labels": p.labels, "accuracy": p.mean, "spread": p.std}
                           for p in points])
     fig = px.line(frame, x="labels", y="accuracy", color="features", error_y="spread", markers=True, log_x=True,
-                  color_discrete_map={"codes": "#4f46e5", "pixels": "#9ca3af"},
+                  color_discrete_map={"codes": "#4f46e5", "pixels": "#9ca3af", "fine-tuned encoder": "#d97706"},
                   labels={"labels": "labelled training images", "accuracy": "test accuracy"})
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
     fig.update_xaxes(tickvals=sorted(set(frame["labels"])))  # the counts probed, not a log axis's 2s and 5s
@@ -107,7 +107,7 @@ def probe_across_runs(series: dict) -> go.Figure:
         for p in points:
             if p.features == "codes":
                 rows.append({"run": label, "architecture": arch, "labels": p.labels, "accuracy": p.mean})
-            else:
+            elif p.features == "pixels":
                 pixels[p.labels] = p.mean
     frame = pd.DataFrame(rows)
     fig = px.line(frame, x="labels", y="accuracy", color="architecture", line_group="run", hover_name="run",

@@ -18,6 +18,13 @@ from aecore.errors import DataError
 LABEL_COUNTS = (10, 100, 1000)  # and all: the page's and the CLI's default
 DRAWS = 5  # seeded draws of the labelled subset at each count
 MAX_ITER = 500  # of the logistic regression's solver: enough to converge on these sizes
+# Fine-tuning trains a copy of the encoder with a softmax head: a fixed number of optimiser steps at every label
+# count (ten labels get as many updates as a thousand), and fewer draws, as each is a Keras training.
+FINE_TUNE_STEPS = 300
+FINE_TUNE_BATCH = 32
+FINE_TUNE_RATE = 1e-3
+FINE_TUNE_DRAWS = 2
+FINE_TUNED = "fine-tuned encoder"
 
 
 @dataclass(frozen=True)
@@ -60,10 +67,37 @@ def probe_accuracy(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
     return float(model.score(x_test, y_test))
 
 
+def fine_tuned_accuracy(model, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
+                        seed: int = 0) -> float:
+    """Test accuracy of a copy of model's encoder with a softmax head, all of it trained on (x_train, y_train) for
+    FINE_TUNE_STEPS steps (the run's own model is left as it was)."""
+    import keras  # deferred: Keras, for the app's start
+
+    encoder = model.get_layer("encoder")
+    copy = keras.models.clone_model(encoder)
+    copy.set_weights(encoder.get_weights())
+    inputs = keras.Input(encoder.input_shape[1:])
+    codes = copy(inputs)
+    if isinstance(codes, (list, tuple)):  # a VAE's encoder gives (mean, log_var): the mean is its code
+        codes = codes[0]
+    classes = int(max(y_train.max(), y_test.max())) + 1
+    head = keras.layers.Dense(classes, activation="softmax", dtype="float32",
+                              kernel_initializer=keras.initializers.GlorotUniform(seed))
+    classifier = keras.Model(inputs, head(keras.layers.Flatten()(codes)))
+    classifier.compile(keras.optimizers.Adam(FINE_TUNE_RATE), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    # A seeded order of FINE_TUNE_STEPS batches, so the draw alone decides the result (fit's shuffle is unseeded).
+    rng = np.random.default_rng(seed)
+    needed = FINE_TUNE_STEPS * FINE_TUNE_BATCH
+    order = np.concatenate([rng.permutation(len(y_train)) for _ in range(-(-needed // len(y_train)))])[:needed]
+    classifier.fit(x_train[order], y_train[order], batch_size=FINE_TUNE_BATCH, epochs=1, shuffle=False, verbose=0)
+    return float(classifier.evaluate(x_test, y_test, batch_size=500, verbose=0)[1])
+
+
 def codes_worth(model, data: Dataset, counts: tuple[int, ...] = LABEL_COUNTS, draws: int = DRAWS,
-                seed: int = 0) -> list[ProbePoint]:
+                seed: int = 0, fine_tune: bool = False) -> list[ProbePoint]:
     """The probe on the run's codes and on pixels at each label count (and at all the training labels), over
-    draws seeded draws each (one at all); DataError when the dataset has no labels."""
+    draws seeded draws each (one at all), and with fine_tune the encoder fine-tuned (FINE_TUNE_DRAWS draws at
+    most); DataError when the dataset has no labels."""
     from aecore.models import encode  # deferred: TensorFlow
 
     if data.y_train is None or data.y_test is None:
@@ -79,6 +113,10 @@ def codes_worth(model, data: Dataset, counts: tuple[int, ...] = LABEL_COUNTS, dr
         for name, (train, test) in features.items():
             scores = [probe_accuracy(train[s], data.y_train[s], test, data.y_test) for s in subsets]
             points.append(ProbePoint(name, count, float(np.mean(scores)), float(np.std(scores)), len(scores)))
+        if fine_tune:
+            scores = [fine_tuned_accuracy(model, data.x_train[s], data.y_train[s], data.x_test, data.y_test, seed + i)
+                      for i, s in enumerate(subsets[:FINE_TUNE_DRAWS])]
+            points.append(ProbePoint(FINE_TUNED, count, float(np.mean(scores)), float(np.std(scores)), len(scores)))
     return points
 
 

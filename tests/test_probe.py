@@ -59,5 +59,26 @@ def test_the_cli_prints_the_probe_as_json(tmp_path, capsys):
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(line["probe"]) == {"codes", "pixels"} and set(line["probe"]["codes"]) == {"10", "4000"}
     assert line["probe"]["codes"]["10"]["draws"] == 2 and 0 < line["probe"]["pixels"]["4000"]["mean"] <= 1
+    assert "fine-tuned encoder" not in line["probe"]
     assert main(["probe", "--arch", "basic", "--cache-dir", str(tmp_path)]) == 2  # points3d: no labels
     assert "has no labels" in capsys.readouterr().err
+
+
+
+def test_fine_tuning_trains_a_copy_of_the_encoder_and_leaves_the_run_alone(cached_runs):
+    """A copy with a head, trained on 100 labels: the run's own weights unchanged, its accuracy far above chance."""
+    from aecore.runner import get_run
+    from aecore.store import RunStore
+    from tests.helpers import app_tiny
+
+    config = app_tiny("stacked")
+    cached_runs(config)
+    run = get_run(config, RunStore())
+    assert run.cached
+    data = load_dataset(config.dataset)
+    before = [w.copy() for w in run.model.get_weights()]
+    points = probe.codes_worth(run.model, data, counts=(100,), draws=3, fine_tune=True)
+    tuned = {p.labels: p for p in points if p.features == probe.FINE_TUNED}
+    assert set(tuned) == {100, len(data.y_train)} and tuned[100].draws == min(3, probe.FINE_TUNE_DRAWS)
+    assert tuned[len(data.y_train)].mean > 0.3  # ten classes: chance is 0.1
+    assert all(np.array_equal(a, b) for a, b in zip(before, run.model.get_weights()))

@@ -10,9 +10,9 @@ from dashboard.run_view import RunView
 
 
 @st.cache_data(max_entries=16, show_spinner="Fitting the probes: codes and pixels at each label count...")
-def _points(key: str, _model, _data: Dataset) -> list[probe.ProbePoint]:
-    """The probe of the run of key (its page's tab and Compare share it)."""
-    return probe.codes_worth(_model, _data)
+def _points(key: str, _model, _data: Dataset, fine_tune: bool = False) -> list[probe.ProbePoint]:
+    """The probe of the run of key (its page's tab and Compare share it), with the encoder fine-tuned if asked."""
+    return probe.codes_worth(_model, _data, fine_tune=fine_tune)
 
 
 @st.fragment
@@ -26,11 +26,16 @@ def codes_worth(view: RunView) -> None:
                 f"{', '.join(map(str, probe.LABEL_COUNTS))} and all {len(view.data.y_train):,} labelled training "
                 f"images, once on the frozen encoder's codes and once on the raw pixels ({probe.DRAWS} seeded draws "
                 "of the labelled images each); the test accuracy is on the whole test set.")
+    fine_tune = st.toggle(
+        "Also fine-tune the encoder", key=f"{view.config.arch}.probe.fine_tune",
+        help=f"A copy of the encoder and a softmax head trained together on the labelled images "
+             f"({probe.FINE_TUNE_STEPS} steps of {probe.FINE_TUNE_BATCH}, {probe.FINE_TUNE_DRAWS} draws at each "
+             "count): a Keras training per draw, so it takes longer than the probes.")
     if not st.session_state.get(asked) and not st.button("Fit the probes", icon=":material/query_stats:",
                                                           key=f"{view.config.arch}.probe.fit"):
         return
     st.session_state[asked] = True
-    points = _points(view.key, view.run.model, view.data)
+    points = _points(view.key, view.run.model, view.data, fine_tune)
     st.plotly_chart(figures.probe_curves(points), key=f"{view.config.arch}.probe.chart")
     at = {(p.features, p.labels): p for p in points}
     fewest = min(p.labels for p in points)
@@ -39,6 +44,14 @@ def codes_worth(view: RunView) -> None:
         if codes.mean < pixels.mean - codes.std else "match"
     st.caption(f"With {fewest} labels the codes {verdict} the pixels: {codes.mean:.1%} ± {codes.std:.1%} against "
                f"{pixels.mean:.1%} ± {pixels.std:.1%} test accuracy (mean ± standard deviation over the draws).")
+    if fine_tune:
+        most = max(p.labels for p in points)
+        tuned, frozen = at[(probe.FINE_TUNED, most)], at[("codes", most)]
+        few = at[(probe.FINE_TUNED, fewest)]
+        overfit = ": so few labels let a whole network fit them and little else" if few.mean < codes.mean else ""
+        st.caption(f"Fine-tuning changes the encoder to fit the labels: with all {most:,} it reaches {tuned.mean:.1%} "
+                   f"against the frozen codes' {frozen.mean:.1%}; with {fewest}, {few.mean:.1%} against "
+                   f"{codes.mean:.1%}{overfit}.")
 
 
 def across_runs(runs: list[tuple[str, str, str, object]], data: Dataset) -> None:
