@@ -41,7 +41,8 @@ pages = {
     "Results": [st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
                 st.Page("app_pages/anomaly.py", title="Anomaly scores", icon=":material/troubleshoot:")],
     "Your own": [st.Page("app_pages/data.py", title="Your data", icon=":material/upload_file:"),
-                 st.Page("app_pages/your_digit.py", title="Your digit", icon=":material/draw:")],
+                 st.Page("app_pages/your_digit.py", title="Your digit", icon=":material/draw:"),
+                 st.Page("app_pages/your_model.py", title="Your model", icon=":material/model_training:")],
 }
 page = st.navigation(pages, position="top")
 runtime.presenter_view(st.sidebar.toggle("Presenter view", key="presenter", help="Larger type, for a projector"))

@@ -27,4 +27,8 @@ class DistributeError(ValueError):
     """A placement (strategy, devices) that cannot be had here."""
 
 
-USER_ERRORS = (ConfigError, DataError, StoreError, ExportError, DistributeError)
+class ModelError(ValueError):
+    """An uploaded model file (aecore.own_models) that cannot be read, loaded, checked or stored."""
+
+
+USER_ERRORS = (ConfigError, DataError, StoreError, ExportError, DistributeError, ModelError)

@@ -59,6 +59,13 @@ MAX_IMAGE_FILE_BYTES = 4 * 2**20  # one image file, uncompressed from the zip
 MAX_ZIP_RATIO = 100  # PNG and JPEG are compressed already: a member that deflates far more is a bomb
 MAX_CSV_CELLS = 50_000_000
 
+# An uploaded .keras model (aecore.own_models), checked on its size and its zip's directory before anything is read
+# from it or unpacked.
+MAX_MODEL_FILE_BYTES = 256 * 2**20  # the file as uploaded
+MAX_MODEL_UNPACKED_BYTES = 512 * 2**20  # its members' total uncompressed size, from the zip's directory
+MAX_MODEL_CONFIG_BYTES = 8 * 2**20  # its config.json, uncompressed: parsed whole before Keras sees the file
+MAX_MODEL_MEMBERS = 64  # a .keras holds three (config, metadata, weights) and the assets of a few layers
+
 
 def mib(n_bytes: int | float) -> str:
     """A size as every message and page shows it, e.g. '1,024.0 MiB'."""

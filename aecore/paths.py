@@ -13,6 +13,7 @@ from pathlib import Path
 # Under the run cache's root. Dot folders are never taken for run entries (those are named as run keys).
 DATASETS_FOLDER = ".datasets"  # stored uploads: content-addressed .npz files and their index
 CLASSIFIERS_FOLDER = ".classifiers"  # the VAE lab's sample-quality classifiers
+MODELS_FOLDER = ".models"  # uploaded Keras models: content-addressed .keras files and their index
 
 _CACHE_ROOT: contextvars.ContextVar[str | None] = contextvars.ContextVar("aecore_cache_root", default=None)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from aecore import figures, showcase
+from aecore import figures, own_models, showcase
 from aecore import metrics as M
 from aecore.models import encode, reconstruct, warm_up
 from aecore.run import Run
@@ -65,6 +65,12 @@ def ready_made(arch: str) -> Run | None:
         return _held_run(str(showcase.FOLDER), f"ready-made.{arch}", None, _load=lambda: showcase.load(arch))
     except _Missing:
         return None
+
+
+def uploaded(stored: own_models.StoredModel) -> own_models.UploadedModel:
+    """A stored uploaded model (aecore.own_models) through the shared bounded model cache, loaded once per file;
+    ModelError (one sentence, never cached) when its file cannot be loaded."""
+    return _held_run(str(stored.path.parent), stored.key, None, _load=lambda: own_models.load_stored(stored))
 
 
 def model_bytes(view: RunView) -> bytes:

@@ -509,6 +509,7 @@ BROWSER_PAGES = [
     ("Anomaly scores", "Anomaly scores"),
     ("Your data", "Your data"),
     ("Your digit", "Your digit"),
+    ("Your model", "Your model"),
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from aecore import own_models
 from aecore.config import RunConfig
 from aecore.datasets import MNIST_SHAPE, DataError, Dataset, holds_images, load_dataset
 from aecore.errors import ConfigError
@@ -54,11 +55,32 @@ def runs_table(entries: list[dict]) -> pd.DataFrame:
     return table
 
 
+UPLOADED_KEY = "uploaded:"  # the key column of an uploaded model's row: this prefix and its stored name
+
+
+def uploaded_table(models: list[own_models.StoredModel]) -> pd.DataFrame:
+    """One row per stored uploaded model (aecore.own_models) in runs_table's columns: "uploaded" as its
+    architecture, its test errors as measured when it was checked, and no training time (it was never trained
+    here)."""
+    rows = [{"run": f"{m.name} (uploaded)", "architecture": own_models.ARCHITECTURE, "dataset": m.dataset,
+             "parameters": m.parameters, "bottleneck": m.bottleneck or "", "bottleneck size": m.bottleneck_size,
+             "test MSE (per pixel)": m.metrics.get("test_mse"),
+             "test BCE (nats per pixel)": m.metrics.get("test_bce"), "PSNR (dB)": m.metrics.get("test_psnr"),
+             "key": f"{UPLOADED_KEY}{m.name}"} for m in models]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
 def image_runs(store: RunStore) -> pd.DataFrame:
     """One row per stored run that may take images (runs_table's rows), newest first."""
     return runs_table([e for e in store.entries()
                        if e["config"]["arch"] in names() and takes_images(e["config"]["arch"])
                        and holds_images(e["config"]["dataset"]) is not False])
+
+
+def scorable_runs(store: RunStore) -> pd.DataFrame:
+    """One row per stored run of an architecture this server has, on images or vectors alike (runs_table's rows),
+    newest first: the Anomaly page scores either."""
+    return runs_table([e for e in store.entries() if e["config"]["arch"] in names()])
 
 
 def no_runs_yet() -> None:
@@ -67,8 +89,9 @@ def no_runs_yet() -> None:
     st.page_link("app_pages/conv.py", label="Train the convolutional autoencoder", icon=":material/arrow_forward:")
 
 
-def choose_dataset(table: pd.DataFrame, key: str) -> tuple[str, Dataset] | None:
-    """A selectbox over the datasets of the runs (mnist-sample first if present); the loaded dataset or None."""
+def choose_dataset(table: pd.DataFrame, key: str, vectors: bool = False) -> tuple[str, Dataset] | None:
+    """A selectbox over the datasets of the runs (mnist-sample first if present); the loaded dataset or None
+    (vectors: a dataset of vectors is taken too, else refused in one sentence)."""
     datasets = sorted(set(table["dataset"]))
     default = datasets.index("mnist-sample") if "mnist-sample" in datasets else 0
     name = st.selectbox("Dataset", datasets, index=default, key=key,
@@ -78,7 +101,7 @@ def choose_dataset(table: pd.DataFrame, key: str) -> tuple[str, Dataset] | None:
     except DataError as exc:
         st.error(str(exc))
         return None
-    if not data.is_image:
+    if not data.is_image and not vectors:
         st.info(f"The dataset '{name}' holds vectors, not images; choose an image dataset.")
         return None
     return name, data
