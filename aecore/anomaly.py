@@ -1,20 +1,25 @@
-"""Anomaly scores: an autoencoder's per-image reconstruction error as a test of "is this like my data?".
+"""Anomaly scores: an autoencoder's per-example reconstruction error as a test of "is this like my data?".
 
-A model reconstructs images like those it was trained on well and others badly. This
-module makes clearly different inputs (inverted images, uniform noise, another dataset
-when it is already on this machine) and scores an error threshold with scikit-learn:
-anomalies are the positive class, and an image is flagged when its error is above the
-threshold. NumPy and scikit-learn only: the caller runs the model.
+A model reconstructs examples like those it was trained on well and others badly. This
+module makes clearly different inputs (for images: inverted images, uniform noise, another
+dataset when it is already on this machine; for vectors: points scaled far out, shuffled
+features, Gaussian noise of the data's spread), finds the other datasets of the same example
+shape, and scores an error threshold with scikit-learn: anomalies are the positive class,
+and an example is flagged when its error is above the threshold. NumPy and scikit-learn only:
+the caller runs the model.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
-from aecore.datasets import MNIST_SHAPE, DataError, load_dataset
+from aecore.datasets import BUILT_IN, MNIST_SHAPE, DataError, Dataset, held_out, load_dataset, stored_datasets
 from aecore.datasets.builtin import KERAS_CACHE_FILES, in_keras_cache
 
 DEFAULT_FALSE_ALARMS = 0.05  # the default threshold flags 5% of the test images
@@ -104,3 +109,191 @@ def threshold_choices(errors: np.ndarray, n: int = 121, include: tuple[float, ..
 def nearest(choices: list[float], value: float) -> float:
     """The choice closest to value on a log scale."""
     return min(choices, key=lambda c: abs(np.log(c) - np.log(max(value, 1e-12))))
+
+
+# --- Vectors: their clearly different inputs -------------------------------------------------------------------
+
+FAR_SCALE = 5.0  # "far outside": this many times further from the data's mean than the test vector was
+# The page's names of the vector inputs, and the CLI's --score word for each.
+SCALED, SHUFFLED, GAUSSIAN = f"scaled {FAR_SCALE:g}x from the mean", "features shuffled", "Gaussian noise"
+VECTOR_INPUTS = {"scaled": SCALED, "shuffled": SHUFFLED, "noise": GAUSSIAN}
+IMAGE_INPUTS = {"inverted": "inverted", "noise": "random noise"}  # --score word -> different_inputs' name
+HELD_OUT_SCORE = "held-out"  # --score of a BASE-without-D normal dataset: the test examples of class D
+
+
+def different_vectors(x: np.ndarray, reference: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """Clearly different vectors, as many as x has (inverting means nothing for vectors): x moved FAR_SCALE times
+    further from reference's mean; x with each feature shuffled across the rows on its own (every value is real,
+    their combination is not); Gaussian noise of reference's per-feature mean and spread."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, np.float32)
+    mean, spread = reference.mean(axis=0), reference.std(axis=0)
+    shuffled = np.stack([rng.permutation(column) for column in x.T], axis=1) if len(x) else x.copy()
+    return {
+        SCALED: (mean + FAR_SCALE * (x - mean)).astype(np.float32),
+        SHUFFLED: shuffled.astype(np.float32),
+        GAUSSIAN: rng.normal(mean, spread, x.shape).astype(np.float32),
+    }
+
+
+# --- Other datasets of the same example shape --------------------------------------------------------------------
+
+# The built-ins' example shapes: a score set of another shape is refused before it is loaded, and never downloaded.
+BUILT_IN_SHAPES = {"points3d": (3,), "swiss-roll": (3,), "s-curve": (3,), "mnist-sample": MNIST_SHAPE,
+                   "mnist": MNIST_SHAPE, "fashion-mnist": MNIST_SHAPE, "digits-8x8": (8, 8, 1), "cifar10": (32, 32, 3)}
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """(28, 28, 1) -> '28 x 28 x 1'."""
+    return " x ".join(str(d) for d in shape)
+
+
+def examples_text(shape: tuple[int, ...]) -> str:
+    """What examples of this shape are, in words: 'images of 28 x 28 x 1', 'vectors of 3 features'."""
+    return f"vectors of {shape[0]} features" if len(shape) == 1 else f"images of {shape_text(shape)}"
+
+
+def on_this_machine(name: str) -> bool:
+    """Whether loading the dataset of this name needs no download."""
+    return name not in KERAS_CACHE_FILES or in_keras_cache(name)
+
+
+def same_shape_datasets(shape: tuple[int, ...], exclude: tuple[str, ...] = ()) -> list[str]:
+    """The datasets on this machine whose examples have this shape: the built-ins that need no download, then the
+    stored uploads (each loaded once per version of its file); never downloads."""
+    shape = tuple(shape)
+    found = [name for name in BUILT_IN if BUILT_IN_SHAPES.get(name) == shape and on_this_machine(name)]
+    for name in stored_datasets():
+        try:
+            if load_dataset(name).input_shape == shape:
+                found.append(name)
+        except DataError:  # a stored file gone or damaged: nothing to offer
+            continue
+    return [name for name in found if name not in exclude]
+
+
+def same_test_split(name: str, normal_name: str) -> bool:
+    """Whether the dataset of this name has the normal dataset's own test examples: itself, or the base of a
+    BASE-without-D dataset (which leaves class D out of its training split only)."""
+    base = held_out(normal_name)
+    return name == normal_name or (base is not None and base[0] == name)
+
+
+def check_same_shape(what: str, shape: tuple[int, ...], normal: Dataset) -> None:
+    """DataError (one sentence) unless examples of this shape can be scored by a model of normal's."""
+    if tuple(shape) != normal.input_shape:
+        raise DataError(f"{what} holds {examples_text(tuple(shape))}, not {examples_text(normal.input_shape)} like "
+                        f"'{normal.name}', so a model of '{normal.name}' cannot score them.")
+
+
+def score_dataset(name: str, normal: Dataset) -> np.ndarray:
+    """The test examples of the dataset of this name, to score against normal's; DataError (one sentence) when it
+    holds another example shape or is not on this machine (it is never downloaded to be scored)."""
+    if name in BUILT_IN_SHAPES:
+        check_same_shape(f"'{name}'", BUILT_IN_SHAPES[name], normal)
+    if not on_this_machine(name):
+        raise DataError(f"'{name}' is not on this machine and is never downloaded to be scored; choose a dataset "
+                        "that is (train any model on it once to download it).")
+    other = load_dataset(name)
+    check_same_shape(f"'{name}'", other.input_shape, normal)
+    return other.x_test
+
+
+def upload_examples(preview, normal: Dataset) -> np.ndarray:
+    """Every example of an uploaded file (an aecore.datasets.uploads Preview: scored, never stored); DataError (one
+    sentence) when it holds another example shape or is too large to read whole."""
+    check_same_shape(f"'{preview.filename}'", preview.example_shape, normal)
+    if preview.dataset is None:
+        raise DataError(f"'{preview.filename}' is over the memory budget of uploads; score a smaller file.")
+    return np.concatenate([preview.dataset.x_train, preview.dataset.x_test])
+
+
+# --- The command line's score sets and summary -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScoreSets:
+    """The normal examples and the anomalies the CLI scores, each with its index in the set it came from."""
+
+    normal_name: str
+    anomaly_name: str
+    normal: np.ndarray
+    anomalies: np.ndarray
+    normal_index: np.ndarray  # in normal's test split
+    anomaly_index: np.ndarray  # in the score set's test split (of the normal test example an input was made from)
+
+
+def score_words(normal: Dataset) -> list[str]:
+    """The --score words this normal dataset takes besides a dataset's name."""
+    words = list(IMAGE_INPUTS if normal.is_image else VECTOR_INPUTS)
+    return [*words, HELD_OUT_SCORE] if held_out(normal.name) else words
+
+
+def score_sets(normal: Dataset, score: str, seed: int = 0) -> ScoreSets:
+    """What `--score` names for the normal dataset: a word of score_words (clearly different inputs made from its
+    test examples, or the class a BASE-without-D dataset left out) or another dataset's name of the same example
+    shape; DataError (one sentence) for anything else."""
+    x = normal.x_test
+    every = np.arange(len(x))
+    words = score_words(normal)
+    if score == HELD_OUT_SCORE and HELD_OUT_SCORE in words:
+        label = held_out(normal.name)[1]
+        unseen = normal.y_test == label
+        return ScoreSets(f"{normal.name} test examples of the other classes", f"test examples of {label}",
+                         x[~unseen], x[unseen], every[~unseen], every[unseen])
+    if score in words:
+        made = (different_inputs(x, seed) if normal.is_image else different_vectors(x, normal.x_train, seed))
+        name = (IMAGE_INPUTS if normal.is_image else VECTOR_INPUTS)[score]
+        return ScoreSets(f"{normal.name} test examples", name, x, made[name], every, every)
+    if score in (*IMAGE_INPUTS, *VECTOR_INPUTS, HELD_OUT_SCORE):  # a word for other data than this
+        kind = "a BASE-without-D dataset" if score == HELD_OUT_SCORE else "vectors" if normal.is_image else "images"
+        raise DataError(f"--score {score} is for {kind}; for '{normal.name}' name one of {', '.join(words)} or a "
+                        f"dataset of {examples_text(normal.input_shape)}.")
+    if same_test_split(score, normal.name):
+        raise DataError(f"The test examples of '{score}' are those of the normal dataset '{normal.name}'; name "
+                        f"another dataset or one of {', '.join(words)}.")
+    if not (score in BUILT_IN or score.startswith("npz:") or held_out(score) or score in stored_datasets()):
+        raise DataError(f"Unknown --score '{score}'; name a dataset of {examples_text(normal.input_shape)} or one "
+                        f"of {', '.join(words)}.")
+    other = score_dataset(score, normal)
+    return ScoreSets(f"{normal.name} test examples", f"{score} test examples", x, other, every, np.arange(len(other)))
+
+
+def threshold_at_recall(anomaly_errors: np.ndarray, recall: float) -> float:
+    """The largest threshold that flags at least this fraction of the anomalies (flagged: error above it)."""
+    if not 0 < recall <= 1:
+        raise DataError(f"The recall must be above 0 and at most 1, got {recall}.")
+    ordered = np.sort(np.ravel(np.asarray(anomaly_errors, np.float64)))[::-1]
+    needed = max(1, math.ceil(recall * len(ordered) - 1e-9))  # anomalies the threshold must stay below
+    # The next float32 below that error: NumPy compares float32 errors with a Python float in float32, where the
+    # next float64 below would round back up to the error itself and leave it unflagged.
+    return float(np.nextafter(np.float32(ordered[needed - 1]), np.float32(-np.inf)))
+
+
+def summary_at_recall(normal_errors: np.ndarray, anomaly_errors: np.ndarray, recall: float) -> dict:
+    """ROC-AUC, the threshold at the given recall, and precision, recall and false alarms at it with their counts."""
+    threshold = threshold_at_recall(anomaly_errors, recall)
+    scores = score(normal_errors, anomaly_errors, threshold)
+    flagged_anomalies = int((np.ravel(anomaly_errors) > threshold).sum())
+    false_alarms = int((np.ravel(normal_errors) > threshold).sum())
+    return {"roc_auc": scores.roc_auc, "recall_asked": recall, "threshold": threshold,
+            "precision": scores.precision, "recall": scores.recall, "false_alarms": scores.false_alarms,
+            "counts": {"normal": int(np.size(normal_errors)), "anomalies": int(np.size(anomaly_errors)),
+                       "flagged": flagged_anomalies + false_alarms, "flagged_anomalies": flagged_anomalies,
+                       "false_alarms": false_alarms}}
+
+
+def errors_csv(sets: dict[str, tuple[np.ndarray, np.ndarray]], threshold: float) -> bytes:
+    """Per-example errors as CSV (set, index, error, flagged): sets maps a set's name to (indices, errors)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["set", "index", "error", "flagged"])
+    for name, (index, errors) in sets.items():
+        for i, e in zip(np.ravel(index).tolist(), np.ravel(errors).tolist()):
+            writer.writerow([name, i, f"{e:.9g}", int(e > threshold)])
+    return text.getvalue().encode()
+
+
+def error_unit(is_image: bool) -> str:
+    """The unit of a per-example error: the mean squared error per pixel of an image, per feature of a vector."""
+    return "MSE per pixel" if is_image else "MSE per feature"

@@ -148,6 +148,25 @@ def error_maps(images: np.ndarray, reconstructions: np.ndarray, titles: list[str
     return fig
 
 
+def feature_error_map(vectors: np.ndarray, reconstructions: np.ndarray, row_titles: list[str],
+                      zmax: float | None = None, feature_names: list[str] | None = None,
+                      titles_px: int | None = None) -> go.Figure:
+    """Vectors' squared error per feature as a heatmap, one row per vector (top to bottom as given) and one column
+    per feature, on one colour scale from 0 to zmax (its own largest value by default): error_maps for vectors.
+    titles_px: the row titles' width (two maps given one line up their columns), else as wide as they need."""
+    squared = (np.asarray(vectors, np.float32) - np.asarray(reconstructions, np.float32)) ** 2
+    zmax = float(squared.max()) if zmax is None else zmax
+    columns = feature_names or [f"feature {j + 1}" for j in range(squared.shape[1])]
+    fig = go.Figure(go.Heatmap(z=squared, x=columns, y=row_titles, zmin=0, zmax=zmax, colorscale=ERROR_SCALE,
+                               colorbar={"title": "squared error", "thickness": 12},
+                               hovertemplate="%{y}<br>%{x}: squared error %{z:.3g}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", type="category", automargin=titles_px is None)
+    fig.update_xaxes(type="category", side="top")
+    fig.update_layout(height=min(60 + 28 * len(row_titles), 440), margin={"l": titles_px, "r": 0, "t": 40, "b": 0},
+                      font={"size": 13})
+    return fig
+
+
 def live_loss(trace: list[tuple[float, float]], history: dict[str, list[float]], unit: str, title: str) -> go.Figure:
     """A training's loss as it goes: the running training loss within epochs (trace: (epochs done, loss) pairs),
     and each finished epoch's validation loss as a point; title says how far it goes, inside the figure, so that
@@ -288,8 +307,10 @@ def with_marks(
     return fig
 
 
-def error_histogram(groups: dict[str, np.ndarray], threshold: float, unit: str, bins: int = 60) -> go.Figure:
-    """Overlaid histograms of per-image errors (one per group) on a log scale, and the threshold as a dashed line.
+def error_histogram(groups: dict[str, np.ndarray], threshold: float, unit: str, bins: int = 60,
+                    examples: str = "images") -> go.Figure:
+    """Overlaid histograms of per-example errors (one per group) on a log scale, and the threshold as a dashed line;
+    examples: what the counts count ("images", "vectors").
 
     Errors of different inputs differ by orders of magnitude, so the bins are equal in
     log10(error); the axis ticks show the errors themselves.
@@ -303,7 +324,8 @@ def error_histogram(groups: dict[str, np.ndarray], threshold: float, unit: str, 
         counts, _ = np.histogram(values, edges)
         ranges = [f"{10 ** a:.3g} to {10 ** b:.3g}" for a, b in itertools.pairwise(edges)]
         fig.add_bar(x=centres, y=counts, width=width, name=name, opacity=0.7, marker_color=colour,
-                    customdata=ranges, hovertemplate=f"{name}<br>%{{customdata}} {unit}<br>%{{y}} images<extra></extra>")
+                    customdata=ranges,
+                    hovertemplate=f"{name}<br>%{{customdata}} {unit}<br>%{{y}} {examples}<extra></extra>")
     ticks = [m * 10.0**d for d in range(int(np.floor(edges[0])), int(np.ceil(edges[-1])) + 1) for m in (1, 2, 5)]
     ticks = [t for t in ticks if edges[0] <= np.log10(t) <= edges[-1]]
     fig.add_vline(x=float(np.log10(threshold)), line_dash="dash", line_color="black",
@@ -311,7 +333,7 @@ def error_histogram(groups: dict[str, np.ndarray], threshold: float, unit: str, 
     fig.update_layout(barmode="overlay", height=380, margin=dict(t=30, b=10), legend_title_text="inputs",
                       xaxis=dict(title_text=f"reconstruction error ({unit}, log scale)",
                                  tickvals=np.log10(ticks), ticktext=[f"{t:g}" for t in ticks]),
-                      yaxis_title_text="images")
+                      yaxis_title_text=examples)
     return fig
 
 

@@ -9,12 +9,13 @@ from dashboard.run_page import show_store_problems
 from dashboard.state import get_store
 
 st.title("Anomaly scores")
-st.caption("An autoencoder reconstructs images like its training data well and others badly, so its per-image "
-           "reconstruction error can flag inputs that do not belong: the test images against inverted test images, "
-           "uniform random noise and, when it is on this machine, another dataset; or a class left out of training.")
+st.caption("An autoencoder reconstructs examples like its training data well and others badly, so its per-example "
+           "reconstruction error can flag inputs that do not belong: a stored run's test examples against clearly "
+           "different inputs, another dataset of the same shape on this machine or a file you upload; or a class "
+           "left out of training.")
 
 store = get_store()
-DIFFERENT, HELD_OUT = "Clearly different inputs", "A class the model never saw"
+DIFFERENT, HELD_OUT = "A stored model against other data", "A class the model never saw"
 set_up = st.segmented_control("Anomalies", [DIFFERENT, HELD_OUT], default=DIFFERENT, key="anomaly.setup") or DIFFERENT
 if set_up == HELD_OUT:
     st.caption("A model trained on every class but one, scored on the test images of the one it never saw against "
@@ -22,13 +23,13 @@ if set_up == HELD_OUT:
                "stays in the run cache.")
     held_out.section(store)
 else:
-    runs = run_table.image_runs(store)
+    runs = run_table.scorable_runs(store)  # image and vector runs: the normal data is the chosen run's dataset
     if runs.empty:
         run_table.no_runs_yet()
         st.stop()
     left, right = st.columns(2)
     with left:
-        chosen = run_table.choose_dataset(runs, key="anomaly.dataset")
+        chosen = run_table.choose_dataset(runs, key="anomaly.dataset", vectors=True)
     if chosen is None:
         st.stop()
     dataset, data = chosen
