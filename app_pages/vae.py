@@ -5,7 +5,7 @@ import streamlit as st
 
 from aecore.models import get_spec
 from aecore.models.spec import NATS_PER_IMAGE
-from dashboard.views import common, probe, replay, vae, vae_lab
+from dashboard.views import code, common, probe, replay, vae, vae_lab
 from dashboard.run_page import current_run
 
 SPEC = get_spec("vae")
@@ -23,5 +23,5 @@ if view := current_run("vae"):
              "Reparameterisation": vae_lab.reparameterisation, "Scorecard": vae_lab.scorecard,
              "Reconstructions": common.reconstruction_grid, "Codes' worth": probe.codes_worth,
              "Training": common.training,
-             "Replay": replay.replay, "Model": common.model_summary}
+             "Replay": replay.replay, "Model": common.model_summary, "Code": code.keras_code}
     common.tabbed(view, views)

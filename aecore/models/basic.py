@@ -9,7 +9,7 @@ import numpy as np
 
 from aecore.models.spec import (
     BATCH_SIZE, EPOCHS, LATENT_DIM, LEARNING_RATE, SCHEDULE, SEED, VECTORS, ArchSpec, Field, LayerSeeds, Metric,
-    compile_with_adam, dense_parameters, latent_bottleneck,
+    ScriptParts, compile_with_adam, dense_parameters, latent_bottleneck,
 )
 
 if TYPE_CHECKING:
@@ -85,6 +85,49 @@ def _pca_metrics(model, config, data, inputs, batch_size) -> dict:
     return out
 
 
+# Its part of a run's standalone Keras script (aecore.script): build_basic's layers, names and seeds, unrolled.
+_SCRIPT = """\
+INPUT_DIM = {input_dim}  # values per example
+LATENT_DIM = {latent_dim}  # the code size k
+ACTIVATION = "{activation}"  # of the code{hidden_words}
+{hidden_constant}LOSS = "mse"
+
+
+def build_model():
+    \"\"\"{shape_words}; the output layer is linear.\"\"\"
+    seeds = LayerSeeds(SEED)  # drawn in layer order
+    inputs = keras.Input((INPUT_DIM,), name="x")
+{encoder}
+    encoder = keras.Model(inputs, code, name="encoder")
+
+    code_in = keras.Input((LATENT_DIM,), name="z")
+{decoder}
+    decoder = keras.Model(code_in, outputs, name="decoder")
+    return keras.Model(inputs, decoder(encoder(inputs)), name="basic")
+"""
+
+
+def _dense(out: str, units: str, activation: str, name: str, given: str) -> str:
+    activation = f", activation={activation}" if activation else ""
+    return f'    {out} = layers.Dense({units}{activation}, kernel_initializer=seeds.glorot(), name="{name}")({given})'
+
+
+def _script(config, input_shape) -> ScriptParts:
+    hidden = config.hidden_width
+    encoder = [_dense("code", "LATENT_DIM", "ACTIVATION", "bottleneck", "h" if hidden else "inputs")]
+    decoder = [_dense("outputs", "INPUT_DIM", "", "reconstruction", "h" if hidden else "code_in")]
+    if hidden:
+        encoder.insert(0, _dense("h", "HIDDEN_WIDTH", "ACTIVATION", "enc_hidden", "inputs"))
+        decoder.insert(0, _dense("h", "HIDDEN_WIDTH", "ACTIVATION", "dec_hidden", "code_in"))
+    return ScriptParts(_SCRIPT.format(
+        input_dim=input_shape[0], latent_dim=config.latent_dim, activation=config.activation,
+        hidden_words=" and the hidden layers" if hidden else "",
+        hidden_constant=f"HIDDEN_WIDTH = {hidden}  # units of one hidden layer each side of the code\n" * bool(hidden),
+        shape_words=("Dense n -> h -> k -> h -> n, a hidden layer each side of the code" if hidden
+                     else "Dense n -> k -> n (with a linear code, the decoder spans PCA's plane)"),
+        encoder="\n".join(encoder), decoder="\n".join(decoder)))
+
+
 SPEC = ArchSpec(
     name="basic",
     title="Basic",
@@ -118,6 +161,7 @@ SPEC = ArchSpec(
     parameters=_parameters,
     activations=_activations,
     extra_metrics=_pca_metrics,
+    script=_script,
     header_metrics=(Metric("pca_mse", "PCA MSE", "per coord.", "{:.4f}", help=(
         "The test error of PCA with as many components as the code: the best any linear k-D code can do.")),
         PCA_ANGLE),

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from aecore.datasets.catalogue import MNIST_SHAPE
 from aecore.models.spec import (
     BATCH_SIZE, BCE_QUALITY, EPOCHS, IMAGES, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec,
-    RECOGNISABLE, Field, LayerSeeds, compile_with_adam, conv_parameters, padded, padding_to_multiple, quarter_grid,
+    RECOGNISABLE, Field, LayerSeeds, ScriptParts, compile_with_adam, conv_parameters, padded, padding_to_multiple,
+    quarter_grid,
 )
 
 if TYPE_CHECKING:
@@ -102,6 +103,57 @@ def _bottleneck(config, input_shape) -> tuple[str, int]:
     return f"{rows}x{cols}x{config.latent_dim}", rows * cols * config.latent_dim
 
 
+# Its part of a run's standalone Keras script (aecore.script): build_conv's layers, names and seeds.
+_SCRIPT = """\
+IMAGE_SHAPE = {image_shape}  # height, width, channels
+FILTERS = {filters}  # the hidden convolutions': 64 and 128 times the width {width:g}
+LATENT_DIM = {latent_dim}  # the bottleneck's filters, at {rows} x {cols}
+{pad_constant}LOSS = "binary_crossentropy"
+
+
+def conv(filters, name, seeds):
+    \"\"\"A 3 x 3 same-padded ReLU convolution.\"\"\"
+    return layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_initializer=seeds.glorot(), name=name)
+
+
+def build_model():
+    \"\"\"Conv + pool twice down to a quarter of each side, a bottleneck convolution, then mirrored back up.\"\"\"
+    seeds = LayerSeeds(SEED)  # drawn in layer order
+    first, second = FILTERS
+    inputs = keras.Input(IMAGE_SHAPE, name="x")
+{pad}    h = conv(first, "enc_conv1", seeds)({padded})
+    h = layers.MaxPooling2D(2, name="enc_pool1")(h)
+    h = conv(second, "enc_conv2", seeds)(h)
+    h = layers.MaxPooling2D(2, name="enc_pool2")(h)
+    code = conv(LATENT_DIM, "bottleneck", seeds)(h)
+    encoder = keras.Model(inputs, code, name="encoder")
+
+    code_in = keras.Input(({rows}, {cols}, LATENT_DIM), name="z")
+    h = conv(second, "dec_conv2", seeds)(code_in)
+    h = layers.UpSampling2D(2, name="dec_up1")(h)
+    h = conv(first, "dec_conv1", seeds)(h)
+    h = layers.UpSampling2D(2, name="dec_up2")(h)
+    h = layers.Conv2D(IMAGE_SHAPE[2], 3, padding="same", activation="sigmoid", kernel_initializer=seeds.glorot(),
+                      name="reconstruction")(h)
+    outputs = {crop}
+    decoder = keras.Model(code_in, outputs, name="decoder")
+    return keras.Model(inputs, decoder(encoder(inputs)), name="conv")
+"""
+
+
+def _script(config, input_shape) -> ScriptParts:
+    pad = padding_to_multiple(input_shape, 4)
+    needs_padding = any(pad[0] + pad[1])
+    rows, cols = quarter_grid(input_shape)
+    return ScriptParts(_SCRIPT.format(
+        image_shape=tuple(input_shape), filters=_filter_counts(config)[:2], width=config.width,
+        latent_dim=config.latent_dim, rows=rows, cols=cols,
+        pad_constant=f"PAD = {pad}  # zero rows and columns that make both sides multiples of 4\n" * needs_padding,
+        pad='    h = layers.ZeroPadding2D(PAD, name="pad")(inputs)\n' if needs_padding else "",
+        padded="h" if needs_padding else "inputs",
+        crop='layers.Cropping2D(PAD, name="crop")(h)  # back to the input\'s shape' if needs_padding else "h"))
+
+
 # Chosen on the time-quality frontier of benchmarks/tune.py (docs/PERFORMANCE.md, "Time to quality"): small batches
 # learn more per image here, and 2 x 2,048 images trains too few to pay for XLA's compile. Width 0.5 and 128
 # bottleneck filters: the notes' network at half its filter counts.
@@ -151,4 +203,5 @@ SPEC = ArchSpec(
     notes_overrides=dict(width=1.0, latent_dim=256),
     parameters=_parameters,
     activations=_activations,
+    script=_script,
 )

@@ -199,6 +199,8 @@ class ArchSpec:
     # example of every layer's output (what a batch holds for the backward pass). None: not bounded.
     parameters: Callable[[RunConfig, tuple[int, ...]], int] | None = None
     activations: Callable[[RunConfig, tuple[int, ...]], int] | None = None
+    # Its part of a run's standalone Keras script (aecore.script): (config, one example's shape) -> ScriptParts.
+    script: Callable[[RunConfig, tuple[int, ...]], ScriptParts] | None = None
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -208,6 +210,21 @@ class ArchSpec:
     def loss_unit(self, config: RunConfig, per: str) -> str:
         """The training loss's unit, e.g. 'BCE, nats/pixel'; per is 'pixel' or 'coordinate'."""
         return LOSS_UNITS[self.loss(config)].format(per=per)
+
+
+@dataclass(frozen=True)
+class ScriptParts:
+    """An architecture's part of a run's standalone Keras script (aecore.script writes the rest: data, training).
+
+    network: Python source that defines its settings as constants, LOSS (a Keras loss name, or None where the
+    model computes its own) and build_model() (the uncompiled network, its encoder and decoder sub-models named
+    "encoder" and "decoder"); it may use keras, layers, np, math, SEED and LayerSeeds. callbacks: source of the
+    Keras callbacks its training adds (the VAE's KL warm-up). imports: import lines it needs beyond those.
+    """
+
+    network: str
+    callbacks: tuple[str, ...] = ()
+    imports: tuple[str, ...] = ()
 
 
 def compile_with_adam(model: keras.Model, config: RunConfig, loss: str | None = None):

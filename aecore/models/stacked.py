@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from aecore.datasets.catalogue import MNIST_SHAPE
 from aecore.models.spec import (
     ANY, BATCH_SIZE, BCE_QUALITY, EPOCHS, LATENT_DIM, LEARNING_RATE, NOISE, SCHEDULE, SEED, TRAIN_SIZE, ArchSpec, Field,
-    RECOGNISABLE, LayerSeeds, compile_with_adam, dense_parameters, latent_bottleneck,
+    RECOGNISABLE, LayerSeeds, ScriptParts, compile_with_adam, dense_parameters, latent_bottleneck,
 )
 
 if TYPE_CHECKING:
@@ -69,6 +69,49 @@ def _activations(config, input_shape) -> int:
     return sum(widths[1:]) + (2 * widths[0] if len(input_shape) > 1 else 0)
 
 
+# Its part of a run's standalone Keras script (aecore.script): build_stacked's layers, names and seeds.
+_SCRIPT = """\
+INPUT_SHAPE = {input_shape}  # one example
+HIDDEN = {hidden}  # the encoder's layer sizes before the bottleneck; the decoder mirrors them
+LATENT_DIM = {latent_dim}  # bottleneck units
+LOSS = "{loss}"
+OUTPUT_ACTIVATION = "{output_activation}"  # {output_words}
+
+
+def build_model():
+    \"\"\"Dense layers down to the bottleneck and mirrored back up{flatten_words}.\"\"\"
+    seeds = LayerSeeds(SEED)  # drawn in layer order
+    inputs = keras.Input(INPUT_SHAPE, name="x")
+    h = {flatten}
+    for i, units in enumerate(HIDDEN):
+        h = layers.Dense(units, activation="relu", kernel_initializer=seeds.glorot(), name=f"enc_dense{{i + 1}}")(h)
+    code = layers.Dense(LATENT_DIM, activation="relu", kernel_initializer=seeds.glorot(), name="bottleneck")(h)
+    encoder = keras.Model(inputs, code, name="encoder")
+
+    code_in = keras.Input((LATENT_DIM,), name="z")
+    h = code_in
+    for i, units in enumerate(reversed(HIDDEN)):
+        h = layers.Dense(units, activation="relu", kernel_initializer=seeds.glorot(), name=f"dec_dense{{i + 1}}")(h)
+    h = layers.Dense(math.prod(INPUT_SHAPE), activation=OUTPUT_ACTIVATION, kernel_initializer=seeds.glorot(),
+                     name="reconstruction")(h)
+    outputs = {unflatten}
+    decoder = keras.Model(code_in, outputs, name="decoder")
+    return keras.Model(inputs, decoder(encoder(inputs)), name="stacked")
+"""
+
+
+def _script(config, input_shape) -> ScriptParts:
+    image = len(input_shape) > 1
+    is_bce = config.loss == "bce"
+    return ScriptParts(_SCRIPT.format(
+        input_shape=tuple(input_shape), hidden=tuple(config.hidden), latent_dim=config.latent_dim,
+        loss="binary_crossentropy" if is_bce else "mse", output_activation="sigmoid" if is_bce else "linear",
+        output_words="values in [0, 1] for BCE" if is_bce else "any values, for MSE",
+        flatten_words=" (images flattened on the way in, reshaped back)" if image else "",
+        flatten='layers.Flatten(name="flatten")(inputs)' if image else "inputs",
+        unflatten='layers.Reshape(INPUT_SHAPE, name="unflatten")(h)' if image else "h"), imports=("import math",))
+
+
 SPEC = ArchSpec(
     name="stacked",
     title="Stacked",
@@ -102,4 +145,5 @@ SPEC = ArchSpec(
     showcase=dict(epochs=100, hidden=(256, 128), latent_dim=64),
     parameters=_parameters,
     activations=_activations,
+    script=_script,
 )
