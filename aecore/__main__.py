@@ -1,4 +1,4 @@
-"""CLI: python -m aecore train | embed | showcase | list.
+"""CLI: python -m aecore train | embed | probe | anomaly | report | code | showcase | list.
 
 Human progress goes to stderr; the last line of stdout is one JSON object.
 Any bad argument ends with exit code 2 and one sentence on stderr, before
@@ -18,10 +18,12 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
 
 from aecore import export, limits, probe  # noqa: E402  (none of these imports Keras or TensorFlow)
+from aecore import script  # noqa: E402  (the Keras script's templates: no Keras either)
 from aecore.config import RunConfig  # noqa: E402
 from aecore.datasets import DATASETS, load_dataset, stored_datasets  # noqa: E402
 from aecore.distribute import DEVICES, STRATEGIES, Placement  # noqa: E402
 from aecore.errors import USER_ERRORS, StoreError  # noqa: E402
+from aecore.files import write_atomic  # noqa: E402
 from aecore.models import check_trainable, get_spec, names, specs  # noqa: E402
 from aecore.models.spec import parse_sizes  # noqa: E402
 from aecore.paths import cache_root  # noqa: E402
@@ -119,9 +121,32 @@ def _parser() -> argparse.ArgumentParser:
                    help="labelled training examples to probe with, besides all of them (default: 10,100,1000)")
     p.add_argument("--draws", type=_number(int), default=probe.DRAWS, metavar="N",
                    help="seeded draws of the labelled subset at each count (default: 5)")
+    p.add_argument("--fine-tune", action="store_true",
+                   help=f"also fine-tune a copy of the encoder with a softmax head ({probe.FINE_TUNE_DRAWS} draws at "
+                        "most: a Keras training each)")
+    a = sub.add_parser("anomaly", parents=[run_options],
+                       help="score a run's test examples (--dataset: the normal data) against a score set by their "
+                            "reconstruction error: ROC-AUC and the threshold at a recall (trained first if not cached)")
+    a.add_argument("--score", required=True, metavar="NAME",
+                   help="what to score: a dataset of the same example shape; inverted or noise (images); scaled, "
+                        "shuffled or noise (vectors); held-out: the class a BASE-without-D dataset left out")
+    a.add_argument("--recall", type=_number(float), default=0.9,
+                   help="the share of the score set the threshold must flag, above 0 and at most 1 (default: 0.9)")
+    a.add_argument("--out", help="a .csv file for each example's error: set (normal or anomaly), index, error, flagged")
     s = sub.add_parser("showcase", help="train the ready-made runs the pages show on a first visit, into the package")
     s.add_argument("--arch", action="append", choices=names(), help="only this architecture (repeatable; default: all)")
     s.add_argument("--out", help="the folder to write them to (default: the package's showcase_runs/)")
+    r = sub.add_parser("report", parents=[run_options],
+                       help="write a run as one self-contained HTML report (trained first if not cached)")
+    r.add_argument("--out", required=True, help="the .html file to write")
+    r.add_argument("--probe", action="store_true",
+                   help="add what the codes are worth with few labels (the probe's default counts and draws)")
+    r.add_argument("--anomaly", action="store_true",
+                   help="add the anomaly scores of the test images against clearly different inputs (image runs)")
+    c = sub.add_parser("code", parents=[run_options],
+                       help="print a run's Keras code: a standalone script (Keras 3 and NumPy) that builds the same "
+                            "network, loads the same data and trains with the same settings (nothing is trained)")
+    c.add_argument("--out", help="a .py file to write it to instead (then one JSON line on stdout)")
     sub.add_parser("list", help="name the architectures and datasets")
     return parser
 
@@ -176,8 +201,10 @@ def _train(args, with_run: bool = False):
     if scorecard and (data.y_train is None or data.y_test is None):
         raise UsageError(f"'{data.name}' has no labels, so the --scorecard's classifier cannot be trained; "
                          "leave out --scorecard or use a labelled dataset.")
-    if args.command == "probe" and (data.y_train is None or data.y_test is None):
+    if (args.command == "probe" or getattr(args, "probe", False)) and (data.y_train is None or data.y_test is None):
         raise UsageError(f"'{data.name}' has no labels, so a probe cannot be trained; use a labelled dataset.")
+    if getattr(args, "anomaly", False) and not data.is_image:
+        raise UsageError(f"The report's --anomaly scores images, and '{data.name}' holds vectors; leave it out.")
     store = None
     if not args.no_cache:
         if args.cache_dir is not None and not args.cache_dir.strip():
@@ -217,7 +244,70 @@ def _probe(args) -> dict:
         raise UsageError(f"--draws must be from 1 to {limits.MAX_PROBE_DRAWS}, got {args.draws}.")
     summary, run, data = _train(args, with_run=True)
     print(f"probing the codes and the pixels at {', '.join(map(str, args.labels))} labels and all...", file=sys.stderr)
-    return {"probe": probe.as_json(probe.codes_worth(run.model, data, args.labels, args.draws)), "run": summary}
+    points = probe.codes_worth(run.model, data, args.labels, args.draws, fine_tune=args.fine_tune)
+    return {"probe": probe.as_json(points), "run": summary}
+
+
+def _anomaly(args) -> dict:
+    """Check --recall, --out and --score (against the normal dataset) first, then get the run (as train does) and
+    score the normal test examples against the score set at the threshold of the asked recall."""
+    from aecore import anomaly  # deferred: scikit-learn, which the other commands' checks do not wait for
+
+    if not 0 < args.recall <= 1:
+        raise UsageError(f"--recall must be above 0 and at most 1, got {args.recall}.")
+    path = None
+    if args.out is not None:
+        if not args.out.lower().endswith(".csv"):
+            raise UsageError(f"The --out file must end in .csv, got '{os.path.basename(args.out) or args.out}'.")
+        path = export.check_path(args.out)
+    settings = {name: getattr(args, name) for name in _hyperparameters()}
+    config = RunConfig.for_arch(args.arch, dataset=args.dataset, **settings)
+    with contextlib.redirect_stdout(sys.stderr):  # keras' download messages are progress, not the result
+        normal = load_dataset(config.dataset)
+    sets = anomaly.score_sets(normal, args.score)  # an unknown name or another shape: refused before training
+    summary, run, _ = _train(args, with_run=True)
+    from aecore.metrics import per_example_mse  # deferred: scikit-learn and SciPy, as anomaly above
+    from aecore.models import reconstruct  # deferred: Keras, once the run is had
+
+    normal_errors = per_example_mse(sets.normal, reconstruct(run.model, sets.normal))
+    anomaly_errors = per_example_mse(sets.anomalies, reconstruct(run.model, sets.anomalies))
+    scores = anomaly.summary_at_recall(normal_errors, anomaly_errors, args.recall)
+    if path is not None:
+        write_atomic(path, anomaly.errors_csv({"normal": (sets.normal_index, normal_errors),
+                                               "anomaly": (sets.anomaly_index, anomaly_errors)}, scores["threshold"]))
+        print(f"wrote {len(normal_errors) + len(anomaly_errors)} errors to {path}", file=sys.stderr)
+    return {"normal": sets.normal_name, "score": args.score, "anomalies": sets.anomaly_name,
+            "unit": anomaly.error_unit(normal.is_image), **scores, "out": None if path is None else str(path),
+            "run": json.loads(_json_line(summary))}
+
+
+def _report(args) -> dict:
+    """Check the output path first, then get the run (as train does) and write its report, atomically."""
+    from aecore import report  # deferred: plotly and scikit-learn, so the CLI's checks do not wait for them
+
+    path = report.check_path(args.out)
+    summary, run, data = _train(args, with_run=True)
+    points = None
+    if args.probe:
+        print("probing the codes and the pixels...", file=sys.stderr)
+        points = probe.codes_worth(run.model, data)
+    anomalies = report.score_anomalies(run.model, data) if args.anomaly else None
+    page = report.report_html(run, data, points, anomalies).encode("utf-8")
+    write_atomic(path, page)
+    print(f"wrote the report of {run.config.describe()} to {path}", file=sys.stderr)
+    return {"out": str(path), "bytes": len(page), "run": json.loads(_json_line(summary))}  # NaN as null
+
+
+def _code(args) -> dict | None:
+    """The run's standalone Keras script: printed, or written atomically to --out (checked first; then the JSON)."""
+    path = script.check_out(args.out) if args.out is not None else None
+    settings = {name: getattr(args, name) for name in _hyperparameters()}
+    config = RunConfig.for_arch(args.arch, dataset=args.dataset, **settings)
+    if path is None:
+        print(script.keras_script(config), end="")
+        return None
+    script.write(config, path)
+    return {"out": str(path), "bytes": path.stat().st_size, "run": config.describe(), "command": script.command(config)}
 
 
 def _showcase(args) -> list[dict]:
@@ -265,6 +355,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(_json_line(_embed(args)))
             elif args.command == "probe":
                 print(json.dumps(_probe(args)))
+            elif args.command == "anomaly":
+                print(json.dumps(_anomaly(args), allow_nan=False))
+            elif args.command == "report":
+                print(json.dumps(_report(args), allow_nan=False))
+            elif args.command == "code":
+                written = _code(args)
+                if written is not None:
+                    print(json.dumps(written))
             elif args.command == "showcase":
                 for summary in _showcase(args):
                     print(_json_line(summary))

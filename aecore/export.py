@@ -43,13 +43,14 @@ def encodings(model, data: Dataset) -> dict[str, np.ndarray]:
     return {name: np.concatenate(arrays) for name, arrays in out.items()}
 
 
-def check_path(path: str | os.PathLike) -> Path:
-    """The output path, if it names a .npz or .csv file that can be written (a new file, or a file to replace, in
-    a folder this process may write); ExportError otherwise. The CLI asks before it trains, so a run is never
-    trained and cached for an export that would then fail."""
+def check_path(path: str | os.PathLike, formats: tuple[str, ...] = FORMATS) -> Path:
+    """The output path, if it names a file of one of formats (its suffixes: .npz or .csv by default) that can be
+    written (a new file, or a file to replace, in a folder this process may write); ExportError otherwise. The CLI
+    asks before it trains, so a run is never trained and cached for an export that would then fail."""
     path = Path(path)
-    if path.suffix.lower() not in FORMATS:
-        raise ExportError(f"The output file must end in .npz or .csv, got '{path.name}'.")
+    kinds = " or ".join(formats)
+    if path.suffix.lower() not in formats:
+        raise ExportError(f"The output file must end in {kinds}, got '{path.name}'.")
     if "\0" in str(path):
         raise ExportError("The output path holds a NUL character; choose another output path.")
     try:
@@ -57,9 +58,10 @@ def check_path(path: str | os.PathLike) -> Path:
     except OSError:  # a name too long for the file system, say
         raise ExportError(f"'{path}' cannot name a file here; choose another output path.") from None
     if is_folder:
-        raise ExportError(f"'{path}' is a folder; name a .npz or .csv file to write, such as '{path / 'codes.npz'}'.")
+        example = path / ("codes.npz" if formats == FORMATS else "out" + formats[0])
+        raise ExportError(f"'{path}' is a folder; name a {kinds} file to write, such as '{example}'.")
     if exists and not is_file:
-        raise ExportError(f"'{path}' is not a regular file; name a .npz or .csv file to write.")
+        raise ExportError(f"'{path}' is not a regular file; name a {kinds} file to write.")
     if not has_folder:
         raise ExportError(f"The folder '{path.parent}' does not exist; create it or choose another.")
     # The file is written under a temporary name beside it and renamed into place: that needs the folder writable.

@@ -12,9 +12,11 @@ from aecore import figures
 from aecore import metrics as M
 from aecore.models import get_spec, layer_table
 from aecore.models.spec import BCE_QUALITY, MSE_HELP, PSNR_HELP
+from dashboard.views.code import keras_code
 from dashboard.views.denoise import denoising
 from dashboard.views.probe import codes_worth
 from dashboard.views.replay import replay
+from dashboard.views.report import report_download
 from dashboard.model_cache import latent_points, latent_scatter, model_bytes, reconstructions
 from dashboard.run_view import RunView, provenance
 from dashboard.state import view_key
@@ -49,6 +51,7 @@ def header(view: RunView) -> None:
         for column, (label, value, fmt, help) in zip(st.columns(per_row), shown[start:start + per_row]):
             column.metric(label, "n/a" if value is None or not np.isfinite(value) else fmt.format(value),
                           help=help or None)
+    report_download(view)
 
 
 def training(view: RunView) -> None:
@@ -146,7 +149,8 @@ def tabbed(view: RunView, views: dict[str, Callable[[RunView], None]]) -> None:
 def standard_views() -> dict[str, Callable[[RunView], None]]:
     """The stacked and convolutional pages' tabs, by label."""
     return {"Reconstructions": reconstruction_grid, "Denoising": denoising, "Latent space": latent,
-            "Codes' worth": codes_worth, "Training": training, "Replay": replay, "Model": model_summary}
+            "Codes' worth": codes_worth, "Training": training, "Replay": replay, "Model": model_summary,
+            "Code": keras_code}
 
 
 def standard(view: RunView) -> None:

@@ -10,7 +10,7 @@ from dashboard.run_view import RunView
 
 
 @st.cache_data(max_entries=16, show_spinner="Fitting the probes: codes and pixels at each label count...")
-def _points(key: str, _model, _data: Dataset, fine_tune: bool = False) -> list[probe.ProbePoint]:
+def fitted_points(key: str, _model, _data: Dataset, fine_tune: bool = False) -> list[probe.ProbePoint]:
     """The probe of the run of key (its page's tab and Compare share it), with the encoder fine-tuned if asked."""
     return probe.codes_worth(_model, _data, fine_tune=fine_tune)
 
@@ -35,7 +35,7 @@ def codes_worth(view: RunView) -> None:
                                                           key=f"{view.config.arch}.probe.fit"):
         return
     st.session_state[asked] = True
-    points = _points(view.key, view.run.model, view.data, fine_tune)
+    points = fitted_points(view.key, view.run.model, view.data, fine_tune)
     st.plotly_chart(figures.probe_curves(points), key=f"{view.config.arch}.probe.chart")
     at = {(p.features, p.labels): p for p in points}
     fewest = min(p.labels for p in points)
@@ -68,5 +68,5 @@ def across_runs(runs: list[tuple[str, str, str, object]], data: Dataset) -> None
                                                                     key="compare.probe.fit"):
         return
     st.session_state["compare.probe"] = True
-    series = {label: (arch, _points(key, run.model, data)) for label, arch, key, run in runs}
+    series = {label: (arch, fitted_points(key, run.model, data)) for label, arch, key, run in runs}
     st.plotly_chart(figures.probe_across_runs(series), key="compare.probe.chart")
