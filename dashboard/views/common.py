@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from aecore import figures
+from aecore import figures, report
 from aecore import metrics as M
 from aecore.models import get_spec, layer_table
-from aecore.models.spec import BCE_QUALITY, MSE_HELP, PSNR_HELP
 from dashboard.views.code import keras_code
 from dashboard.views.denoise import denoising
 from dashboard.views.probe import codes_worth
@@ -32,18 +31,7 @@ def header(view: RunView) -> None:
     test set) with units."""
     if not view.just_trained:
         st.success(provenance(view))
-    m = view.run.metrics
-    per = "pixel" if view.data.is_image else "coord."
-    shown = [(f"MSE (per {per})", m.get("test_mse"), "{:.4f}", MSE_HELP)]
-    if view.data.is_image:
-        shown += [(BCE_QUALITY.title, m.get("test_bce"), BCE_QUALITY.fmt, BCE_QUALITY.help),
-                  ("PSNR (dB)", m.get("test_psnr"), "{:.1f}", PSNR_HELP)]
-    # The architecture's own figures, where this run has them (a VAE's objective only when beta is not 1).
-    shown += [(metric.title, m[metric.key], metric.fmt, metric.help)
-              for metric in get_spec(view.config.arch).header_metrics if metric.key in m]
-    unit = "images/s" if view.data.is_image else "points/s"
-    shown += [("Training (s)", m.get("seconds"), "{:.1f}", "Seconds of training, from the first step to the last."),
-              (f"Speed ({unit})", m.get("train_img_per_s"), "{:,.0f}", "Training examples per second, averaged.")]
+    shown = report.metric_rows(view.run, view.data)  # the report lists the same figures
     # At most four to a row, rows as even as they go: a label is cut, not wrapped, where its column is narrow.
     rows = -(-len(shown) // 4)
     per_row = -(-len(shown) // rows)
