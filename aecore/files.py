@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 import os
 import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 TMP_PREFIX = ".tmp-"  # what is being written (or removed) carries this prefix; readers skip such names
 
@@ -44,3 +49,44 @@ def remove(path: str | os.PathLike) -> None:
         shutil.rmtree(doomed, ignore_errors=True)
     else:
         Path(path).unlink(missing_ok=True)
+
+
+def read_index(path: Path) -> dict:
+    """A JSON index file's object (a copy the caller may change); {} when there is none or it is damaged."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return {}
+    # Writers replace the file (a new inode, size and time), so a key of its stat never serves a stale index.
+    return copy.deepcopy(_parsed_index(str(path), stat.st_mtime_ns, stat.st_size, stat.st_ino))
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_index(path: str, mtime_ns: int, size: int, inode: int) -> dict:
+    try:
+        index = json.loads(Path(path).read_text())
+    except (OSError, ValueError):  # none yet, or damaged: list nothing rather than break every page
+        return {}
+    return index if isinstance(index, dict) else {}
+
+
+class index_lock:
+    """One writer of a folder's index at a time, across threads and processes; a busy or unwritable folder raises
+    error (the caller's one-sentence error class) naming what the folder holds."""
+
+    def __init__(self, folder: Path, error: type[Exception], what: str, timeout_s: float = 60.0):
+        self.folder, self.error, self.what, self.timeout_s = folder, error, what, timeout_s
+
+    def __enter__(self):
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.lock = FileLock(self.folder / ".lock", timeout=self.timeout_s)
+            self.lock.acquire()
+        except Timeout:
+            raise self.error(f"The {self.what} folder {self.folder} is busy; try again in a minute.") from None
+        except OSError as exc:
+            raise self.error(f"The {self.what} folder {self.folder} cannot be written ({exc.strerror}).") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()

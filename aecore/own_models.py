@@ -13,8 +13,6 @@ untrusted (a person may have edited it). One writer at a time (a file lock besid
 
 from __future__ import annotations
 
-import copy
-import functools
 import hashlib
 import io
 import json
@@ -27,14 +25,13 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock, Timeout
 
 from aecore import limits
 from aecore import metrics as M
 from aecore.datasets import Dataset
 from aecore.datasets.catalogue import NAME_MAX, NAME_PATTERN
 from aecore.errors import ModelError
-from aecore.files import write_atomic
+from aecore.files import index_lock, read_index, write_atomic
 from aecore.limits import mib
 from aecore.paths import MODELS_FOLDER, cache_dir
 
@@ -367,41 +364,9 @@ def _folder(root) -> Path:
 
 
 def _read_index(folder: Path) -> dict:
-    """The folder's index (a copy the caller may change); {} when there is none or it is damaged."""
-    try:
-        stat = (folder / INDEX_FILE).stat()
-    except OSError:
-        return {}
-    # Writers replace the file (a new inode, size and time), so a key of its stat never serves a stale index.
-    return copy.deepcopy(_parsed_index(str(folder), stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    return read_index(folder / INDEX_FILE)
 
 
-@functools.lru_cache(maxsize=8)
-def _parsed_index(folder: str, mtime_ns: int, size: int, inode: int) -> dict:
-    try:
-        index = json.loads((Path(folder) / INDEX_FILE).read_text())
-    except (OSError, ValueError):  # none yet, or damaged: list nothing rather than break every page
-        return {}
-    return index if isinstance(index, dict) else {}
-
-
-class _index_lock:
-    """One writer of the models' index at a time, across threads and processes."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-
-    def __enter__(self):
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.lock = FileLock(self.folder / ".lock", timeout=LOCK_TIMEOUT_S)
-            self.lock.acquire()
-        except Timeout:
-            raise ModelError(f"The model folder {self.folder} is busy; try again in a minute.") from None
-        except OSError as exc:
-            raise ModelError(f"The model folder {self.folder} cannot be written ({exc.strerror}).") from None
-        return self
-
-    def __exit__(self, *exc):
-        self.lock.release()
+def _index_lock(folder: Path) -> index_lock:
+    return index_lock(folder, ModelError, "model", LOCK_TIMEOUT_S)
 

@@ -9,8 +9,6 @@ processes (a file lock beside the index).
 
 from __future__ import annotations
 
-import copy
-import functools
 import io
 import json
 import os
@@ -19,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock, Timeout
 
 from aecore import limits
 from aecore.datasets.catalogue import check_name
@@ -27,7 +24,7 @@ from aecore.datasets.dataset import Dataset
 from aecore.datasets.npz import load_npz_file
 from aecore.datasets.uploads import Preview, inspect
 from aecore.errors import DataError
-from aecore.files import write_atomic
+from aecore.files import index_lock, read_index, write_atomic
 from aecore.limits import mib
 from aecore.paths import DATASETS_FOLDER, cache_dir
 
@@ -159,40 +156,8 @@ def _folder(root) -> Path:
 
 
 def _read_index(folder: Path) -> dict:
-    """The folder's index (a copy the caller may change); {} when there is none or it is damaged."""
-    try:
-        stat = (folder / INDEX_FILE).stat()
-    except OSError:
-        return {}
-    # Writers replace the file (a new inode, size and time), so a key of its stat never serves a stale index.
-    return copy.deepcopy(_parsed_index(str(folder), stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    return read_index(folder / INDEX_FILE)
 
 
-@functools.lru_cache(maxsize=8)
-def _parsed_index(folder: str, mtime_ns: int, size: int, inode: int) -> dict:
-    try:
-        index = json.loads((Path(folder) / INDEX_FILE).read_text())
-    except (OSError, ValueError):  # none yet, or damaged: list nothing rather than break every page
-        return {}
-    return index if isinstance(index, dict) else {}
-
-
-class _index_lock:
-    """One writer of a folder's index at a time, across threads and processes."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-
-    def __enter__(self):
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.lock = FileLock(self.folder / ".lock", timeout=LOCK_TIMEOUT_S)
-            self.lock.acquire()
-        except Timeout:
-            raise DataError(f"The dataset folder {self.folder} is busy; try again in a minute.") from None
-        except OSError as exc:
-            raise DataError(f"The dataset folder {self.folder} cannot be written ({exc.strerror}).") from None
-        return self
-
-    def __exit__(self, *exc):
-        self.lock.release()
+def _index_lock(folder: Path) -> index_lock:
+    return index_lock(folder, DataError, "dataset", LOCK_TIMEOUT_S)
