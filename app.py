@@ -37,6 +37,7 @@ _set_up_process()
 pages = {
     # The architectures one click away at the top; the rest in the top bar's menus.
     "": [st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+         st.Page("app_pages/lesson.py", title="Lesson", icon=":material/school:"),
          *(st.Page(f"app_pages/{spec.name}.py", title=spec.title, icon=spec.icon) for spec in specs())],
     "Results": [st.Page("app_pages/compare.py", title="Compare", icon=":material/compare:"),
                 st.Page("app_pages/anomaly.py", title="Anomaly scores", icon=":material/troubleshoot:")],

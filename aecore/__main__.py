@@ -17,7 +17,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
 
-from aecore import export, limits, probe  # noqa: E402  (none of these imports Keras or TensorFlow)
+from aecore import export, lesson, limits, probe  # noqa: E402  (none of these imports Keras or TensorFlow)
 from aecore import script  # noqa: E402  (the Keras script's templates: no Keras either)
 from aecore.config import RunConfig  # noqa: E402
 from aecore.datasets import DATASETS, load_dataset, stored_datasets  # noqa: E402
@@ -135,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--out", help="a .csv file for each example's error: set (normal or anomaly), index, error, flagged")
     s = sub.add_parser("showcase", help="train the ready-made runs the pages show on a first visit, into the package")
     s.add_argument("--arch", action="append", choices=names(), help="only this architecture (repeatable; default: all)")
+    s.add_argument("--lesson", action="store_true", help="only the Lesson's runs (default: with the architectures')")
     s.add_argument("--out", help="the folder to write them to (default: the package's showcase_runs/)")
     r = sub.add_parser("report", parents=[run_options],
                        help="write a run as one self-contained HTML report (trained first if not cached)")
@@ -316,10 +317,14 @@ def _showcase(args) -> list[dict]:
 
     folder = args.out or str(showcase.FOLDER)
     RunStore(folder).check_writable()
+    if args.lesson or args.arch:
+        chosen = [*(args.arch or ()), *(lesson.LESSON_RUNS if args.lesson else ())]
+    else:
+        chosen = [*names(), *lesson.LESSON_RUNS]
     summaries = []
-    for arch in args.arch or names():
-        print(f"{showcase.config_of(arch).describe()}: the ready-made run", file=sys.stderr)
-        run = showcase.make(arch, folder, progress=_print_progress)
+    for name in chosen:
+        print(f"{showcase.config_of(name).describe()}: the ready-made run {name}", file=sys.stderr)
+        run = showcase.make(name, folder, progress=_print_progress)
         summaries.append(run.summary())
     return summaries
 

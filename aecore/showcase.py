@@ -1,7 +1,9 @@
 """The ready-made runs: one trained run per architecture, shipped inside the package, that each page shows on a
-first visit (before anything was trained there), made by one command: `aecore showcase`.
+first visit (before anything was trained there), and the Lesson's small runs (aecore.lesson.LESSON_RUNS), made by
+one command: `aecore showcase`.
 
-Each is an entry folder showcase_runs/<arch>/ as the run store writes them (model.keras, arrays.npz, run.json),
+Each is an entry folder showcase_runs/<name>/ (an architecture's name, or a lesson run's) as the run store writes
+them (model.keras, arrays.npz, run.json),
 loaded read-only with Keras's safe mode. A run made for another config than the spec's showcase (a changed
 default or recipe) or another dataset's contents is stale: it is not shown, and tests/test_showcase.py fails
 until `aecore showcase` has made it again. Image runs of a labelled dataset carry their recognisability
@@ -14,7 +16,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from aecore import precision, scorecard
+from aecore import lesson, precision, scorecard
 from aecore import train as training
 from aecore.config import RunConfig
 from aecore.datasets import load_dataset
@@ -34,20 +36,23 @@ def enabled() -> bool:
     return os.environ.get(SETTING_ENV, "1").strip() != "0"
 
 
-def config_of(arch: str) -> RunConfig:
-    """The config of arch's ready-made run: its defaults with its spec's showcase overrides."""
-    return RunConfig.for_arch(arch, **get_spec(arch).showcase)
+def config_of(name: str) -> RunConfig:
+    """The config of a ready-made run: an architecture's defaults with its spec's showcase overrides, or a lesson
+    run's own."""
+    if name in lesson.LESSON_RUNS:
+        return lesson.LESSON_RUNS[name]
+    return RunConfig.for_arch(name, **get_spec(name).showcase)
 
 
-def make(arch: str, folder: str | os.PathLike = FOLDER, progress: training.ProgressFn | None = None) -> Run:
-    """Train arch's ready-made run, measure its recognisability where its data is labelled images, and write it
-    to folder/arch (replacing what was there, whole or not at all)."""
+def make(name: str, folder: str | os.PathLike = FOLDER, progress: training.ProgressFn | None = None) -> Run:
+    """Train a ready-made run (an architecture's or a lesson run's), measure its recognisability where its data is
+    labelled images, and write it to folder/name (replacing what was there, whole or not at all)."""
     with precision.forced(precision.FLOAT32):  # shipped to every machine: the same arithmetic everywhere
-        return _make(arch, folder, progress)
+        return _make(name, folder, progress)
 
 
-def _make(arch: str, folder, progress) -> Run:
-    config = config_of(arch)
+def _make(name: str, folder, progress) -> Run:
+    config = config_of(name)
     data = load_dataset(config.dataset)
     run = training.train(config, data, progress)
     if data.is_image and data.y_test is not None:
@@ -59,28 +64,29 @@ def _make(arch: str, folder, progress) -> Run:
     weights_only = build_model(config, data.input_shape)
     weights_only.set_weights(run.model.get_weights())
     shipped = dataclasses.replace(run, model=weights_only)
-    entry = Path(folder) / arch
+    entry = Path(folder) / name
     entry.parent.mkdir(parents=True, exist_ok=True)
     remove(entry)
     write_atomic(entry, lambda tmp: write_entry(shipped, tmp, run_key(config, data.fingerprint)))
     return shipped
 
 
-def load(arch: str, folder: str | os.PathLike = FOLDER) -> Run | None:
-    """arch's ready-made run, or None when there is none, or it is stale or damaged."""
-    entry = Path(folder) / arch
+def load(name: str, folder: str | os.PathLike = FOLDER) -> Run | None:
+    """A ready-made run by name (an architecture's or a lesson run's), or None when there is none, or it is stale or
+    damaged."""
+    entry = Path(folder) / name
     if not (entry / "run.json").is_file():
         return None
     try:
-        return read_entry(entry, lambda meta: _current(meta, arch))
+        return read_entry(entry, lambda meta: _current(meta, name))
     except Exception:  # stale or damaged: the page opens without it, as it would with none
         return None
 
 
-def _current(meta: dict, arch: str) -> tuple[RunConfig, str]:
+def _current(meta: dict, name: str) -> tuple[RunConfig, str]:
     config = RunConfig.from_dict(meta["config"])
-    if config != config_of(arch):
-        raise ValueError(f"made for {config.describe()}, not {config_of(arch).describe()}")
+    if config != config_of(name):
+        raise ValueError(f"made for {config.describe()}, not {config_of(name).describe()}")
     fingerprint = meta["data_fingerprint"]
     if fingerprint != load_dataset(config.dataset).fingerprint:
         raise ValueError("made on other data")

@@ -44,6 +44,8 @@ for start in range(0, len(cards), 2):
             st.page_link(f"app_pages/{spec.name}.py", label=f"Open {spec.title}", icon=":material/arrow_forward:")
 
 st.subheader("Where to start")
+st.page_link("app_pages/lesson.py", label="The Lesson: the design notes in six steps, each shown on a real model",
+             icon=":material/school:")
 st.markdown(
     f"""
 1. **Basic**: press *Train* and watch a 2D code recover the plane PCA finds{_measured("basic")}.

@@ -56,13 +56,13 @@ def hold(store: RunStore, key: str, run: Run) -> Run:
     return _held_run(str(store.root), key, store, run)
 
 
-def ready_made(arch: str) -> Run | None:
-    """arch's ready-made run (aecore.showcase) through the shared bounded model cache; None when none is shipped,
-    it is stale, or AECORE_READY_MADE=0."""
+def ready_made(name: str) -> Run | None:
+    """A ready-made run (aecore.showcase: an architecture's, or a lesson run's by its name) through the shared
+    bounded model cache; None when none is shipped, it is stale, or AECORE_READY_MADE=0."""
     if not showcase.enabled():
         return None
     try:
-        return _held_run(str(showcase.FOLDER), f"ready-made.{arch}", None, _load=lambda: showcase.load(arch))
+        return _held_run(str(showcase.FOLDER), f"ready-made.{name}", None, _load=lambda: showcase.load(name))
     except _Missing:
         return None
 

@@ -1,0 +1,14 @@
+"""Lesson step: Convolutional against dense (placeholder: to be built)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.lesson.step import Step
+
+
+def _draw() -> None:
+    st.info("This step is being written.")
+
+
+STEP = Step("convolutional", "Convolutional against dense", "The notes' claim goes here.", _draw)

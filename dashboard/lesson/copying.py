@@ -1,0 +1,14 @@
+"""Lesson step: Copy the input to the output (placeholder: to be built)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.lesson.step import Step
+
+
+def _draw() -> None:
+    st.info("This step is being written.")
+
+
+STEP = Step("copy", "Copy the input to the output", "The notes' claim goes here.", _draw)
