@@ -48,7 +48,8 @@ def tiny():
 
 class TrainedRuns:
     """Runs trained once for the session, each config in a run-cache folder of its own (real training, through
-    aecore.runner.get_run and the real store). Read them through copies: copy_to puts entries into a folder."""
+    aecore.runner.get_run and the real store). Read them through copies: copy_to puts entries into a folder.
+    Under pytest-xdist the workers share one root, each config trained by whichever asks first (a file lock)."""
 
     def __init__(self, root: Path, train):
         self.root = root
@@ -59,16 +60,18 @@ class TrainedRuns:
         import aecore.train
         from aecore.runner import get_run
         from aecore.store import RunStore
+        from filelock import FileLock
 
         config = config.validated()
         folder = self.root / config.digest()
-        if not folder.is_dir():
-            partial = self.root / f".{config.digest()}.partial"
-            shutil.rmtree(partial, ignore_errors=True)
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setattr(aecore.train, "train", self._train)
-                get_run(config, RunStore(partial))
-            partial.rename(folder)
+        with FileLock(self.root / f".{config.digest()}.lock"):
+            if not folder.is_dir():
+                partial = self.root / f".{config.digest()}.partial"
+                shutil.rmtree(partial, ignore_errors=True)
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(aecore.train, "train", self._train)
+                    get_run(config, RunStore(partial))
+                partial.rename(folder)
         return folder
 
     def copy_to(self, root, *configs) -> Path:
@@ -83,7 +86,12 @@ class TrainedRuns:
 def trained_runs(tmp_path_factory) -> TrainedRuns:
     import aecore.train
 
-    return TrainedRuns(tmp_path_factory.mktemp("trained-runs"), aecore.train.train)
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers' basetemps share a parent, made for this session
+        root = tmp_path_factory.getbasetemp().parent / "trained-runs"
+        root.mkdir(exist_ok=True)
+    else:
+        root = tmp_path_factory.mktemp("trained-runs")
+    return TrainedRuns(root, aecore.train.train)
 
 
 @pytest.fixture
@@ -97,17 +105,29 @@ def cached_runs(trained_runs):
     return copy
 
 
-# The benchmark smoke (tests/test_bench.py) is minutes of its own processes that never touch the suite's files: it
-# starts in the background when the suite starts, niced so the other tests keep the cores, and its tests run last.
+# The benchmark smoke (tests/test_bench.py) is minutes of its own processes that never touch the suite's files. In one
+# process it starts in the background when the suite starts, niced so the other tests keep the cores, and its tests
+# run last. Under pytest-xdist (README's command: two workers, --dist loadgroup) its tests come first, as one group,
+# so one worker starts and waits for it while the other runs the rest; the browser tests are one group too, as they
+# share one server.
 BENCH_FILE = "test_bench.py"
+IN_WORKER = bool(os.environ.get("PYTEST_XDIST_WORKER"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(config, items):
-    items[:] = [i for i in items if i.path.name != BENCH_FILE] + [i for i in items if i.path.name == BENCH_FILE]
+    bench = [i for i in items if i.path.name == BENCH_FILE]
+    rest = [i for i in items if i.path.name != BENCH_FILE]
+    items[:] = bench + rest if IN_WORKER else rest + bench
+    for item in bench:
+        item.add_marker(pytest.mark.xdist_group("bench"))
+    for item in rest:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def pytest_collection_finish(session):
-    if any(item.path.name == BENCH_FILE for item in session.items):
+    if not IN_WORKER and any(item.path.name == BENCH_FILE for item in session.items):
         session.config.stash[quick_bench_key] = start_quick_bench()
 
 

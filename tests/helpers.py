@@ -501,6 +501,7 @@ def _whole_run_finished(payload) -> bool:
 # (navigation label, page heading) of every page of app.py's navigation, in its order.
 BROWSER_PAGES = [
     ("Home", "Autoencoder Studio"),
+    ("Lesson", "Lesson 1 of 6"),
     ("Basic", "Basic autoencoder"),
     ("Stacked", "Stacked autoencoder"),
     ("Convolutional", "Convolutional autoencoder"),
@@ -615,14 +616,15 @@ def browser_assert_no_exception(page) -> None:
 quick_bench_key = pytest.StashKey[dict]()  # conftest's background benchmark smoke
 
 
-def start_quick_bench() -> dict:
-    """`python -m benchmarks --quick` started at the lowest priority, in a process group of its own, on a run
-    cache of its own; its output goes to files (a pipe nobody reads would fill and stop it)."""
+def start_quick_bench(niced: bool = True) -> dict:
+    """`python -m benchmarks --quick` started (niced: at the lowest priority), in a process group of its own, on a
+    run cache of its own; its output goes to files (a pipe nobody reads would fill and stop it)."""
     folder = Path(tempfile.mkdtemp(prefix="aecore-bench-smoke-"))
     with open(folder / "stdout", "w") as stdout, open(folder / "stderr", "w") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks", "--quick"], cwd=REPO, stdin=subprocess.DEVNULL, stdout=stdout,
             stderr=stderr, env={**os.environ, "AECORE_CACHE_DIR": str(folder / "cache")}, process_group=0,
         )
-    os.setpriority(os.PRIO_PROCESS, process.pid, 19)  # before it starts children: they inherit it
+    if niced:
+        os.setpriority(os.PRIO_PROCESS, process.pid, 19)  # before it starts children: they inherit it
     return {"process": process, "folder": folder}

@@ -76,7 +76,7 @@ def test_page_renders_with_defaults_without_training(page, no_training):
         assert any("has not been trained yet" in t for t in texts(at.info))
         assert at.form_submit_button[0].label == "Train"
     if page == "home":
-        assert len(at.get("page_link")) == 4
+        assert len(at.get("page_link")) == 5  # the four cards' and the Lesson's
         from aecore.models import specs
 
         for spec in specs():  # every card's diagram, drawn at once (not an empty box)

@@ -39,8 +39,11 @@ WITH_REFERENCE = (
 
 @pytest.fixture(scope="module")
 def quick_bench(request):
-    """The finished run of `python -m benchmarks --quick` that the suite started in the background (conftest)."""
-    started = request.config.stash.get(quick_bench_key, None) or start_quick_bench()
+    """The finished run of `python -m benchmarks --quick`: the one the suite started in the background (conftest), or
+    one started now (a worker of pytest-xdist, whose other worker keeps the other core busy), not niced."""
+    started = request.config.stash.get(quick_bench_key, None)
+    if started is None:
+        started = request.config.stash[quick_bench_key] = start_quick_bench(niced=False)  # sessionfinish cleans it
     try:
         returncode = started["process"].wait(timeout=900)
     except subprocess.TimeoutExpired:
