@@ -245,15 +245,26 @@ def latent_scatter(
 
 
 def latent_scatter_base(points: np.ndarray, labels: np.ndarray | None, axis_label: str,
-                        label_names: tuple[str, ...] | None = None, position: np.ndarray | None = None) -> go.Figure:
+                        label_names: tuple[str, ...] | None = None, position: np.ndarray | None = None, *,
+                        axes: tuple[str, str] | None = None, errors: np.ndarray | None = None,
+                        error_label: str = "MSE") -> go.Figure:
     """The scatter of latent_scatter without marks: the costly part (validating every trace), worth caching.
-    position: each point's place along the surface the data lies on, coloured on a continuous scale (no labels)."""
+    position: each point's place along the surface the data lies on, coloured on a continuous scale (no labels).
+    axes: the two axes' titles (else axis_label 1 and 2); errors: each point's reconstruction error, shown on hover
+    under error_label. Every point carries its test index first in its customdata (a selection reads it there).
+    Past 1000 points plotly express draws WebGL (Scattergl), which stays fluid where SVG would not."""
+    x_title, y_title = axes or (f"{axis_label} 1", f"{axis_label} 2")
     frame = pd.DataFrame({"x": points[:, 0], "y": points[:, 1], "test index": np.arange(len(points))})
+    hover = {"x": ":.2f", "y": ":.2f", "test index": True}
+    names = {"x": x_title, "y": y_title}
+    if errors is not None:
+        frame["error"] = np.asarray(errors, np.float64)[:len(points)]
+        hover["error"] = ":.4f"
+        names["error"] = error_label
     if labels is None and position is not None:
         frame["position"] = np.asarray(position)[:len(points)]
         fig = px.scatter(frame, x="x", y="y", color="position", color_continuous_scale="Viridis", opacity=0.85,
-                         hover_data={"x": ":.2f", "y": ":.2f", "position": ":.2f", "test index": True},
-                         labels={"x": f"{axis_label} 1", "y": f"{axis_label} 2", "position": "along the surface"})
+                         hover_data={**hover, "position": ":.2f"}, labels={**names, "position": "along the surface"})
         fig.update_traces(marker_size=6)
         fig.update_layout(height=420, margin=dict(t=10, b=10))
         return fig
@@ -266,11 +277,55 @@ def latent_scatter_base(points: np.ndarray, labels: np.ndarray | None, axis_labe
         order = {"label": [label_text(v, label_names) for v in sorted(set(labels))]}
     fig = px.scatter(
         frame, x="x", y="y", color=color, category_orders=order, opacity=0.8, color_discrete_sequence=LABEL_COLOURS,
-        hover_data={"x": ":.2f", "y": ":.2f", "test index": True},
-        labels={"x": f"{axis_label} 1", "y": f"{axis_label} 2"},
+        hover_data=hover, labels=names,
     )
     fig.update_traces(marker_size=5)
     fig.update_layout(height=420, margin=dict(t=10, b=10), legend_title_text="label" if color else None)
+    return fig
+
+
+# A digit fills about the middle two thirds of its image, so a thumbnail drawn this many cells wide shows it about a
+# cell wide: neighbours touch at most, and read from the back of a room.
+THUMBNAIL_SCALE = 1.5
+
+
+def _thumbnail_png(image: np.ndarray, colour: str | None) -> bytes:
+    """One test image as a small PNG: a grey image as its strokes in colour on a transparent ground (a dark ground
+    would hide the points beneath), a colour image as it is."""
+    plane = _bytes(_planes(image[None]))[0]
+    if plane.ndim == 2:
+        rgb = tuple(int(colour.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4)) if colour else (31, 35, 51)
+        pixels = np.empty((*plane.shape, 4), np.uint8)
+        pixels[..., :3] = rgb
+        pixels[..., 3] = plane
+        picture = Image.fromarray(pixels, "RGBA")
+    else:
+        picture = Image.fromarray(plane, "RGB")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def with_thumbnails(base: go.Figure, points: np.ndarray, images: np.ndarray, indices: np.ndarray,
+                    labels: np.ndarray | None = None, cells: int = 16) -> go.Figure:
+    """A copy of a latent scatter with the images of indices drawn at their points, each THUMBNAIL_SCALE cells of a
+    cells x cells grid over the points' range wide and high (latent_map.spread_subset picks one point per cell), the
+    points faded; grey images are drawn in their label's colour (base is left as it was)."""
+    points = np.asarray(points, np.float64)
+    low, high = points.min(axis=0), points.max(axis=0)
+    width, height = (float(v) for v in np.where(high > low, (high - low) / cells, 1.0))
+    order = sorted(set(np.asarray(labels).tolist())) if labels is not None else []
+    thumbnails = []
+    for i in np.asarray(indices, int):
+        colour = LABEL_COLOURS[order.index(int(labels[i])) % len(LABEL_COLOURS)] if labels is not None else None
+        thumbnails.append(dict(source=data_url(_thumbnail_png(images[i], colour)), xref="x", yref="y",
+                               x=float(points[i, 0]), y=float(points[i, 1]), sizex=THUMBNAIL_SCALE * width,
+                               sizey=THUMBNAIL_SCALE * height,
+                               xanchor="center", yanchor="middle", sizing="contain", layer="above"))
+    # One layout update, not one add_layout_image per thumbnail: each of those validates the layout's images again.
+    fig = go.Figure(base)
+    fig.update_layout(images=thumbnails)
+    fig.update_traces(marker_opacity=0.3)  # the points stay as context; the images are what is read
     return fig
 
 

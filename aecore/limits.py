@@ -18,6 +18,7 @@ MAX_BATCH_SIZE = 8192
 MAX_LATENT_DIM = 4096
 MAX_BETA = 10.0
 MAX_PROBE_DRAWS = 20  # seeded draws of a labelled subset per label count in a probe (aecore.probe)
+MAX_TSNE_POINTS = 5000  # codes in one t-SNE of the latent map (aecore.latent_map): its seconds grow as N log N
 MAX_HIDDEN_WIDTH = 1024
 MAX_HIDDEN_UNITS = 8192  # each dense layer of a stacked model's encoder
 MAX_HIDDEN_LAYERS = 16  # dense layers of a stacked model's encoder (the decoder mirrors them)

@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from aecore import figures, own_models, showcase
+from aecore import latent_map as LM
 from aecore import metrics as M
 from aecore.models import encode, reconstruct, warm_up
 from aecore.run import Run
@@ -114,3 +115,30 @@ def latent_scatter(view: RunView, points: np.ndarray, axis_label: str):
     position = view.data.position_test
     return _latent_scatter(view.key, points, view.y_view, axis_label, view.data.label_names,
                            None if position is None else position[:len(points)])
+
+
+@st.cache_data(max_entries=24, show_spinner=False)
+def latent_map(key: str, method: str, _codes: np.ndarray) -> LM.LatentMap:
+    """The view's codes (latent_points') drawn by method (aecore.latent_map.METHODS), computed once per run and
+    method; DataError (one sentence, never cached) where the method refuses them."""
+    return LM.latent_map(_codes, method)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _latent_map_figure(key: str, method: str, thumbnails: bool, _view: RunView, _map: LM.LatentMap,
+                       _errors: np.ndarray, error_label: str):
+    position = _view.data.position_test
+    fig = figures.latent_scatter_base(_map.points, _view.y_view, _map.name, _view.data.label_names,
+                                      None if position is None else position[:len(_map.points)], axes=_map.axes,
+                                      errors=_errors, error_label=error_label)
+    if thumbnails:
+        fig = figures.with_thumbnails(fig, _map.points, _view.x_view, LM.spread_subset(_map.points), _view.y_view,
+                                      LM.THUMBNAIL_CELLS)
+    return fig
+
+
+def latent_map_figure(view: RunView, drawn: LM.LatentMap, errors: np.ndarray, error_label: str, thumbnails: bool):
+    """The latent tab's scatter of a map (its axes named, each point's reconstruction error on hover, the test
+    images drawn at evenly spread points when thumbnails), made once per run, method and thumbnails and shared by
+    all sessions: never mutate it."""
+    return _latent_map_figure(view.key, drawn.method, thumbnails, view, drawn, errors, error_label)
