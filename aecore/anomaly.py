@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
-from aecore.datasets import BUILT_IN, MNIST_SHAPE, DataError, Dataset, held_out, load_dataset, stored_datasets
+from aecore.datasets import (
+    BUILT_IN, BUILT_IN_SHAPES, MNIST_SHAPE, DataError, Dataset, held_out, load_dataset, stored_datasets,
+)
 from aecore.datasets.builtin import KERAS_CACHE_FILES, in_keras_cache
 
 DEFAULT_FALSE_ALARMS = 0.05  # the default threshold flags 5% of the test images
@@ -138,9 +140,7 @@ def different_vectors(x: np.ndarray, reference: np.ndarray, seed: int = 0) -> di
 
 # --- Other datasets of the same example shape --------------------------------------------------------------------
 
-# The built-ins' example shapes: a score set of another shape is refused before it is loaded, and never downloaded.
-BUILT_IN_SHAPES = {"points3d": (3,), "swiss-roll": (3,), "s-curve": (3,), "mnist-sample": MNIST_SHAPE,
-                   "mnist": MNIST_SHAPE, "fashion-mnist": MNIST_SHAPE, "digits-8x8": (8, 8, 1), "cifar10": (32, 32, 3)}
+# A score set of another shape than the normal data's is refused from BUILT_IN_SHAPES: before it is loaded or fetched.
 
 
 def shape_text(shape: tuple[int, ...]) -> str:

@@ -14,7 +14,8 @@ from aecore.errors import ConfigError
 from aecore.models import get_spec
 
 # Fields added after runs were cached: at their default they stay out of the key, so those runs keep theirs.
-KEYED_WHEN_SET = {"hidden_width", "schedule"}
+KEYED_WHEN_SET = {"hidden_width", "schedule", "out_kernel"}
+OUT_KERNELS = (3, 1)  # the conv decoder's last kernel sides: 3 as built, 1 the notes' "1x1 convolution?"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class RunConfig:
     kl_warmup: int = 0  # epochs over which the KL weight rises linearly from 0 to beta
     train_size: int = 0  # 0 = every training example the dataset has
     hidden_width: int = 0  # units of one hidden layer each side of a dense code (basic), 0 = none
+    out_kernel: int = 3  # the side of the conv decoder's last kernel: 3 (as built), or 1 (a 1x1 convolution)
 
     @classmethod
     def for_arch(cls, arch: str, **overrides) -> RunConfig:
@@ -56,6 +58,11 @@ class RunConfig:
         values = {**spec.defaults, **given}
         if "hidden" in values:
             values["hidden"] = tuple(int(h) for h in values["hidden"])
+        for field in spec.fields:  # a whole-number choice as the CLI parses it (1.0) is the choice itself (1)
+            value = values.get(field.name)
+            if (field.kind == "choice" and all(type(c) is int for c in field.choices) and isinstance(value, float)
+                    and value.is_integer()):
+                values[field.name] = int(value)
         return cls(arch=arch, **values).validated()
 
     def validated(self) -> RunConfig:
@@ -68,6 +75,9 @@ class RunConfig:
         _check_int("seed", self.seed, 0, 2**31 - 1)
         _check_int("train size", self.train_size, 0, limits.MAX_TRAIN_SIZE)
         _check_int("hidden width", self.hidden_width, 0, limits.MAX_HIDDEN_WIDTH)
+        if type(self.out_kernel) is not int or self.out_kernel not in OUT_KERNELS:
+            raise ConfigError(f"The last layer's kernel must be {' or '.join(map(str, OUT_KERNELS))} (pixels a side), "
+                              f"got {_short(self.out_kernel)}.")
         if not _is_real(self.lr) or not 0 < self.lr <= 10:
             raise ConfigError(f"Learning rate must be a number in (0, 10], got {self.lr}.")
         if not _is_real(self.width) or not 0.05 <= self.width <= 4:
@@ -81,7 +91,8 @@ class RunConfig:
             raise ConfigError(f"The KL warm-up ({self.kl_warmup} epochs) cannot be longer than the training "
                               f"({self.epochs} epochs).")
         top, most = limits.MAX_HIDDEN_UNITS, limits.MAX_HIDDEN_LAYERS
-        if not isinstance(self.hidden, tuple) or not self.hidden or any(
+        # An empty tuple is allowed: no hidden layers, a shallow autoencoder (stacked's n -> k -> n).
+        if not isinstance(self.hidden, tuple) or any(
                 isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= top for h in self.hidden):
             raise ConfigError(f"Hidden sizes must be whole numbers from 1 to {top}, got {_short(self.hidden)}.")
         if len(self.hidden) > most:
@@ -170,7 +181,7 @@ def _setting_words(name: str, value) -> str:
     if name == "train_size" and value == 0:
         return "all"
     if isinstance(value, list):  # hidden layer sizes: no commas inside a comma-separated name
-        return "-".join(map(str, value))
+        return "-".join(map(str, value)) if value else "none"
     return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 

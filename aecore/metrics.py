@@ -34,8 +34,9 @@ def image_metrics(x: np.ndarray, recon: np.ndarray) -> dict[str, float]:
 
 
 def pca_baseline(x_train: np.ndarray, x_test: np.ndarray, k: int) -> tuple[float, PCA]:
-    """Test MSE of PCA with k components fitted on x_train, and the fitted PCA."""
-    pca = PCA(n_components=k).fit(x_train)
+    """Test MSE of PCA with k components fitted on x_train (all of them, for a k as wide as the data or wider: an
+    exact copy), and the fitted PCA."""
+    pca = PCA(n_components=min(k, *x_train.shape)).fit(x_train)
     recon = pca.inverse_transform(pca.transform(x_test))
     return float(per_example_mse(x_test, recon).mean()), pca
 

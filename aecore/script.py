@@ -17,18 +17,12 @@ import textwrap
 from pathlib import Path
 
 from aecore.config import RunConfig
-from aecore.datasets import MNIST_SHAPE, VECTOR_DATASETS, held_out, load_dataset
+from aecore.datasets import BUILT_IN_SHAPES, held_out, load_dataset
 from aecore.datasets.library import entry
 from aecore.errors import ConfigError, ExportError
 from aecore.files import write_atomic
 from aecore.models import check_shape, check_size, get_spec
 
-# One example's shape in each built-in, so a script is written without loading (or downloading) its data.
-BUILT_IN_SHAPES = {
-    **{name: (3,) for name in VECTOR_DATASETS},
-    "mnist-sample": MNIST_SHAPE, "mnist": MNIST_SHAPE, "fashion-mnist": MNIST_SHAPE,
-    "digits-8x8": (8, 8, 1), "cifar10": (32, 32, 3),
-}
 # aecore.train's figures, written as literals (importing it would import TensorFlow); tests/test_script.py
 # holds them to aecore.train's own.
 VALIDATION_EXAMPLES = 500  # train.MAX_VALIDATION
@@ -212,6 +206,17 @@ def load_data():
     x[:, 2] = x[:, 0] * 0.1 + x[:, 1] * 0.3 + 0.2 * rng.standard_normal(m)
     x = (x - x[:200].mean(axis=0)).astype("float32")  # centred on the training points
     return (x[:200], None), (x[200:], None)'''}
+
+_GENERATED["points5d"] = '''\
+def load_data():
+    """points5d: 500 points near a curved 2-D surface in 5-D, seeded and standardised (400 to train, 100 to test)."""
+    rng = np.random.default_rng(5)
+    t = rng.uniform(-1, 1, (500, 2))
+    x = np.stack([t[:, 0], t[:, 1], np.sin(np.pi * t[:, 0]), t[:, 0] * t[:, 1], np.cos(np.pi * t[:, 1])], axis=1)
+    x += 0.05 * rng.standard_normal(x.shape)
+    x = (x - x[:400].mean(axis=0)) / x[:400].std(axis=0)
+    x = x.astype("float32")
+    return (x[:400], None), (x[400:], None)'''
 
 _MNIST_SAMPLE = '''\
 def load_data():

