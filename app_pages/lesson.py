@@ -7,7 +7,7 @@ from dashboard.lesson import STEPS, step_index
 index, problem = step_index(st.query_params.get("step"))
 if problem:
     st.warning(problem)
-titles = [f"{i + 1}. {step.title}" for i, step in enumerate(STEPS)]
+titles = [f"{i + 1} {step.word}" for i, step in enumerate(STEPS)]
 
 
 def _go(to: int) -> None:
@@ -24,8 +24,7 @@ st.segmented_control("Step", titles, key="lesson.step", label_visibility="collap
 st.query_params["step"] = STEPS[index].slug
 step = STEPS[index]
 
-st.title(f"Lesson {index + 1} of {len(STEPS)}: {step.title}")
-st.progress((index + 1) / len(STEPS))
+st.header(f"Lesson {index + 1} of {len(STEPS)}: {step.title}")  # a header, not a title: one line on a projector
 st.markdown(step.claim)
 step.draw()
 
