@@ -24,7 +24,7 @@ st.segmented_control("Step", titles, key="lesson.step", label_visibility="collap
 st.query_params["step"] = STEPS[index].slug
 step = STEPS[index]
 
-st.header(f"Lesson {index + 1} of {len(STEPS)}: {step.title}")  # a header, not a title: one line on a projector
+st.title(f"{index + 1}. {step.title}")  # short: one line on a projector; the step bar above says where it is
 st.markdown(step.claim)
 step.draw()
 

@@ -124,6 +124,15 @@ def pytest_collection_modifyitems(config, items):
     for item in rest:
         if "e2e" in item.path.parts:
             item.add_marker(pytest.mark.xdist_group("browser"))
+        elif _shares_a_module_fixture(item):  # one worker computes it once, not each worker its own copy
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+
+
+def _shares_a_module_fixture(item) -> bool:
+    """Whether the test uses a fixture of module or class scope (trainings its module's tests share)."""
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(
+        definitions[-1].scope in ("module", "class") for definitions in info.name2fixturedefs.values())
 
 
 def pytest_collection_finish(session):

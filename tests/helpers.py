@@ -501,7 +501,7 @@ def _whole_run_finished(payload) -> bool:
 # (navigation label, page heading) of every page of app.py's navigation, in its order.
 BROWSER_PAGES = [
     ("Home", "Autoencoder Studio"),
-    ("Lesson", "Lesson 1 of 6"),
+    ("Lesson", "1. Copy the input to the output"),  # its first step
     ("Basic", "Basic autoencoder"),
     ("Stacked", "Stacked autoencoder"),
     ("Convolutional", "Convolutional autoencoder"),

@@ -21,7 +21,7 @@ def _open_step(step: str | None) -> AppTest:
 
 
 def _title(at: AppTest) -> str:
-    (title,) = texts(at.header)
+    (title,) = texts(at.title)
     return title
 
 
@@ -41,7 +41,7 @@ def test_every_step_opens_at_once_on_its_shipped_runs_with_the_claim_and_a_figur
     monkeypatch.setattr(aecore.train, "train", refuse_training)  # opens at once: nothing trains to draw a step
     for number, step in enumerate(STEPS, start=1):
         at = _open_step(step.slug)
-        assert _title(at) == f"Lesson {number} of {len(STEPS)}: {step.title}"
+        assert _title(at) == f"{number}. {step.title}"
         assert at.query_params["step"] == [step.slug] or at.query_params["step"] == step.slug
         assert any(step.claim[:40] in m.value for m in at.markdown), step.slug
         assert at.get("plotly_chart") or at.get("imgs"), f"step {step.slug} draws no figure"
@@ -51,19 +51,19 @@ def test_every_step_opens_at_once_on_its_shipped_runs_with_the_claim_and_a_figur
 def test_next_and_previous_move_the_step_and_the_url_and_a_bad_step_opens_the_first(monkeypatch):
     monkeypatch.setenv("AECORE_READY_MADE", "1")
     at = _open_step("undercomplete")
-    assert _title(at).startswith("Lesson 2 of 6")
+    assert _title(at).startswith("2. ")
     (next_button,) = [b for b in at.button if b.label == "Next"]
     next_button.click().run()
     assert_clean(at)
-    assert _title(at).startswith("Lesson 3 of 6") and at.query_params["step"] in (["stacked"], "stacked")
+    assert _title(at).startswith("3. ") and at.query_params["step"] in (["stacked"], "stacked")
     (previous,) = [b for b in at.button if b.label == "Previous"]
     previous.click().run()
     previous.click().run()
-    assert _title(at).startswith("Lesson 1 of 6") and at.query_params["step"] in (["copy"], "copy")
+    assert _title(at).startswith("1. ") and at.query_params["step"] in (["copy"], "copy")
     (previous,) = [b for b in at.button if b.label == "Previous"]
     assert previous.disabled
     at = _open_step("no-such-step")
-    assert _title(at).startswith("Lesson 1 of 6")
+    assert _title(at).startswith("1. ")
     (warning,) = texts(at.warning)
     assert "no step 'no-such-step'" in warning
 

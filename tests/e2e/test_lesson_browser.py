@@ -31,18 +31,18 @@ def test_each_step_opens_from_its_link_draws_and_next_and_back_move_it(browser, 
     browser_watch_runs(page)
     try:
         for number, step in enumerate(STEPS, start=1):
-            browser_goto(page, f"{app_url}/lesson?step={step.slug}", heading=f"Lesson {number} of {len(STEPS)}")
+            browser_goto(page, f"{app_url}/lesson?step={step.slug}", heading=f"{number}. {step.title}")
             browser_assert_no_exception(page)
             page.wait_for_function(CHARTS_DRAWN_JS, timeout=60_000)
             page.wait_for_timeout(300)  # plotly's transition after its first draw
             page.screenshot(path=screenshot_dir / f"lesson-{number}-{step.slug}.png")
-        browser_goto(page, f"{app_url}/lesson?step={STEPS[1].slug}", heading=f"Lesson 2 of {len(STEPS)}")
+        browser_goto(page, f"{app_url}/lesson?step={STEPS[1].slug}", heading=f"2. {STEPS[1].title}")
         with browser_rerun(page):
             page.get_by_role("button", name="Next").click()
-        page.get_by_role("heading", name=f"Lesson 3 of {len(STEPS)}").wait_for()
+        page.get_by_role("heading", name=f"3. {STEPS[2].title}").wait_for()
         assert page.url.endswith(f"step={STEPS[2].slug}"), page.url
         page.go_back()
-        page.get_by_role("heading", name=f"Lesson 2 of {len(STEPS)}").wait_for()
+        page.get_by_role("heading", name=f"2. {STEPS[1].title}").wait_for()
         browser_wait_idle(page)
         browser_assert_no_exception(page)
         assert not problems, "\n".join(problems[:20])
