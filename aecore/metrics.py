@@ -43,7 +43,8 @@ def pca_baseline(x_train: np.ndarray, x_test: np.ndarray, k: int) -> tuple[float
 
 def plane_angle_deg(basis_a: np.ndarray, basis_b: np.ndarray) -> float:
     """Largest principal angle (degrees) between the row spaces of two k x n bases."""
-    return float(np.degrees(subspace_angles(np.asarray(basis_a, np.float64).T, np.asarray(basis_b, np.float64).T).max()))
+    angles = subspace_angles(np.asarray(basis_a, np.float64).T, np.asarray(basis_b, np.float64).T)
+    return float(np.degrees(angles.max()))
 
 
 @dataclass(frozen=True)

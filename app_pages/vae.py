@@ -21,7 +21,7 @@ if view := current_run("vae"):
     views = {"Latent explorer": vae.explorer, "Manifold": vae.manifold,
              "Interpolation": vae.interpolation, "Dimensions": vae_lab.dimensions,
              "Reparameterisation": vae_lab.reparameterisation, "Scorecard": vae_lab.scorecard,
-             "Latent map": common.latent, "Reconstructions": common.reconstruction_grid, "Codes' worth": probe.codes_worth,
-             "Training": common.training,
+             "Latent map": common.latent, "Reconstructions": common.reconstruction_grid,
+             "Codes' worth": probe.codes_worth, "Training": common.training,
              "Replay": replay.replay, "Model": common.model_summary, "Code": code.keras_code}
     common.tabbed(view, views)
